@@ -1,0 +1,233 @@
+/**
+ * The command line. `main(argv)` returns the exit code; only bin/lockrepro.js calls process.exit.
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { writeFileSync } from 'node:fs';
+import { BadDatabaseUrl, connectDatabase } from '../dialect/connect.js';
+import { DatabaseUnavailableError, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
+import { RunAborted, SetupFailed, runVariant } from '../engine/run.js';
+import { detect } from '../detect/detect.js';
+import { planScenario, type VariantPlan } from '../plan/plan.js';
+import { formatProblem, type Problem } from '../scenario/parse.js';
+import { builtinFiles, loadFile, loadTargets } from '../scenario/load.js';
+import type { Scenario } from '../scenario/model.js';
+import { scenarioJsonSchema } from '../scenario/schema.js';
+import { toJson } from '../report/json.js';
+import { toJUnit } from '../report/junit.js';
+import { reportOk, type Report, type ScenarioReport } from '../report/model.js';
+import { TextReporter } from '../report/text.js';
+import { showScenario } from '../report/show.js';
+import { redactUrl, scrub } from '../util/redact.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  env: NodeJS.ProcessEnv;
+  /** Whether stdout is a terminal (colours on unless NO_COLOR). */
+  isTTY: boolean;
+  /** Ctrl-C / SIGTERM: aborts a run, which then cleans up and returns 130. */
+  signal?: AbortSignal;
+}
+
+export function processIo(signal?: AbortSignal): Io {
+  return {
+    out: (t) => process.stdout.write(t),
+    err: (t) => process.stderr.write(t),
+    env: process.env,
+    isTTY: !!process.stdout.isTTY,
+    signal,
+  };
+}
+
+interface RunFlags {
+  db?: string;
+  variant?: string[];
+  isolation?: IsolationLevel[];
+  json?: boolean;
+  junit?: string;
+  verbose?: boolean;
+  stepTimeout?: number;
+  color?: boolean;
+}
+
+export async function main(argv: readonly string[], io: Io = processIo()): Promise<ExitCode> {
+  let code: ExitCode = EXIT.OK;
+  const program = new Command('lockrepro')
+    .description('Make database deadlocks and race conditions happen on purpose, deterministically, next to their fix.')
+    .version(VERSION)
+    .exitOverride()
+    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(oneLine(s)) })
+    .showSuggestionAfterError();
+
+  program
+    .command('run')
+    .description('run scenarios (files, folders or built-in names) and report each variant')
+    .argument('<scenario...>', 'file path(s), a folder, or a built-in name (e.g. transfer-lost-update)')
+    .option('--db <url>', 'postgres://…, mysql://… or mariadb://… (default: embedded PostgreSQL; env LOCKREPRO_DB)')
+    .option('--variant <name...>', 'variants to run: bug and/or fix names (default: all)')
+    .addOption(new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS))
+    .option('--json', 'print the result as JSON on stdout')
+    .option('--junit <file>', 'also write a JUnit XML report to this file')
+    .option('--step-timeout <ms>', 'a step neither finished nor waiting on a lock after this long is a hang (default 5000)', positiveInt)
+    .option('--verbose', 'add PIDs, timings and server error details')
+    .option('--no-color', 'plain text even on a terminal')
+    .action(async (targets: string[], flags: RunFlags) => {
+      code = await runCommand(targets, flags, io);
+    });
+
+  program
+    .command('check')
+    .description('validate scenario files without running them')
+    .argument('<scenario...>', 'file path(s), a folder, or a built-in name')
+    .action((targets: string[]) => {
+      const loaded = load(targets, io);
+      if (!loaded) return void (code = EXIT.USAGE);
+      for (const s of loaded) io.out(`${s.file}: ok (${s.name}: ${s.workers.length} workers, ${s.fixes.length} fixes)\n`);
+    });
+
+  program
+    .command('list')
+    .description('list the built-in scenarios')
+    .option('--json', 'as JSON')
+    .action((flags: { json?: boolean }) => {
+      code = listCommand(io, !!flags.json);
+    });
+
+  program
+    .command('show')
+    .description('print a scenario: its story, workers, steps, schedule and fixes, without running it')
+    .argument('<scenario>', 'a file path or a built-in name')
+    .action((target: string) => {
+      const loaded = load([target], io);
+      if (!loaded) return void (code = EXIT.USAGE);
+      for (const s of loaded) io.out(showScenario(s));
+    });
+
+  program
+    .command('schema')
+    .description('print the JSON Schema of scenario files')
+    .action(() => {
+      io.out(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
+    });
+
+  try {
+    await program.parseAsync(argv as string[], { from: 'user' });
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit 0; every parse error is bad usage.
+      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    throw e;
+  }
+  return code;
+}
+
+const VERSION = '0.1.0';
+
+function positiveInt(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n <= 0) throw new CommanderError(2, 'lockrepro.badNumber', `error: --step-timeout takes a whole number of milliseconds, not "${v}"`);
+  return n;
+}
+
+function oneLine(s: string): string {
+  return s.trim().split('\n')[0] + '\n';
+}
+
+/** Load and check targets; print every problem; null when any. */
+function load(targets: readonly string[], io: Io): Scenario[] | null {
+  const r = loadTargets(targets);
+  for (const m of r.missing) io.err(`${m}\n`);
+  printProblems(r.problems, io);
+  return r.missing.length > 0 || r.problems.length > 0 ? null : r.scenarios;
+}
+
+function printProblems(problems: readonly Problem[], io: Io): void {
+  for (const p of problems) io.err(`${formatProblem(p)}\n`);
+}
+
+function listCommand(io: Io, json: boolean): ExitCode {
+  const rows = builtinFiles().map((f) => loadFile(f));
+  const scenarios = rows.flatMap((r) => (r.scenario ? [r.scenario] : []));
+  printProblems(rows.flatMap((r) => r.problems), io);
+  if (json) {
+    io.out(JSON.stringify(scenarios.map((s) => ({ name: s.name, title: s.title, seed: s.seed, engines: s.engines ?? ['postgres', 'mysql', 'mariadb'], fixes: s.fixes.map((f) => f.name) })), null, 2) + '\n');
+  } else {
+    const width = Math.max(...scenarios.map((s) => s.name.length));
+    for (const s of scenarios) {
+      const engines = (s.engines ?? ['postgres', 'mysql', 'mariadb']).join(', ');
+      io.out(`${s.name.padEnd(width)}  ${s.title}  [${engines}]\n`);
+    }
+  }
+  return rows.some((r) => r.problems.length > 0) ? EXIT.USAGE : EXIT.OK;
+}
+
+async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<ExitCode> {
+  const scenarios = load(targets, io);
+  if (!scenarios) return EXIT.USAGE;
+  const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
+  const text = new TextReporter({ color: flags.color !== false && io.isTTY && !io.env.NO_COLOR, verbose: !!flags.verbose });
+  const human = (s: string) => {
+    if (!flags.json) io.out(s);
+  };
+
+  let dialect: Dialect;
+  try {
+    dialect = await connectDatabase(url);
+  } catch (e) {
+    if (e instanceof BadDatabaseUrl) return fail(io, EXIT.USAGE, e.message);
+    if (e instanceof DatabaseUnavailableError) return fail(io, EXIT.DATABASE, e.message);
+    return fail(io, EXIT.DATABASE, `database: ${scrub((e as Error).message)}`);
+  }
+  try {
+    if (io.signal?.aborted) throw new RunAborted();
+    const engine = dialect.info.dialect;
+    // Plan everything first so every scenario problem is reported before anything runs.
+    const planned: { scenario: Scenario; plans: VariantPlan[] }[] = [];
+    const problems: Problem[] = [];
+    for (const sc of scenarios) {
+      if (sc.engines && !sc.engines.includes(engine)) {
+        io.err(`${sc.file}: skipped: ${sc.name} supports ${sc.engines.join(', ')}, not ${engine}\n`);
+        continue;
+      }
+      const r = planScenario(sc, { engine, placeholder: (n) => dialect.placeholder(n), variants: flags.variant, isolations: flags.isolation });
+      problems.push(...r.problems);
+      planned.push({ scenario: sc, plans: r.plans });
+    }
+    if (problems.length > 0) {
+      printProblems(problems, io);
+      return EXIT.USAGE;
+    }
+
+    human(text.database(dialect.info, dialect.info.embedded ? 'embedded' : redactUrl(url ?? '')));
+    const report: Report = { database: dialect.info, scenarios: [] };
+    for (const { scenario, plans } of planned) {
+      const sr: ScenarioReport = { scenario, variants: [] };
+      report.scenarios.push(sr);
+      human(text.scenario(scenario));
+      for (const plan of plans) {
+        const run = await runVariant(dialect, plan, { signal: io.signal, stepTimeoutMs: flags.stepTimeout });
+        const v = { run, verdict: detect(run) };
+        sr.variants.push(v);
+        human(text.variant(v));
+      }
+    }
+    human(text.summary(report));
+    if (flags.json) io.out(JSON.stringify(toJson(report, { verbose: flags.verbose }), null, 2) + '\n');
+    if (flags.junit) writeFileSync(flags.junit, toJUnit(report));
+    return reportOk(report) ? EXIT.OK : EXIT.NOT_MET;
+  } catch (e) {
+    if (e instanceof RunAborted) return fail(io, EXIT.INTERRUPTED, 'interrupted: scratch databases dropped');
+    if (e instanceof SetupFailed) return fail(io, EXIT.USAGE, `${e.file}:${e.line}: ${e.message}`);
+    if (e instanceof DatabaseUnavailableError) return fail(io, EXIT.DATABASE, e.message);
+    return fail(io, EXIT.DATABASE, `database error: ${scrub((e as Error).message)}`);
+  } finally {
+    await dialect.close().catch(() => undefined);
+  }
+}
+
+function fail(io: Io, code: ExitCode, message: string): ExitCode {
+  io.err(`lockrepro: ${scrub(message)}\n`);
+  return code;
+}

@@ -1,0 +1,107 @@
+/**
+ * Run result → counts, observed anomalies and a verdict. A pure function: no database.
+ *
+ * Counts say what happened (a deadlock that a fix retried is still a deadlock). The verdict looks
+ * at what the application was left with: errors a step caught or a retry absorbed are handled,
+ * everything else (unhandled errors, hangs, failed checks) is an observed anomaly, and the variant
+ * meets its expectation when the observed anomalies are exactly the expected ones.
+ */
+import type { ErrorKind } from '../engine/dialect.js';
+import type { VariantRun } from '../engine/result.js';
+import type { Anomaly } from '../scenario/schema.js';
+
+export interface Counts {
+  deadlocks: number;
+  duplicates: number;
+  lostUpdates: number;
+  invariantViolations: number;
+  serializationFailures: number;
+  lockTimeouts: number;
+  uniqueViolations: number;
+  hangs: number;
+  retries: number;
+  /** Errors of other kinds (not in the contract's original list; an extension). */
+  otherErrors: number;
+}
+
+export interface Verdict {
+  counts: Counts;
+  /** Anomalies observed, in a fixed order. */
+  observed: Anomaly[];
+  expected: readonly Anomaly[];
+  met: boolean;
+  /** Whether a handled error (caught or retried) was needed to come out clean. */
+  handledErrors: number;
+}
+
+const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
+  deadlock: 'deadlock',
+  serialization: 'serialization',
+  'unique-violation': 'unique-violation',
+  'lock-timeout': 'lock-timeout',
+  timeout: 'error',
+  other: 'error',
+};
+
+const ORDER: readonly Anomaly[] = [
+  'deadlock', 'lost-update', 'duplicates', 'invariant', 'serialization', 'lock-timeout', 'unique-violation', 'hang', 'error',
+];
+
+export function detect(run: VariantRun): Verdict {
+  const counts: Counts = {
+    deadlocks: 0, duplicates: 0, lostUpdates: 0, invariantViolations: 0, serializationFailures: 0,
+    lockTimeouts: 0, uniqueViolations: 0, hangs: 0, retries: 0, otherErrors: 0,
+  };
+  const observed = new Set<Anomaly>();
+  let handledErrors = 0;
+
+  for (const s of run.steps) {
+    if (s.hang) {
+      counts.hangs++;
+      observed.add('hang');
+      continue;
+    }
+    if (!s.error) continue;
+    switch (s.error.kind) {
+      case 'deadlock': counts.deadlocks++; break;
+      case 'serialization': counts.serializationFailures++; break;
+      case 'lock-timeout': counts.lockTimeouts++; break;
+      case 'unique-violation': counts.uniqueViolations++; break;
+      default: counts.otherErrors++;
+    }
+    if (s.handled) handledErrors++;
+    else observed.add(KIND_ANOMALY[s.error.kind]);
+  }
+  counts.retries = run.events.filter((e) => e.type === 'retry').length;
+
+  for (const c of run.checks) {
+    if (c.passed) continue;
+    if (c.error) {
+      observed.add('error');
+      continue;
+    }
+    switch (c.anomaly) {
+      case 'lost-update':
+        counts.lostUpdates++;
+        break;
+      case 'duplicates':
+        counts.duplicates += extraRows(c.expected, c.actual);
+        break;
+      default:
+        counts.invariantViolations++;
+    }
+    observed.add(c.anomaly);
+  }
+
+  const obs = ORDER.filter((a) => observed.has(a));
+  const expected = run.plan.expected;
+  const met = obs.length === expected.length && expected.every((e) => observed.has(e));
+  return { counts, observed: obs, expected, met, handledErrors };
+}
+
+/** For a count check (expected 1, found 3): 2 duplicate rows; otherwise one finding. */
+function extraRows(expected: unknown, actual: unknown): number {
+  const e = Number(expected);
+  const a = Number(actual);
+  return Number.isFinite(e) && Number.isFinite(a) && a > e ? a - e : 1;
+}

@@ -1,0 +1,51 @@
+/**
+ * `--db` URL (or the embedded default) → a connected {@link Dialect}. The only place that maps a
+ * URL scheme to an engine folder.
+ */
+import { DatabaseUnavailableError, type Dialect } from '../engine/dialect.js';
+import { redactUrl, registerSecret } from '../util/redact.js';
+import { connectMysql } from './mysql/index.js';
+import { startEmbedded, type EmbeddedOptions } from './postgres/embedded.js';
+import { connectPostgres } from './postgres/index.js';
+
+/** A `--db` value lockrepro cannot use (exit 2, a usage error, not an unreachable database). */
+export class BadDatabaseUrl extends Error {}
+
+export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb'] as const;
+
+export async function connectDatabase(url: string | undefined, embedded: EmbeddedOptions = {}): Promise<Dialect> {
+  if (!url) return connectEmbedded(embedded);
+  let scheme: string;
+  try {
+    scheme = new URL(url).protocol.replace(/:$/, '');
+  } catch {
+    throw new BadDatabaseUrl(`--db ${redactUrl(url)} is not a URL (expected e.g. postgres://user@host:5432/db or mysql://root@127.0.0.1:3306/test)`);
+  }
+  switch (scheme) {
+    case 'postgres':
+    case 'postgresql':
+      return connectPostgres(url);
+    case 'mysql':
+    case 'mariadb':
+      return connectMysql(url);
+    default:
+      throw new BadDatabaseUrl(`--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => `${s}://`).join(', ')})`);
+  }
+}
+
+async function connectEmbedded(opts: EmbeddedOptions): Promise<Dialect> {
+  let server;
+  try {
+    server = await startEmbedded(opts);
+  } catch (e) {
+    throw new DatabaseUnavailableError(`embedded PostgreSQL failed to start: ${(e as Error).message} (use --db to name a server)`);
+  }
+  registerSecret(server.password);
+  const url = `postgres://${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}@${server.host}:${server.port}/${server.database}`;
+  try {
+    return await connectPostgres(url, { embedded: server });
+  } catch (e) {
+    await server.stop();
+    throw e;
+  }
+}

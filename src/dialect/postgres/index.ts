@@ -1,0 +1,250 @@
+/**
+ * The PostgreSQL dialect, on node-postgres. One client per worker (application_name = worker),
+ * one admin client per scratch database that runs setup/checks and is also the monitor.
+ */
+import pg from 'pg';
+import { randomBytes } from 'node:crypto';
+import {
+  DatabaseUnavailableError,
+  QueryError,
+  type DatabaseInfo,
+  type Dialect,
+  type IsolationLevel,
+  type QueryResult,
+  type Scratch,
+  type Session,
+} from '../../engine/dialect.js';
+import { redactUrl, registerSecret, scrub } from '../../util/redact.js';
+import { classifyPgError } from './errors.js';
+
+/**
+ * deadlock_timeout for worker sessions. PostgreSQL runs its deadlock check once per wait, this long
+ * after the wait began (lab-notes). The scheduler closes a cycle within a few ms of the first wait,
+ * so with 100 ms the first waiter's check always finds the cycle and it is always the victim: fast
+ * and the same every run. The server default (1 s) would work too, just slower.
+ */
+const DEADLOCK_TIMEOUT = '100ms';
+
+const ISOLATION_SQL: Record<IsolationLevel, string> = {
+  'read-committed': 'READ COMMITTED',
+  'repeatable-read': 'REPEATABLE READ',
+  serializable: 'SERIALIZABLE',
+};
+
+// bigint and numeric arrive as strings; give numbers where that loses nothing, so transcripts and
+// JSON read the same on every engine.
+const INT8 = 20;
+const NUMERIC = 1700;
+const types = {
+  getTypeParser(oid: number, format?: 'text' | 'binary') {
+    if (oid === INT8 || oid === NUMERIC) {
+      return (v: string) => (String(Number(v)) === v ? Number(v) : v);
+    }
+    return pg.types.getTypeParser(oid, format as 'text');
+  },
+};
+
+export interface PostgresOptions {
+  /** Set when lockrepro started the server; called by close(). */
+  embedded?: { stop(): Promise<void> };
+}
+
+export async function connectPostgres(url: string, opts: PostgresOptions = {}): Promise<Dialect> {
+  const parsed = new URL(url);
+  registerSecret(decodeURIComponent(parsed.password));
+  const admin = await openClient(url, 'lockrepro');
+  try {
+    const version = String((await admin.query('SHOW server_version')).rows[0].server_version).split(' ')[0]!;
+    const canLower = await trySet(admin, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT}'`);
+    await admin.query('RESET deadlock_timeout');
+    const serverDefault = String((await admin.query('SHOW deadlock_timeout')).rows[0].deadlock_timeout);
+    const info: DatabaseInfo = {
+      dialect: 'postgres',
+      version,
+      embedded: opts.embedded !== undefined,
+      settings: {
+        deadlock_timeout: canLower ? `${DEADLOCK_TIMEOUT} (set by lockrepro per session)` : `${serverDefault} (server setting; this role may not lower it)`,
+      },
+    };
+    return new PostgresDialect(url, admin, info, canLower, opts.embedded);
+  } catch (e) {
+    await admin.end().catch(() => undefined);
+    throw e;
+  }
+}
+
+async function openClient(url: string, applicationName: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName, types, connectionTimeoutMillis: 10_000 });
+  // A connection ended by the server (pg_terminate_backend) emits 'error'; the pending query
+  // rejects as well, which is where it is handled.
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+  } catch (e) {
+    throw new DatabaseUnavailableError(`cannot connect to ${redactUrl(url)}: ${scrub(describe(e))}`);
+  }
+  return client;
+}
+
+function describe(e: unknown): string {
+  if (e instanceof AggregateError && e.errors.length > 0) return describe(e.errors[0]);
+  return e instanceof Error ? e.message || e.name : String(e);
+}
+
+async function trySet(client: pg.Client, sql: string): Promise<boolean> {
+  try {
+    await client.query(sql);
+    return true;
+  } catch (e) {
+    // 42501: a plain role may not set deadlock_timeout (context superuser).
+    if (classifyPgError(e)?.code === '42501') return false;
+    throw e;
+  }
+}
+
+async function run(client: pg.Client, sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+  try {
+    const res = await client.query({ text: sql, values: params as unknown[] });
+    // A multi-statement string gives an array of results; the last one is the answer.
+    const r = (Array.isArray(res) ? res[res.length - 1] : res) as pg.QueryResult;
+    return {
+      rows: r.rows ?? [],
+      columns: (r.fields ?? []).map((f) => f.name),
+      rowCount: r.rowCount ?? null,
+      command: r.command ?? null,
+    };
+  } catch (e) {
+    const db = classifyPgError(e);
+    if (db) throw new QueryError(db);
+    throw new Error(scrub(describe(e)));
+  }
+}
+
+function quoteIdent(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}
+
+class PostgresDialect implements Dialect {
+  private readonly scratches = new Set<PostgresScratch>();
+
+  constructor(
+    private readonly url: string,
+    private readonly admin: pg.Client,
+    readonly info: DatabaseInfo,
+    private readonly canLowerDeadlockTimeout: boolean,
+    private readonly embedded?: { stop(): Promise<void> },
+  ) {}
+
+  placeholder(n: number): string {
+    return `$${n}`;
+  }
+
+  async createScratch(label: string): Promise<Scratch> {
+    const name = scratchName(label);
+    await run(this.admin, `CREATE DATABASE ${quoteIdent(name)}`);
+    const url = new URL(this.url);
+    url.pathname = `/${name}`;
+    let client: pg.Client;
+    try {
+      client = await openClient(url.toString(), 'lockrepro-monitor');
+    } catch (e) {
+      await run(this.admin, `DROP DATABASE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
+      throw e;
+    }
+    const scratch = new PostgresScratch(name, url.toString(), client, this.canLowerDeadlockTimeout, async () => {
+      this.scratches.delete(scratch);
+      // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected; older servers get them
+      // terminated first.
+      await run(this.admin, `DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`).catch(async () => {
+        await run(this.admin, 'SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1', [name]);
+        await run(this.admin, `DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
+      });
+    });
+    this.scratches.add(scratch);
+    return scratch;
+  }
+
+  async close(): Promise<void> {
+    for (const s of [...this.scratches]) await s.drop().catch(() => undefined);
+    await this.admin.end().catch(() => undefined);
+    await this.embedded?.stop();
+  }
+}
+
+/** `lockrepro_<label>_<6 hex>`, within PostgreSQL's 63-byte identifier limit. */
+function scratchName(label: string): string {
+  const clean = label.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 40);
+  return `lockrepro_${clean}_${randomBytes(3).toString('hex')}`;
+}
+
+class PostgresScratch implements Scratch {
+  /** Open worker clients and their backend pids. */
+  private readonly sessions = new Map<pg.Client, number>();
+  private dropped = false;
+
+  constructor(
+    readonly name: string,
+    private readonly url: string,
+    private readonly admin: pg.Client,
+    private readonly lowerDeadlockTimeout: boolean,
+    private readonly onDrop: () => Promise<void>,
+  ) {}
+
+  exec(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+    return run(this.admin, sql, params);
+  }
+
+  async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
+    const client = await openClient(this.url, worker);
+    this.sessions.set(client, 0);
+    await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
+    if (this.lowerDeadlockTimeout) await run(client, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT}'`);
+    const backendId = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+    this.sessions.set(client, backendId);
+    return {
+      worker,
+      backendId,
+      query: (sql, params) => run(client, sql, params),
+      close: async () => {
+        this.sessions.delete(client);
+        await client.end().catch(() => undefined);
+      },
+    };
+  }
+
+  async lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
+    // pg_blocking_pids is computed from the lock manager at call time (no caching, ~0.15 ms).
+    const res = await run(
+      this.admin,
+      'SELECT pid, pg_blocking_pids(pid) AS blockers FROM unnest($1::int[]) AS pid',
+      [backendIds],
+    );
+    const waits = new Map<number, number[]>();
+    for (const r of res.rows) {
+      const blockers = (r.blockers as number[]) ?? [];
+      if (blockers.length > 0) waits.set(Number(r.pid), blockers.map(Number));
+    }
+    return waits;
+  }
+
+  async cancel(backendId: number): Promise<void> {
+    await run(this.admin, 'SELECT pg_cancel_backend($1)', [backendId]);
+  }
+
+  async terminate(backendId: number): Promise<void> {
+    await run(this.admin, 'SELECT pg_terminate_backend($1)', [backendId]);
+  }
+
+  async drop(): Promise<void> {
+    if (this.dropped) return;
+    this.dropped = true;
+    // A backend blocked on a lock does not read its socket, so a polite end() could wait forever:
+    // end such sessions on the server first.
+    const pids = [...this.sessions.values()];
+    if (pids.length > 0) await run(this.admin, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [pids]).catch(() => undefined);
+    for (const c of this.sessions.keys()) await c.end().catch(() => undefined);
+    this.sessions.clear();
+    await this.admin.end().catch(() => undefined);
+    await this.onDrop();
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The one interface between the engine and a database. Everything that differs between engines
+ * (how to begin at an isolation level, what a backend id is, who blocks whom, how errors are
+ * classified, how a scratch database is made) lives behind it, in one folder per engine under
+ * src/dialect/. Nothing outside those folders asks which engine it is talking to.
+ */
+
+/** Isolation levels lockrepro knows, in the spelling scenario files and the CLI use. */
+export const ISOLATION_LEVELS = ['read-committed', 'repeatable-read', 'serializable'] as const;
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[number];
+
+/** Engine names as reported in `database.dialect` and as keys of per-engine SQL. */
+export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** Error kinds of the JSON contract (`steps[].error.kind`). */
+export const ERROR_KINDS = [
+  'deadlock',
+  'serialization',
+  'unique-violation',
+  'lock-timeout',
+  'timeout',
+  'other',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/** A database error, classified by code (SQLSTATE or errno), never by message text. */
+export interface DbError {
+  /** SQLSTATE on PostgreSQL ("40P01"), errno as a string on MySQL/MariaDB ("1213"). */
+  code: string;
+  kind: ErrorKind;
+  /** The server's message, with anything that could hold a password removed. */
+  message: string;
+  /**
+   * What the server did to the open transaction: `transaction` (rolled back or unusable until
+   * ROLLBACK, as after a PostgreSQL error or a MySQL deadlock) or `statement` (only the statement
+   * was undone and the transaction goes on, as after MySQL's lock wait timeout 1205).
+   */
+  rolledBack: 'transaction' | 'statement';
+  /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */
+  detail?: string;
+}
+
+/** Thrown (rejected) by {@link Session.query} for any error the server reports. */
+export class QueryError extends Error {
+  constructor(readonly db: DbError) {
+    super(db.message);
+    this.name = 'QueryError';
+  }
+}
+
+export interface QueryResult {
+  /** Rows as plain objects keyed by column name; empty for statements that return none. */
+  rows: Record<string, unknown>[];
+  /** Column names in result order (empty when the statement returns no result set). */
+  columns: string[];
+  /** Rows affected (INSERT/UPDATE/DELETE) or returned, as the driver reports it; null if unknown. */
+  rowCount: number | null;
+  /** The command tag when the driver knows it (PostgreSQL: "UPDATE", "SELECT", ...). */
+  command: string | null;
+}
+
+/** One worker's connection. `query` runs exactly one statement. */
+export interface Session {
+  readonly worker: string;
+  /** The server's id for this connection: PostgreSQL backend pid, MySQL thread/connection id. */
+  readonly backendId: number;
+  /**
+   * Run one statement. SQL uses the dialect's own placeholders (see {@link Dialect.placeholder}),
+   * with `params` bound by the driver, never pasted into the text.
+   * Rejects with {@link QueryError} for server errors; anything else (connection lost) is a plain Error.
+   */
+  query(sql: string, params?: readonly unknown[]): Promise<QueryResult>;
+  close(): Promise<void>;
+}
+
+/** A database (or schema) that exists only for one variant run. */
+export interface Scratch {
+  /** Its name on the server, e.g. `lockrepro_ab_ba_deadlock_3f9a2c`. */
+  readonly name: string;
+  /** Run setup / check / teardown SQL on an admin connection inside the scratch database. */
+  exec(sql: string, params?: readonly unknown[]): Promise<QueryResult>;
+  /**
+   * Open one connection for a worker, already set to `isolation` for its transactions, tagged with
+   * the worker's name where the engine allows (application_name), and with engine settings that make
+   * runs fast and repeatable (e.g. a lowered deadlock_timeout where the session may set it).
+   */
+  openSession(worker: string, isolation: IsolationLevel): Promise<Session>;
+  /**
+   * Ask the database, on a separate monitor connection, which of these backends wait on a lock.
+   * The answer maps each *waiting* backend id to the backend ids that block it (an empty list means
+   * "waiting on a lock, holder unknown"); backends not waiting are absent. Must reflect the state at
+   * the moment of the call: no cached views (see lab-notes on MariaDB's INNODB_* cache).
+   */
+  lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>>;
+  /** Cancel the statement running on a backend (pg_cancel_backend / KILL QUERY). */
+  cancel(backendId: number): Promise<void>;
+  /** End a backend's connection (pg_terminate_backend / KILL). */
+  terminate(backendId: number): Promise<void>;
+  /** Close every connection it opened and drop the scratch database. Safe to call twice. */
+  drop(): Promise<void>;
+}
+
+/** Facts about the server shown in reports and `--json` (`database`). */
+export interface DatabaseInfo {
+  dialect: EngineName;
+  /** Server version, e.g. "18.4" or "10.11.19". */
+  version: string;
+  embedded: boolean;
+  /** Engine settings that shape the results (e.g. deadlock_timeout), as the sessions see them. */
+  settings: Record<string, string>;
+}
+
+/** A connected server. Created by src/dialect/connect.ts from a URL (or the embedded default). */
+export interface Dialect {
+  readonly info: DatabaseInfo;
+  /**
+   * The placeholder for the n-th (1-based) bound parameter: `$1` on PostgreSQL, `?` on MySQL.
+   * The engine rewrites a step's `:name` references with it.
+   */
+  placeholder(n: number): string;
+  /** Create a fresh scratch database for one variant run. `label` is a hint for its name. */
+  createScratch(label: string): Promise<Scratch>;
+  /** Drop every scratch database still open, close connections, stop an embedded server. */
+  close(): Promise<void>;
+}
+
+/** Raised when the database cannot be reached or started (exit code 3). */
+export class DatabaseUnavailableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'DatabaseUnavailableError';
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * What a variant run produced: an ordered list of events and one record per executed step.
+ * Detectors and reporters are pure functions of this (they can be tested with a fixture).
+ */
+import type { DbError } from './dialect.js';
+import type { VariantPlan } from '../plan/plan.js';
+
+export type Row = Record<string, unknown>;
+
+export interface StepRecord {
+  readonly worker: string;
+  readonly step: string;
+  /** 1 for the first try of the worker's transaction, 2 after one retry, ... */
+  attempt: number;
+  /** The SQL as written (with `:name` references). */
+  readonly sql: string;
+  /** Values bound to the references, by name. */
+  readonly params: Readonly<Record<string, unknown>>;
+  status: 'ok' | 'error' | 'not-run';
+  /** True if the step waited on a lock before finishing. */
+  blocked: boolean;
+  /** Workers it waited for (every worker named at any point of the wait). */
+  blockedBy: string[];
+  rows: Row[];
+  rowCount: number | null;
+  command: string | null;
+  error: DbError | null;
+  /** How the application dealt with the error: caught by the step, or its transaction retried. */
+  handled: 'caught' | 'retried' | null;
+  /** The step neither finished nor waited on a lock within the step timeout and was cancelled. */
+  hang: boolean;
+  /** Recovery SQL run because the previous step's error was caught. */
+  readonly recovery: boolean;
+  readonly note: string | null;
+  /** Only for --verbose: server backend id and times (ms since the run started). */
+  backendId: number | null;
+  startedMs: number | null;
+  endedMs: number | null;
+}
+
+export type RunEvent =
+  | { type: 'start'; step: number }
+  | { type: 'wait'; step: number; blockedBy: string[] }
+  | { type: 'finish'; step: number }
+  | { type: 'skip'; step: number }
+  | { type: 'hang'; step: number }
+  | { type: 'rollback'; worker: string; reason: 'error' | 'retry' | 'hang' }
+  | { type: 'retry'; worker: string; attempt: number };
+
+export interface CheckOutcome {
+  readonly name: string;
+  readonly anomaly: 'lost-update' | 'duplicates' | 'invariant';
+  readonly passed: boolean;
+  readonly expected: unknown;
+  readonly actual: unknown;
+  /** The check's own SQL failed. */
+  readonly error: string | null;
+}
+
+export interface VariantRun {
+  readonly plan: VariantPlan;
+  readonly steps: StepRecord[];
+  readonly events: RunEvent[];
+  readonly checks: CheckOutcome[];
+  readonly durationMs: number;
+}

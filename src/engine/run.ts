@@ -1,0 +1,424 @@
+/**
+ * The scheduler: drives one session per worker through a variant's schedule, step by step.
+ *
+ * Like PostgreSQL's isolation tester, it sends a step and then waits until the step either
+ * completes or the database (asked on a monitor connection) says it waits on a lock. A waiting
+ * step is parked and the schedule goes on; parked steps are re-checked after every later step.
+ * The schedule is an order of preference: the next entry whose worker is free runs, so one
+ * schedule serves the bug and every fix. Nothing here sleeps to synchronise: every wait is on a
+ * step's completion or the database's answer, bounded by the step timeout.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { DbError, Dialect, QueryResult, Scratch, Session } from './dialect.js';
+import { QueryError } from './dialect.js';
+import type { LocatedSql, PlannedSql, PlannedStep, VariantPlan } from '../plan/plan.js';
+import { compareCheck } from '../detect/compare.js';
+import type { CheckOutcome, Row, RunEvent, StepRecord, VariantRun } from './result.js';
+
+export interface RunOptions {
+  /** A step neither finished nor waiting on a lock after this long is a hang. */
+  stepTimeoutMs?: number;
+  /** How often the monitor asks who waits (ms). */
+  pollMs?: number;
+  /** Ctrl-C: stop between polls, clean up, and reject with {@link RunAborted}. */
+  signal?: AbortSignal;
+  /** How many rows of each result to keep. */
+  keepRows?: number;
+}
+
+export class RunAborted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'RunAborted';
+  }
+}
+
+/** Setup or teardown SQL failed: the scenario, not the engine, is at fault. */
+export class SetupFailed extends Error {
+  constructor(readonly file: string, readonly phase: 'setup' | 'teardown', readonly line: number, readonly error: DbError | Error) {
+    super(`${phase} SQL failed: ${'code' in error ? `${error.code} ` : ''}${error.message}`);
+    this.name = 'SetupFailed';
+  }
+}
+
+const DEFAULT_STEP_TIMEOUT_MS = 5000;
+const DEFAULT_POLL_MS = 2;
+/** After a cancel, how long a statement may take to stop before its connection is ended. */
+const CANCEL_GRACE_MS = 2000;
+
+type Outcome = { ok: true; result: QueryResult } | { ok: false; error: DbError };
+
+interface Inflight {
+  readonly record: number;
+  readonly entry: Entry;
+  readonly promise: Promise<Outcome>;
+  outcome: Outcome | null;
+  waiting: boolean;
+  blockers: string;
+  hang: boolean;
+}
+
+interface Entry {
+  readonly worker: string;
+  readonly step: PlannedStep;
+  readonly recovery: boolean;
+}
+
+interface WorkerState {
+  readonly name: string;
+  readonly order: number;
+  readonly session: Session;
+  readonly steps: readonly PlannedStep[];
+  vars: Map<string, unknown>;
+  attempt: number;
+  /** After an unhandled error the worker's remaining steps are not run. */
+  skipping: boolean;
+  /** The connection was ended (hang that ignored a cancel). */
+  dead: boolean;
+  inflight: Inflight | null;
+}
+
+export async function runVariant(dialect: Dialect, plan: VariantPlan, opts: RunOptions = {}): Promise<VariantRun> {
+  const t0 = performance.now();
+  const scratch = await dialect.createScratch(plan.scenario.name);
+  try {
+    await runPhase(scratch, plan, 'setup');
+    const run = new Scheduler(scratch, plan, opts, t0);
+    await run.open();
+    try {
+      await run.drive();
+    } finally {
+      await run.closeSessions();
+    }
+    const checks = await runChecks(scratch, plan);
+    await runPhase(scratch, plan, 'teardown');
+    return { plan, steps: run.records, events: run.events, checks, durationMs: performance.now() - t0 };
+  } finally {
+    await scratch.drop();
+  }
+}
+
+async function runPhase(scratch: Scratch, plan: VariantPlan, phase: 'setup' | 'teardown'): Promise<void> {
+  const sqls: readonly LocatedSql[] = plan[phase];
+  for (const { sql, line } of sqls) {
+    try {
+      await scratch.exec(sql);
+    } catch (e) {
+      throw new SetupFailed(plan.scenario.file, phase, line, e instanceof QueryError ? e.db : (e as Error));
+    }
+  }
+}
+
+async function runChecks(scratch: Scratch, plan: VariantPlan): Promise<CheckOutcome[]> {
+  const out: CheckOutcome[] = [];
+  for (const c of plan.checks) {
+    try {
+      const res = await scratch.exec(c.sql);
+      const { passed, actual } = compareCheck(c.expect, res.rows, res.columns);
+      out.push({ name: c.name, anomaly: c.anomaly, passed, expected: c.expect, actual, error: null });
+    } catch (e) {
+      const message = e instanceof QueryError ? `${e.db.code} ${e.db.message}` : (e as Error).message;
+      out.push({ name: c.name, anomaly: c.anomaly, passed: false, expected: c.expect, actual: null, error: message });
+    }
+  }
+  return out;
+}
+
+class Scheduler {
+  readonly records: StepRecord[] = [];
+  readonly events: RunEvent[] = [];
+  private readonly workers = new Map<string, WorkerState>();
+  private readonly byBackend = new Map<number, string>();
+  private pending: Entry[] = [];
+  private readonly stepTimeout: number;
+  private readonly pollMs: number;
+  private readonly keepRows: number;
+
+  constructor(
+    private readonly scratch: Scratch,
+    private readonly plan: VariantPlan,
+    private readonly opts: RunOptions,
+    private readonly t0: number,
+  ) {
+    this.stepTimeout = plan.timeoutMs ?? opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+    this.keepRows = opts.keepRows ?? 5;
+  }
+
+  async open(): Promise<void> {
+    for (const [order, w] of this.plan.workers.entries()) {
+      const session = await this.scratch.openSession(w.name, this.plan.isolation);
+      this.workers.set(w.name, {
+        name: w.name, order, session, steps: w.steps, vars: new Map(), attempt: 1,
+        skipping: false, dead: false, inflight: null,
+      });
+      this.byBackend.set(session.backendId, w.name);
+    }
+    this.pending = this.plan.schedule.map((r) => ({
+      worker: r.worker,
+      step: this.workers.get(r.worker)!.steps.find((s) => s.name === r.step)!,
+      recovery: false,
+    }));
+  }
+
+  async drive(): Promise<void> {
+    for (;;) {
+      this.checkAbort();
+      const next = this.pending.findIndex((e) => this.workers.get(e.worker)!.inflight === null);
+      if (next >= 0) {
+        const [entry] = this.pending.splice(next, 1) as [Entry];
+        const w = this.workers.get(entry.worker)!;
+        if (w.skipping && !entry.recovery) {
+          this.events.push({ type: 'skip', step: this.record(entry, w, 'not-run') });
+          continue;
+        }
+        this.start(w, entry);
+        await this.settle([w]);
+        await this.settle(this.parked());
+        continue;
+      }
+      const parked = this.parked();
+      if (parked.length === 0) return;
+      // Nothing can run until a parked step finishes: the database's deadlock detector, a lock
+      // timeout, or nothing at all (a hang). Wait for the first of them, bounded.
+      const moved = await this.firstOutcome(parked, this.stepTimeout);
+      if (moved) await this.settle(parked);
+      else await this.hang(parked);
+    }
+  }
+
+  async closeSessions(): Promise<void> {
+    for (const w of this.workers.values()) {
+      if (w.inflight) await this.hang([w]);
+      if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
+      await w.session.close().catch(() => undefined);
+    }
+  }
+
+  private parked(): WorkerState[] {
+    return [...this.workers.values()].filter((w) => w.inflight !== null);
+  }
+
+  private record(entry: Entry, w: WorkerState, status: StepRecord['status'], params: Record<string, unknown> = {}): number {
+    this.records.push({
+      worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, params,
+      status, blocked: false, blockedBy: [], rows: [], rowCount: null, command: null, error: null,
+      handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
+      backendId: w.session.backendId, startedMs: null, endedMs: null,
+    });
+    return this.records.length - 1;
+  }
+
+  private start(w: WorkerState, entry: Entry): void {
+    const sql = entry.step.sql;
+    const params = Object.fromEntries(sql.params.map((n) => [n, w.vars.get(n) ?? null]));
+    const index = this.record(entry, w, 'ok', params);
+    this.records[index]!.startedMs = this.now();
+    this.events.push({ type: 'start', step: index });
+    const inflight: Inflight = {
+      record: index, entry, outcome: null, waiting: false, blockers: '', hang: false,
+      promise: execute(w.session, sql, sql.params.map((n) => w.vars.get(n) ?? null)),
+    };
+    void inflight.promise.then((o) => (inflight.outcome = o));
+    w.inflight = inflight;
+  }
+
+  /**
+   * Wait until each given worker's step has finished or the database says it waits on a lock.
+   * Steps that finish together are recorded in a fixed order (errors first, since an error such
+   * as a deadlock victim's is what lets the others go on; then schedule order), so the transcript
+   * is the same every run.
+   */
+  private async settle(list: WorkerState[]): Promise<void> {
+    const deadline = performance.now() + this.stepTimeout;
+    let open = list.filter((w) => w.inflight);
+    for (;;) {
+      this.checkAbort();
+      const done = open.filter((w) => w.inflight!.outcome);
+      done.sort((a, b) => errFirst(a) - errFirst(b) || a.inflight!.record - b.inflight!.record);
+      for (const w of done) await this.finish(w);
+      open = open.filter((w) => w.inflight && !w.inflight.outcome);
+      if (open.length === 0) return;
+
+      const waits = await this.scratch.lockWaits(open.map((w) => w.session.backendId));
+      const running: WorkerState[] = [];
+      for (const w of open) {
+        const f = w.inflight!;
+        if (f.outcome) continue; // finished during the poll; recorded next round
+        const blockers = waits.get(w.session.backendId);
+        if (blockers) this.markWaiting(w, blockers);
+        else running.push(w);
+      }
+      if (running.length === 0 && open.every((w) => !w.inflight!.outcome)) return;
+      if (performance.now() > deadline) {
+        await this.hang(running);
+        return;
+      }
+      // Poll again after a few ms, or at once when a step finishes.
+      await Promise.race([...running.map((w) => w.inflight!.promise), delay(this.pollMs)]);
+    }
+  }
+
+  private markWaiting(w: WorkerState, blockerIds: number[]): void {
+    const f = w.inflight!;
+    const names = this.blockerNames(blockerIds);
+    const key = names.join(',');
+    if (f.waiting && f.blockers === key) return;
+    f.waiting = true;
+    f.blockers = key;
+    const rec = this.records[f.record]!;
+    rec.blocked = true;
+    for (const n of names) if (!rec.blockedBy.includes(n)) rec.blockedBy.push(n);
+    this.events.push({ type: 'wait', step: f.record, blockedBy: names });
+  }
+
+  private blockerNames(ids: number[]): string[] {
+    const names = new Set<string>();
+    for (const id of ids) names.add(this.byBackend.get(id) ?? 'another session');
+    const order = (n: string) => this.workers.get(n)?.order ?? Number.MAX_SAFE_INTEGER;
+    return [...names].sort((a, b) => order(a) - order(b));
+  }
+
+  private async firstOutcome(parked: WorkerState[], ms: number): Promise<boolean> {
+    const timer = new AbortController();
+    const abort = this.abortPromise();
+    try {
+      const r = await Promise.race([
+        ...parked.map((w) => w.inflight!.promise.then(() => true)),
+        delay(ms, false, { signal: timer.signal }).catch(() => false),
+        abort.promise,
+      ]);
+      return r;
+    } finally {
+      timer.abort();
+      abort.dispose();
+    }
+  }
+
+  /** Cancel steps that neither finished nor waited in time; end the connection if cancel fails. */
+  private async hang(list: WorkerState[]): Promise<void> {
+    for (const w of list) {
+      const f = w.inflight;
+      if (!f || f.outcome) continue;
+      f.hang = true;
+      this.events.push({ type: 'hang', step: f.record });
+      await this.scratch.cancel(w.session.backendId).catch(() => undefined);
+      if (!(await this.firstOutcome([w], CANCEL_GRACE_MS))) {
+        await this.scratch.terminate(w.session.backendId).catch(() => undefined);
+        w.dead = true;
+        if (!(await this.firstOutcome([w], CANCEL_GRACE_MS))) {
+          f.outcome = { ok: false, error: lostError('the connection did not end after it was terminated') };
+        }
+      }
+      await this.finish(w);
+    }
+  }
+
+  private async finish(w: WorkerState): Promise<void> {
+    const f = w.inflight!;
+    const outcome = f.outcome!;
+    const rec = this.records[f.record]!;
+    w.inflight = null;
+    rec.endedMs = this.now();
+    this.events.push({ type: 'finish', step: f.record });
+    if (outcome.ok) {
+      const { result } = outcome;
+      rec.rows = result.rows.slice(0, this.keepRows);
+      rec.rowCount = result.rowCount;
+      rec.command = result.command;
+      this.save(w, f.entry.step, result);
+      return;
+    }
+    rec.status = 'error';
+    rec.error = outcome.error;
+    if (f.hang) {
+      rec.hang = true;
+      await this.giveUp(w, 'hang');
+      return;
+    }
+    const kind = outcome.error.kind;
+    if (f.entry.step.catch.has(kind)) {
+      rec.handled = 'caught';
+      const recovery = f.entry.step.catch.get(kind);
+      if (recovery) {
+        this.pending.unshift({
+          worker: w.name,
+          step: { ...f.entry.step, name: `${f.entry.step.name}:catch`, sql: recovery, save: null, catch: new Map(), note: null },
+          recovery: true,
+        });
+      }
+      return;
+    }
+    const retry = this.plan.retry;
+    if (retry && retry.on.includes(kind) && w.attempt <= retry.attempts && !w.dead) {
+      rec.handled = 'retried';
+      await w.session.query('ROLLBACK').catch(() => undefined);
+      this.events.push({ type: 'rollback', worker: w.name, reason: 'retry' });
+      w.attempt += 1;
+      w.vars = new Map();
+      this.events.push({ type: 'retry', worker: w.name, attempt: w.attempt });
+      // The worker starts its transaction again, as soon as it can: its remaining entries are
+      // replaced by all of its steps, at the front of the order of preference.
+      this.pending = this.pending.filter((e) => e.worker !== w.name);
+      this.pending.unshift(...w.steps.map((step) => ({ worker: w.name, step, recovery: false })));
+      return;
+    }
+    await this.giveUp(w, 'error');
+  }
+
+  /** An unhandled error: roll the transaction back and skip the worker's remaining steps. */
+  private async giveUp(w: WorkerState, reason: 'error' | 'hang'): Promise<void> {
+    w.skipping = true;
+    if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
+    this.events.push({ type: 'rollback', worker: w.name, reason });
+  }
+
+  private save(w: WorkerState, step: PlannedStep, result: QueryResult): void {
+    if (step.save === null) return;
+    const row: Row | undefined = result.rows[0];
+    if (typeof step.save === 'string') {
+      const col = result.columns[0];
+      w.vars.set(step.save, row && col !== undefined ? row[col] : null);
+    } else {
+      for (const name of step.save) w.vars.set(name, row ? (row[name] ?? null) : null);
+    }
+  }
+
+  private now(): number {
+    return Math.round((performance.now() - this.t0) * 1000) / 1000;
+  }
+
+  private checkAbort(): void {
+    if (this.opts.signal?.aborted) throw new RunAborted();
+  }
+
+  private abortPromise(): { promise: Promise<never>; dispose: () => void } {
+    const signal = this.opts.signal;
+    if (!signal) return { promise: new Promise<never>(() => undefined), dispose: () => undefined };
+    let onAbort = () => undefined as void;
+    const promise = new Promise<never>((_, reject) => {
+      onAbort = () => reject(new RunAborted());
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
+    promise.catch(() => undefined);
+    return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+  }
+}
+
+function errFirst(w: WorkerState): number {
+  return w.inflight!.outcome!.ok ? 1 : 0;
+}
+
+async function execute(session: Session, sql: PlannedSql, values: unknown[]): Promise<Outcome> {
+  try {
+    return { ok: true, result: await session.query(sql.text, values) };
+  } catch (e) {
+    if (e instanceof QueryError) return { ok: false, error: e.db };
+    return { ok: false, error: lostError((e as Error).message) };
+  }
+}
+
+function lostError(message: string): DbError {
+  return { code: 'connection', kind: 'other', message, rolledBack: 'transaction' };
+}

@@ -1,0 +1,139 @@
+/**
+ * Scenario × engine × variant × isolation level → runnable plans: SQL resolved for the engine,
+ * `:name` references turned into the dialect's placeholders, the expectation for this engine.
+ */
+import type { EngineName, ErrorKind, IsolationLevel } from '../engine/dialect.js';
+import { engineCoverage, expectationFor, forEngine, sqlFor } from '../scenario/check.js';
+import type { Check, Scenario, Sql, Step, StepRef } from '../scenario/model.js';
+import { parseParams } from '../scenario/params.js';
+import type { Problem } from '../scenario/parse.js';
+import type { Anomaly } from '../scenario/schema.js';
+import { bugShape, fixShape, type VariantShape } from './variants.js';
+
+/** A statement ready for one engine: the text as written and as sent. */
+export interface PlannedSql {
+  /** As written in the scenario, with `:name` references (what the transcript shows). */
+  readonly source: string;
+  /** As sent, with the dialect's placeholders. */
+  readonly text: string;
+  /** Saved names bound to the placeholders, in order. */
+  readonly params: readonly string[];
+}
+
+/** Setup/teardown SQL with the line it came from, for errors while running it. */
+export interface LocatedSql {
+  readonly sql: string;
+  readonly line: number;
+}
+
+export interface PlannedStep {
+  readonly worker: string;
+  readonly name: string;
+  readonly sql: PlannedSql;
+  readonly save: string | readonly string[] | null;
+  readonly catch: ReadonlyMap<ErrorKind, PlannedSql | null>;
+  readonly note: string | null;
+}
+
+export interface PlannedCheck {
+  readonly name: string;
+  readonly sql: string;
+  readonly expect: Check['expect'];
+  readonly anomaly: Check['anomaly'];
+}
+
+export interface VariantPlan {
+  readonly scenario: Scenario;
+  /** `bug` or the fix's name. */
+  readonly name: string;
+  readonly fix: boolean;
+  readonly title: string | null;
+  readonly story: string | null;
+  readonly engine: EngineName;
+  readonly isolation: IsolationLevel;
+  readonly setup: readonly LocatedSql[];
+  readonly teardown: readonly LocatedSql[];
+  readonly workers: readonly { readonly name: string; readonly steps: readonly PlannedStep[] }[];
+  readonly schedule: readonly { readonly worker: string; readonly step: string }[];
+  readonly checks: readonly PlannedCheck[];
+  /** Expected anomalies; empty means clean. */
+  readonly expected: readonly Anomaly[];
+  readonly retry: { readonly on: readonly ErrorKind[]; readonly attempts: number } | null;
+  /** Why this engine behaves as it does (the scenario's or fix's note for the engine). */
+  readonly engineNote: string | null;
+  readonly timeoutMs: number | null;
+}
+
+export interface PlanOptions {
+  engine: EngineName;
+  placeholder: (n: number) => string;
+  /** Variant names to run (`bug` and fix names); default all. */
+  variants?: readonly string[];
+  /** Isolation levels to run each variant at; default the variant's own. */
+  isolations?: readonly IsolationLevel[];
+}
+
+export type PlanResult = { plans: VariantPlan[]; problems: [] } | { plans: []; problems: Problem[] };
+
+export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
+  const problems: Problem[] = [];
+  const problem = (line: number, message: string) => problems.push({ file: sc.file, line, message });
+  const { engine } = opts;
+
+  if (sc.engines && !sc.engines.includes(engine)) {
+    problem(1, `scenario ${sc.name} supports ${sc.engines.join(', ')}, not ${engine}`);
+    return { plans: [], problems };
+  }
+  for (const p of engineCoverage(sc, [engine])) problem(p.line, p.message);
+  const known = ['bug', ...sc.fixes.map((f) => f.name)];
+  for (const v of opts.variants ?? []) {
+    if (!known.includes(v)) problem(1, `scenario ${sc.name} has no variant "${v}" (variants: ${known.join(', ')})`);
+  }
+  if (problems.length > 0) return { plans: [], problems };
+
+  const resolve = (sql: Sql): PlannedSql => {
+    const source = sqlFor(sql, engine)!;
+    const p = parseParams(source);
+    return { source, text: p.render(opts.placeholder), params: p.names };
+  };
+  const planStep = (s: Step): PlannedStep => ({
+    worker: s.worker,
+    name: s.name,
+    sql: resolve(s.sql),
+    save: s.save,
+    catch: new Map([...s.catch].map(([k, v]) => [k, v ? resolve(v) : null])),
+    note: s.note,
+  });
+  const wanted = (name: string) => !opts.variants || opts.variants.length === 0 || opts.variants.includes(name);
+
+  const variants: { name: string; shape: VariantShape; fix: Scenario['fixes'][number] | null }[] = [];
+  if (wanted('bug')) variants.push({ name: 'bug', shape: bugShape(sc), fix: null });
+  for (const fix of sc.fixes) if (wanted(fix.name)) variants.push({ name: fix.name, shape: fixShape(sc, fix).shape, fix });
+
+  const plans: VariantPlan[] = [];
+  for (const v of variants) {
+    const own = v.fix?.isolation ?? forEngine(sc.isolation, engine) ?? 'read-committed';
+    for (const isolation of opts.isolations && opts.isolations.length > 0 ? opts.isolations : [own]) {
+      plans.push({
+        scenario: sc,
+        name: v.name,
+        fix: v.fix !== null,
+        title: v.fix?.title ?? null,
+        story: v.fix?.story ?? null,
+        engine,
+        isolation,
+        setup: sc.setup.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
+        teardown: sc.teardown.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
+        workers: v.shape.workers.map((w) => ({ name: w.name, steps: w.steps.map(planStep) })),
+        schedule: v.shape.schedule.map((r: StepRef) => ({ worker: r.worker, step: r.step })),
+        checks: sc.checks.map((c) => ({ name: c.name, sql: sqlFor(c.sql, engine)!, expect: c.expect, anomaly: c.anomaly })),
+        expected: [...(expectationFor(v.fix ? v.fix.expect : sc.expect, engine) ?? [])],
+        retry: v.fix?.retry ?? null,
+        // The scenario's note explains the bug on this engine; a fix may explain itself.
+        engineNote: (v.fix ? forEngine(v.fix.notes, engine) : forEngine(sc.notes, engine)) ?? null,
+        timeoutMs: sc.timeoutMs,
+      });
+    }
+  }
+  return { plans, problems: [] };
+}

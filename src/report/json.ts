@@ -1,0 +1,80 @@
+/**
+ * The `--json` document: the stable contract in design.md (format version 1). Fields may be added,
+ * never renamed or removed. Volatile values (PIDs, timings) appear only with --verbose, so the
+ * same run gives the same JSON.
+ */
+import type { StepRecord } from '../engine/result.js';
+import type { Report, VariantReport } from './model.js';
+import { reportOk } from './model.js';
+
+export function toJson(report: Report, opts: { verbose?: boolean } = {}): unknown {
+  return {
+    lockrepro: 1,
+    ok: reportOk(report),
+    database: report.database,
+    scenarios: report.scenarios.map((s) => ({
+      name: s.scenario.name,
+      file: s.scenario.file,
+      title: s.scenario.title,
+      seed: s.scenario.seed,
+      variants: s.variants.map((v) => variantJson(v, !!opts.verbose)),
+    })),
+  };
+}
+
+function variantJson(v: VariantReport, verbose: boolean): unknown {
+  const { run, verdict } = v;
+  const p = run.plan;
+  return {
+    name: p.name,
+    fix: p.fix,
+    isolation: p.isolation,
+    mode: 'schedule',
+    runs: 1,
+    expected: p.expected.length === 0 ? 'clean' : p.expected.join(','),
+    observed: verdict.observed.length === 0 ? 'clean' : verdict.observed.join(','),
+    met: verdict.met,
+    counts: verdict.counts,
+    note: p.engineNote,
+    steps: run.steps.map((s) => stepJson(s, verbose)),
+    checks: run.checks.map((c) => ({
+      name: c.name,
+      anomaly: c.anomaly,
+      passed: c.passed,
+      expected: c.expected,
+      actual: c.actual,
+      ...(c.error ? { error: c.error } : {}),
+    })),
+    ...(verbose ? { durationMs: round(run.durationMs) } : {}),
+  };
+}
+
+function stepJson(s: StepRecord, verbose: boolean): unknown {
+  return {
+    worker: s.worker,
+    step: s.step,
+    attempt: s.attempt,
+    sql: s.sql,
+    ...(Object.keys(s.params).length > 0 ? { params: s.params } : {}),
+    status: s.status,
+    blocked: s.blocked,
+    blockedBy: s.blockedBy,
+    rows: s.rows,
+    error: s.error
+      ? {
+          code: s.error.code,
+          kind: s.error.kind,
+          message: s.error.message,
+          rolledBack: s.error.rolledBack,
+          ...(verbose && s.error.detail ? { detail: s.error.detail } : {}),
+        }
+      : null,
+    handled: s.handled,
+    hang: s.hang,
+    ...(verbose ? { backendId: s.backendId, startedMs: s.startedMs, endedMs: s.endedMs } : {}),
+  };
+}
+
+function round(n: number): number {
+  return Math.round(n * 10) / 10;
+}

@@ -1,0 +1,41 @@
+/**
+ * JUnit XML for CI systems: one <testsuite> per scenario, one <testcase> per variant run, a
+ * <failure> when the variant did not meet its expectation.
+ */
+import type { Report } from './model.js';
+
+export function toJUnit(report: Report): string {
+  const suites = report.scenarios.map((s) => {
+    const cases = s.variants.map((v) => {
+      const p = v.run.plan;
+      const name = `${p.fix ? `fix ${p.name}` : 'bug'} (${p.isolation})`;
+      const saw = v.verdict.observed.join(', ') || 'clean';
+      const want = p.expected.join(', ') || 'clean';
+      const body = v.verdict.met
+        ? ''
+        : `<failure message="${esc(`expected ${want}, saw ${saw}`)}" type="expectation">${esc(failedChecks(v))}</failure>`;
+      return `    <testcase classname="${esc(`lockrepro.${report.database.dialect}.${s.scenario.name}`)}" name="${esc(name)}" time="${(v.run.durationMs / 1000).toFixed(3)}">${body}</testcase>`;
+    });
+    const failures = s.variants.filter((v) => !v.verdict.met).length;
+    const time = s.variants.reduce((t, v) => t + v.run.durationMs, 0) / 1000;
+    return [
+      `  <testsuite name="${esc(s.scenario.name)}" tests="${s.variants.length}" failures="${failures}" errors="0" time="${time.toFixed(3)}" file="${esc(s.scenario.file)}">`,
+      ...cases,
+      '  </testsuite>',
+    ].join('\n');
+  });
+  const tests = report.scenarios.reduce((n, s) => n + s.variants.length, 0);
+  const failures = report.scenarios.reduce((n, s) => n + s.variants.filter((v) => !v.verdict.met).length, 0);
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="lockrepro" tests="${tests}" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
+}
+
+function failedChecks(v: Report['scenarios'][number]['variants'][number]): string {
+  return v.run.checks
+    .filter((c) => !c.passed)
+    .map((c) => `${c.name}: expected ${JSON.stringify(c.expected)}, got ${JSON.stringify(c.actual)}`)
+    .join('\n');
+}
+
+function esc(s: string): string {
+  return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+}

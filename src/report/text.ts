@@ -1,0 +1,234 @@
+/**
+ * The terminal report: a step-by-step transcript per variant, the checks, the verdict, and one
+ * summary table of bug vs fixes. Deterministic by default: no PIDs, transaction ids or timings
+ * unless `verbose`, so a workshop sees the same text every run.
+ */
+import { Chalk, type ChalkInstance } from 'chalk';
+import Table from 'cli-table3';
+import type { DatabaseInfo, DbError } from '../engine/dialect.js';
+import type { RunEvent, StepRecord } from '../engine/result.js';
+import type { Scenario } from '../scenario/model.js';
+import type { Report, VariantReport } from './model.js';
+import { reportOk } from './model.js';
+import { normalise } from '../detect/compare.js';
+
+export interface TextOptions {
+  color: boolean;
+  verbose: boolean;
+}
+
+const KIND_TEXT: Record<DbError['kind'], string> = {
+  deadlock: 'deadlock detected',
+  serialization: 'serialization failure',
+  'unique-violation': 'unique violation',
+  'lock-timeout': 'lock not available',
+  timeout: 'statement cancelled',
+  other: 'error',
+};
+
+export class TextReporter {
+  private readonly c: ChalkInstance;
+
+  constructor(private readonly opts: TextOptions) {
+    this.c = new Chalk({ level: opts.color ? 2 : 0 });
+  }
+
+  database(db: DatabaseInfo, where: string): string {
+    const settings = Object.entries(db.settings).map(([k, v]) => `${k} ${v}`).join(', ');
+    return this.c.dim(`database: ${db.dialect} ${db.version} (${where})${settings ? ` · ${settings}` : ''}`) + '\n';
+  }
+
+  scenario(sc: Scenario): string {
+    const { c } = this;
+    const lines = [``, c.bold(`━━ ${sc.name}`) + c.bold(` · ${sc.title}`)];
+    if (sc.seed.length > 0) lines.push(c.dim(`   retells: ${sc.seed.join('; ')}`));
+    for (const l of sc.story.split('\n')) lines.push(`   ${l}`);
+    return lines.join('\n') + '\n';
+  }
+
+  variant(v: VariantReport): string {
+    const { c } = this;
+    const { run, verdict } = v;
+    const p = run.plan;
+    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')} · expect ${expectText(p.expected)}`;
+    const out: string[] = ['', c.bold.cyan(`── ${head}`)];
+    if (p.title) out.push(`   ${p.title}`);
+    if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
+    if (p.retry) out.push(c.dim(`   retries on ${p.retry.on.join(', ')}, up to ${p.retry.attempts} times`));
+
+    const wWidth = Math.max(...p.workers.map((w) => w.name.length));
+    const sWidth = Math.max(...run.steps.map((s) => s.step.length), 4);
+    const who = (s: StepRecord) => `${s.worker.padEnd(wWidth)}  ${s.step.padEnd(sWidth)}`;
+    const pad = ' '.repeat(wWidth + sWidth + 2);
+    const ev = run.events;
+    for (let i = 0; i < ev.length; i++) {
+      const e = ev[i]!;
+      switch (e.type) {
+        case 'start': {
+          const s = run.steps[e.step]!;
+          const next = ev[i + 1];
+          const sql = oneLine(s.sql) + paramText(s.params);
+          if (next?.type === 'finish' && next.step === e.step && !s.blocked) {
+            out.push(`   ${who(s)}  ${sql}${this.outcome(s, false)}${this.timing(s)}`);
+            i++;
+          } else {
+            out.push(`   ${who(s)}  ${sql}`);
+          }
+          if (s.note) out.push(c.dim(`   ${pad}  # ${s.note}`));
+          break;
+        }
+        case 'wait': {
+          const s = run.steps[e.step]!;
+          out.push(c.yellow(`   ${pad}  ⏳ ${s.worker} waits for ${listText(e.blockedBy)}`));
+          break;
+        }
+        case 'finish': {
+          const s = run.steps[e.step]!;
+          const after = s.blocked ? 'after waiting' : 'finished';
+          out.push(`   ${who(s)}  ${c.dim(`↳ ${after}`)}${this.outcome(s, true)}${this.timing(s)}`);
+          break;
+        }
+        case 'skip': {
+          const s = run.steps[e.step]!;
+          out.push(c.dim(`   ${who(s)}  – not run`));
+          break;
+        }
+        case 'hang': {
+          const s = run.steps[e.step]!;
+          out.push(c.red(`   ${pad}  ⌛ ${s.worker}.${s.step} neither finished nor waited on a lock in time: a hang; cancelling it`));
+          break;
+        }
+        case 'rollback':
+          if (e.reason !== 'retry') {
+            out.push(c.dim(`   ${pad}  ${e.worker} gives up: ROLLBACK, its remaining steps are skipped`));
+          }
+          break;
+        case 'retry':
+          out.push(c.magenta(`   ${pad}  ↻ ${e.worker} rolls back and retries its transaction (attempt ${e.attempt})`));
+          break;
+      }
+    }
+
+    if (run.checks.length > 0) {
+      out.push('', '   checks');
+      for (const ch of run.checks) {
+        if (ch.error) out.push(c.red(`     ✗ ${ch.name}: the check failed to run: ${ch.error}`));
+        else if (ch.passed) out.push(c.green(`     ✓ ${ch.name}: ${valueText(ch.actual)}`));
+        else out.push(c.red(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)} → ${ch.anomaly}`));
+      }
+    }
+    if (p.engineNote) {
+      out.push('', c.dim(`   on ${v.run.plan.engine}: `) + p.engineNote.trim().split('\n').join(`\n   `));
+    }
+    const saw = expectText(verdict.observed);
+    const handled = verdict.handledErrors > 0 && verdict.observed.length === 0 ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''}${verdict.counts.retries ? `, ${verdict.counts.retries} retr${verdict.counts.retries > 1 ? 'ies' : 'y'}` : ''})` : '';
+    const line = `   saw ${saw}${handled}; expected ${expectText(p.expected)}`;
+    out.push('', verdict.met ? c.green(`${line}  ✓`) : c.red.bold(`${line}  ✗ ${missText(v)}`));
+    return out.join('\n') + '\n';
+  }
+
+  summary(report: Report): string {
+    const { c } = this;
+    const table = new Table({
+      head: ['scenario', 'variant', 'isolation', 'saw', 'expected', ''],
+      style: { head: [], border: [] },
+    });
+    for (const s of report.scenarios) {
+      for (const v of s.variants) {
+        table.push([
+          s.scenario.name,
+          v.run.plan.fix ? `fix ${v.run.plan.name}` : 'bug',
+          v.run.plan.isolation,
+          expectText(v.verdict.observed) + countsText(v),
+          expectText(v.run.plan.expected),
+          v.verdict.met ? c.green('✓') : c.red('✗'),
+        ]);
+      }
+    }
+    const ok = reportOk(report);
+    return `\n${table.toString()}\n${ok ? c.green.bold('every expectation met') : c.red.bold('some expectations were not met')}\n`;
+  }
+
+  private outcome(s: StepRecord, afterWait: boolean): string {
+    const { c } = this;
+    const lead = afterWait ? ': ' : '  → ';
+    if (s.status === 'error' && s.error) {
+      const e = s.error;
+      const who = e.kind === 'deadlock' ? `; ${s.worker} is the deadlock victim` : '';
+      const undo = e.rolledBack === 'transaction' ? 'transaction rolled back' : 'only the statement rolled back, the transaction stays open';
+      const handled = s.handled === 'caught' ? '; caught, the application goes on' : s.handled === 'retried' ? '' : '';
+      const text = `✗ ${KIND_TEXT[e.kind]} (${e.code})${who}: ${undo}${handled}`;
+      // The kind already says what the server said; its own words are shown when they add
+      // something (errors of other kinds) or on request.
+      const msg = this.opts.verbose
+        ? c.dim(`  [${e.message}${e.detail ? ` — ${e.detail.replace(/\n/g, ' ')}` : ''}]`)
+        : e.kind === 'other' || e.kind === 'timeout' ? c.dim(`  [${e.message}]`) : '';
+      return `${lead}${s.hang ? c.red(`✗ cancelled (${e.code})`) : c.red(text)}${s.hang ? '' : msg}`;
+    }
+    if (s.rows.length > 0) return `${lead}${rowsText(s.rows, s.rowCount)}`;
+    if (/^\s*(insert|update|delete|replace)\b/i.test(s.sql)) {
+      const n = s.rowCount ?? 0;
+      return `${lead}${n} row${n === 1 ? '' : 's'} changed`;
+    }
+    return afterWait ? `${lead}ok` : '';
+  }
+
+  private timing(s: StepRecord): string {
+    if (!this.opts.verbose) return '';
+    return this.c.dim(`  [pid ${s.backendId} +${s.startedMs?.toFixed(1)}ms → +${s.endedMs?.toFixed(1)}ms]`);
+  }
+}
+
+function expectText(a: readonly string[]): string {
+  return a.length === 0 ? 'clean' : a.join(' + ');
+}
+
+function countsText(v: VariantReport): string {
+  const k = v.verdict.counts;
+  const extra: string[] = [];
+  if (k.retries) extra.push(`${k.retries} retr${k.retries > 1 ? 'ies' : 'y'}`);
+  return extra.length ? ` (${extra.join(', ')})` : '';
+}
+
+function missText(v: VariantReport): string {
+  const { observed, expected } = v.verdict;
+  if (!v.run.plan.fix && observed.length === 0) return 'the bug did not reproduce';
+  const extra = observed.filter((o) => !expected.includes(o));
+  const lacking = expected.filter((e) => !observed.includes(e));
+  const parts = [];
+  if (extra.length) parts.push(`unexpected ${extra.join(', ')}`);
+  if (lacking.length) parts.push(`no ${lacking.join(', ')}`);
+  return parts.join('; ');
+}
+
+function listText(names: readonly string[]): string {
+  if (names.length <= 1) return names[0] ?? 'another session';
+  return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
+}
+
+function oneLine(sql: string): string {
+  return sql.replace(/\s+/g, ' ').trim();
+}
+
+function paramText(params: Readonly<Record<string, unknown>>): string {
+  const e = Object.entries(params);
+  return e.length ? `  (${e.map(([k, v]) => `:${k} = ${valueText(v)}`).join(', ')})` : '';
+}
+
+function rowsText(rows: readonly Record<string, unknown>[], rowCount: number | null): string {
+  const cell = (r: Record<string, unknown>) => {
+    const e = Object.entries(r);
+    return e.length === 1 ? `${e[0]![0]} = ${valueText(e[0]![1])}` : `(${e.map(([k, v]) => `${k} = ${valueText(v)}`).join(', ')})`;
+  };
+  const total = rowCount ?? rows.length;
+  const shown = rows.slice(0, 3).map(cell).join('; ');
+  return total > 3 ? `${shown}; … ${total} rows` : shown;
+}
+
+function valueText(v: unknown): string {
+  const n = normalise(v);
+  if (n === null || n === undefined) return 'null';
+  if (typeof n === 'string') return n;
+  if (n instanceof Date) return n.toISOString();
+  return typeof n === 'object' ? JSON.stringify(n) : String(n);
+}

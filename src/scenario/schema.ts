@@ -1,0 +1,179 @@
+/**
+ * The scenario file format, version 1. This zod schema is the single source of the TypeScript
+ * types (`ScenarioInput`), of validation (src/scenario/check.ts), and of the published JSON Schema
+ * (`schema/scenario.schema.json`, written by `npm run schema`). docs/scenario-format.md explains it.
+ */
+import { z } from 'zod';
+import { ENGINES, ERROR_KINDS, ISOLATION_LEVELS } from '../engine/dialect.js';
+
+/** Anomalies a variant can be expected to show. `clean` means none. */
+export const ANOMALIES = [
+  'deadlock',
+  'lost-update',
+  'duplicates',
+  'invariant',
+  'serialization',
+  'lock-timeout',
+  'unique-violation',
+  'hang',
+  'error',
+] as const;
+export type Anomaly = (typeof ANOMALIES)[number];
+
+/** What a failing check means. */
+export const CHECK_ANOMALIES = ['lost-update', 'duplicates', 'invariant'] as const;
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
+const name = (what: string) =>
+  z.string().regex(NAME, `${what} must start with a letter and use only letters, digits, '_' and '-'`);
+const stepRef = z
+  .string()
+  .regex(/^[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_-]*$/, 'a step reference is written worker.step');
+
+const engineEnum = z.enum(ENGINES);
+const isolation = z.enum(ISOLATION_LEVELS);
+
+/** SQL text, or per-engine SQL (`mysql` also serves MariaDB unless `mariadb` is given). */
+export const sqlSchema = z.union([
+  z.string().min(1, 'SQL must not be empty'),
+  z
+    .strictObject({
+      postgres: z.string().min(1).optional(),
+      mysql: z.string().min(1).optional(),
+      mariadb: z.string().min(1).optional(),
+    })
+    .describe('Per-engine SQL: `mysql` serves MariaDB too unless `mariadb` is given.'),
+]);
+
+const expectOne = z.enum([...ANOMALIES, 'clean'] as const);
+const expectValue = z.union([expectOne, z.array(z.enum(ANOMALIES)).min(1)]);
+/** An expectation, or one per engine (`mysql` serves MariaDB too; `default` the rest). */
+export const expectSchema = z.union([
+  expectValue,
+  z.strictObject({
+    postgres: expectValue.optional(),
+    mysql: expectValue.optional(),
+    mariadb: expectValue.optional(),
+    default: expectValue.optional(),
+  }),
+]);
+
+const perEngineText = z.strictObject({
+  postgres: z.string().optional(),
+  mysql: z.string().optional(),
+  mariadb: z.string().optional(),
+});
+
+const scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
+
+export const stepSchema = z.strictObject({
+  name: name('a step name'),
+  sql: sqlSchema,
+  save: z
+    .union([name('a saved name'), z.array(name('a saved name')).min(1)])
+    .optional()
+    .describe(
+      'Save from the first row: a name saves the first column under that name; a list saves those columns by name.',
+    ),
+  catch: z
+    .union([
+      z.array(z.enum(ERROR_KINDS)).min(1),
+      z.partialRecord(z.enum(ERROR_KINDS), z.union([sqlSchema, z.null()])),
+    ])
+    .optional()
+    .describe(
+      'Errors the application handles: the worker goes on. A map gives recovery SQL to run first, e.g. ROLLBACK TO SAVEPOINT.',
+    ),
+  note: z.string().optional().describe('One line shown in the transcript: what the application does here.'),
+});
+
+const insertSchema = z
+  .strictObject({
+    after: stepRef.optional(),
+    before: stepRef.optional(),
+    step: stepSchema,
+  })
+  .describe('A step added to the worker named in `after`/`before`, placed there in its worker and the schedule.');
+
+export const checkSchema = z.strictObject({
+  name: z.string().min(1),
+  sql: sqlSchema,
+  expect: z.union([scalar, z.array(z.record(z.string(), scalar))]).describe(
+    'A value compared with the first column of the first row, or the exact list of rows.',
+  ),
+  anomaly: z.enum(CHECK_ANOMALIES).default('invariant').describe('What a failure of this check means.'),
+});
+
+export const fixSchema = z.strictObject({
+  title: z.string().optional(),
+  story: z.string().optional(),
+  replace: z.record(stepRef, sqlSchema).optional().describe('New SQL for existing steps, by worker.step.'),
+  insert: z.array(insertSchema).optional(),
+  remove: z.array(stepRef).optional(),
+  isolation: isolation.optional(),
+  retry: z
+    .strictObject({
+      on: z.array(z.enum(ERROR_KINDS)).min(1),
+      attempts: z.number().int().min(1).max(10).default(3),
+    })
+    .optional()
+    .describe("Restart a worker's whole transaction (after rollback) on these error kinds, up to `attempts` times."),
+  expect: expectSchema.default('clean'),
+  notes: perEngineText.optional(),
+});
+
+export const scenarioSchema = z.strictObject({
+  $schema: z.string().optional(),
+  name: name('the scenario name'),
+  title: z.string().min(1),
+  seed: z
+    .union([z.string(), z.array(z.string())])
+    .optional()
+    .describe('The real story (or stories) this scenario retells.'),
+  story: z.string().min(1),
+  engines: z.array(engineEnum).min(1).optional().describe('Engines this scenario supports (default: all).'),
+  isolation: z
+    .union([
+      isolation,
+      z.strictObject({ postgres: isolation.optional(), mysql: isolation.optional(), mariadb: isolation.optional() }),
+    ])
+    .default('read-committed')
+    .describe("Isolation level for every worker, or one per engine (e.g. each engine's own default)."),
+  timeout: z
+    .number()
+    .int()
+    .min(100)
+    .max(600_000)
+    .optional()
+    .describe('Per-step timeout in ms: a step neither finished nor waiting on a lock by then is a hang.'),
+  setup: z.array(sqlSchema).default([]),
+  teardown: z.array(sqlSchema).default([]),
+  workers: z
+    .record(name('a worker name'), z.array(stepSchema).min(1, 'a worker needs at least one step'))
+    .refine((w) => Object.keys(w).length >= 1, 'at least one worker is needed'),
+  schedule: z
+    .array(stepRef)
+    .optional()
+    .describe("Order of preference for the steps; default: round robin over the workers' steps."),
+  checks: z.array(checkSchema).default([]),
+  expect: expectSchema,
+  notes: perEngineText.optional().describe('Why this engine behaves as it does, shown in its report.'),
+  fixes: z.record(name('a fix name'), fixSchema).default({}),
+});
+
+export type ScenarioInput = z.output<typeof scenarioSchema>;
+export type StepInput = z.output<typeof stepSchema>;
+export type SqlInput = z.output<typeof sqlSchema>;
+export type ExpectInput = z.output<typeof expectSchema>;
+export type FixInput = z.output<typeof fixSchema>;
+export type CheckInput = z.output<typeof checkSchema>;
+
+/** The JSON Schema published for editors (`# yaml-language-server: $schema=...`). */
+export function scenarioJsonSchema(): unknown {
+  const schema = z.toJSONSchema(scenarioSchema, { io: 'input', target: 'draft-2020-12' }) as Record<string, unknown>;
+  return {
+    $id: 'https://lockrepro.dev/schema/scenario.schema.json',
+    title: 'lockrepro scenario',
+    ...schema,
+  };
+}
