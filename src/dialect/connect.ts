@@ -4,9 +4,10 @@
  */
 import { DatabaseUnavailableError, type Dialect } from '../engine/dialect.js';
 import { redactUrl, registerSecret } from '../util/redact.js';
-import { connectMysql } from './mysql/index.js';
-import { startEmbedded, type EmbeddedOptions } from './postgres/embedded.js';
-import { connectPostgres } from './postgres/index.js';
+import type { EmbeddedOptions } from './postgres/embedded.js';
+
+// Engine folders are loaded on demand: a PostgreSQL run never loads mysql2, and a run with --db
+// never touches the embedded server's package.
 
 /** A `--db` value lockrepro cannot use (exit 2, a usage error, not an unreachable database). */
 export class BadDatabaseUrl extends Error {}
@@ -24,16 +25,18 @@ export async function connectDatabase(url: string | undefined, embedded: Embedde
   switch (scheme) {
     case 'postgres':
     case 'postgresql':
-      return connectPostgres(url);
+      return (await import('./postgres/index.js')).connectPostgres(url);
     case 'mysql':
     case 'mariadb':
-      return connectMysql(url);
+      return (await import('./mysql/index.js')).connectMysql(url);
     default:
       throw new BadDatabaseUrl(`--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => `${s}://`).join(', ')})`);
   }
 }
 
 async function connectEmbedded(opts: EmbeddedOptions): Promise<Dialect> {
+  const { startEmbedded } = await import('./postgres/embedded.js');
+  const { connectPostgres } = await import('./postgres/index.js');
   let server;
   try {
     server = await startEmbedded(opts);

@@ -217,7 +217,7 @@ class Scheduler {
     this.events.push({ type: 'start', step: index });
     const inflight: Inflight = {
       record: index, entry, outcome: null, waiting: false, blockers: '', hang: false,
-      promise: execute(w.session, sql, sql.params.map((n) => w.vars.get(n) ?? null)),
+      promise: execute(w.session, sql, sql.params.map((n) => w.vars.get(n) ?? null)).then((o) => checkRows(entry.step, o)),
     };
     void inflight.promise.then((o) => (inflight.outcome = o));
     w.inflight = inflight;
@@ -343,7 +343,7 @@ class Scheduler {
       if (recovery) {
         this.pending.unshift({
           worker: w.name,
-          step: { ...f.entry.step, name: `${f.entry.step.name}:catch`, sql: recovery, save: null, catch: new Map(), note: null },
+          step: { ...f.entry.step, name: `${f.entry.step.name}:catch`, sql: recovery, save: null, catch: new Map(), expectRows: null, note: null },
           recovery: true,
         });
       }
@@ -417,6 +417,24 @@ async function execute(session: Session, sql: PlannedSql, values: unknown[]): Pr
     if (e instanceof QueryError) return { ok: false, error: e.db };
     return { ok: false, error: lostError((e as Error).message) };
   }
+}
+
+/**
+ * Optimistic locking: the application counts the rows its UPDATE changed and treats any other
+ * count as a conflict (kind serialization, so a fix can retry on it). The statement itself
+ * succeeded, so only it is undone by the application's ROLLBACK.
+ */
+function checkRows(step: PlannedStep, o: Outcome): Outcome {
+  if (!o.ok || step.expectRows === null || o.result.rowCount === step.expectRows) return o;
+  return {
+    ok: false,
+    error: {
+      code: 'rows',
+      kind: 'serialization',
+      message: `the application expected ${step.expectRows} row${step.expectRows === 1 ? '' : 's'} changed and got ${o.result.rowCount ?? 0}: a concurrent change (optimistic lock conflict)`,
+      rolledBack: 'statement',
+    },
+  };
 }
 
 function lostError(message: string): DbError {

@@ -32,6 +32,7 @@ export interface PlannedStep {
   readonly sql: PlannedSql;
   readonly save: string | readonly string[] | null;
   readonly catch: ReadonlyMap<ErrorKind, PlannedSql | null>;
+  readonly expectRows: number | null;
   readonly note: string | null;
 }
 
@@ -102,6 +103,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
     sql: resolve(s.sql),
     save: s.save,
     catch: new Map([...s.catch].map(([k, v]) => [k, v ? resolve(v) : null])),
+    expectRows: s.expectRows,
     note: s.note,
   });
   const wanted = (name: string) => !opts.variants || opts.variants.length === 0 || opts.variants.includes(name);

@@ -31,8 +31,14 @@ export function roundRobin(workers: readonly Worker[]): StepRef[] {
   return out;
 }
 
+/** Just what a schedule check needs of the workers. */
+interface NamedSteps {
+  readonly name: string;
+  readonly steps: readonly { readonly name: string }[];
+}
+
 /** Check a schedule against the workers: every step once, in each worker's own order. */
-export function checkSchedule(workers: readonly Worker[], schedule: readonly StepRef[], at: number): ShapeProblem[] {
+export function checkSchedule(workers: readonly NamedSteps[], schedule: readonly StepRef[], at: number): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
   const seen = new Set<string>();
   const nextIndex = new Map(workers.map((w) => [w.name, 0]));
@@ -67,7 +73,7 @@ export function checkSchedule(workers: readonly Worker[], schedule: readonly Ste
   return problems;
 }
 
-function describeMissing(workers: readonly Worker[], ref: StepRef): string {
+function describeMissing(workers: readonly NamedSteps[], ref: StepRef): string {
   const w = workers.find((x) => x.name === ref.worker);
   if (!w) return `is not a worker (workers: ${workers.map((x) => x.name).join(', ')})`;
   return `is not a step of ${w.name} (steps: ${w.steps.map((s) => s.name).join(', ')})`;

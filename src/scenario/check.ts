@@ -24,19 +24,57 @@ export interface CheckResult {
 }
 
 export function checkScenario(parsed: ParsedFile): CheckResult {
-  if (parsed.problems.length > 0) return { problems: parsed.problems };
   const { file } = parsed;
-  if (parsed.data === null || typeof parsed.data !== 'object' || Array.isArray(parsed.data)) {
+  if (parsed.problems.length > 0) {
+    // After a syntax error the rest of the file means little: keep only what is found before it,
+    // and no "missing key" (the key may well be in the part the error hid).
+    const firstBad = Math.min(...parsed.problems.map((p) => p.line));
+    const before = isMapping(parsed.data)
+      ? shapeProblems(parsed).filter((p) => p.line < firstBad && !p.message.includes(MISSING))
+      : [];
+    return { problems: dedupe([...parsed.problems, ...before]) };
+  }
+  if (!isMapping(parsed.data)) {
     return { problems: [{ file, line: 1, message: 'a scenario file must be a YAML mapping (name:, title:, workers:, ...)' }] };
   }
   const result = scenarioSchema.safeParse(parsed.data);
-  if (!result.success) {
-    const problems = result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
-    return { problems: dedupe(problems) };
-  }
+  if (!result.success) return { problems: dedupe(shapeProblems(parsed)) };
   const scenario = buildModel(parsed, result.data);
   const problems = semanticProblems(scenario).map((p) => ({ file, ...p }));
   return problems.length > 0 ? { problems: dedupe(problems) } : { scenario, problems: [] };
+}
+
+const MISSING = 'missing required key';
+
+function isMapping(v: unknown): v is Record<string, unknown> {
+  return v !== null && typeof v === 'object' && !Array.isArray(v);
+}
+
+/**
+ * Problems in the shape of the data, plus schedule references when the workers and the schedule
+ * are themselves well-formed, so one pass reports an unknown key and a bad schedule together.
+ */
+function shapeProblems(parsed: ParsedFile): Problem[] {
+  const result = scenarioSchema.safeParse(parsed.data);
+  if (result.success) return [];
+  const problems = result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
+  // Step names are enough to check the schedule, even when steps have other problems.
+  const data = parsed.data as Record<string, unknown>;
+  const schedule = scenarioSchema.shape.schedule.safeParse(data.schedule);
+  const workers = isMapping(data.workers)
+    ? Object.entries(data.workers).map(([name, steps]) => ({
+        name,
+        steps: Array.isArray(steps) ? steps.map((s) => ({ name: isMapping(s) && typeof s.name === 'string' ? s.name : '' })) : [],
+      }))
+    : [];
+  if (workers.length > 0 && schedule.success && schedule.data) {
+    const refs = schedule.data.map((r, i) => {
+      const [worker, step] = r.split('.') as [string, string];
+      return { worker, step, line: parsed.lineOf(['schedule', i]) };
+    });
+    for (const p of checkSchedule(workers, refs, refs[0]?.line ?? 1)) problems.push({ file: parsed.file, ...p });
+  }
+  return problems;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -48,6 +86,10 @@ function issueProblems(parsed: ParsedFile, issue: Issue, prefix: Path): Problem[
   const path = [...prefix, ...(issue.path as (string | number)[])];
   const at = (p: Path, key = false): Problem => ({ file: parsed.file, line: parsed.lineOf(p, key), message: '' });
   const where = path.length > 0 ? `${pathText(path)}: ` : '';
+  if (path.length > 0 && issue.code !== 'unrecognized_keys' && issue.code !== 'invalid_key' && valueAt(parsed.data, path) === undefined) {
+    const parent = path.slice(0, -1);
+    return [{ ...at(parent), message: `${pathText(parent) || 'the file'}: ${MISSING} "${String(path[path.length - 1])}"` }];
+  }
   switch (issue.code) {
     case 'unrecognized_keys':
       return issue.keys.map((k) => ({
@@ -71,9 +113,6 @@ function issueProblems(parsed: ParsedFile, issue: Issue, prefix: Path): Problem[
     case 'invalid_key':
       return [{ ...at(path, true), message: `${where}${issue.issues.map((i) => i.message).join('; ')}` }];
     case 'invalid_type':
-      if (valueAt(parsed.data, path) === undefined) {
-        return [{ ...at(path.slice(0, -1)), message: `${pathText(path.slice(0, -1)) || 'the file'}: missing required key "${String(path[path.length - 1])}"` }];
-      }
       return [{ ...at(path), message: `${where}expected ${issue.expected}, found ${describeValue(valueAt(parsed.data, path))}` }];
     default:
       return [{ ...at(path), message: `${where}${issue.message}` }];
@@ -135,6 +174,7 @@ function buildModel(parsed: ParsedFile, d: ScenarioInput): Scenario {
     sql: sql(s.sql, [...p, 'sql']),
     save: s.save ?? null,
     catch: catchMap(s.catch, (x, k) => (x === null ? null : sql(x, [...p, 'catch', k]))),
+    expectRows: s.expectRows ?? null,
     note: s.note ?? null,
     line: line(p),
   });

@@ -23,6 +23,8 @@ export interface Step extends Located {
   readonly save: string | readonly string[] | null;
   /** Handled error kinds, each with optional recovery SQL run before the worker goes on. */
   readonly catch: ReadonlyMap<ErrorKind, Sql | null>;
+  /** Rows the application expects the statement to change; another count is a conflict. */
+  readonly expectRows: number | null;
   readonly note: string | null;
 }
 

@@ -21,7 +21,7 @@ export interface ParsedFile {
   file: string;
   /** The plain data (undefined when the YAML itself is broken beyond use). */
   data: unknown;
-  /** YAML syntax problems; when non-empty, `data` should not be validated further. */
+  /** YAML syntax problems; when present, `data` is trustworthy only before the first one. */
   problems: Problem[];
   /** Line (1-based) of the value at `path`; with `key`, of the key itself (for unknown keys). */
   lineOf(path: Path, key?: boolean): number;
@@ -36,7 +36,14 @@ export function parseScenarioText(file: string, text: string): ParsedFile {
     line: lineCounter.linePos(e.pos[0]).line,
     message: `YAML: ${firstLine(e.message)}`,
   }));
-  const data = problems.length === 0 ? doc.toJS({ maxAliasCount: 100 }) : undefined;
+  // Even a document with syntax errors usually yields data for the lines before the error; the
+  // checker uses it to report problems there too.
+  let data: unknown;
+  try {
+    data = doc.toJS({ maxAliasCount: 100 });
+  } catch {
+    data = undefined;
+  }
   return { file, data, problems, lineOf: (path, key) => lineOf(doc, lineCounter, path, key) };
 }
 

@@ -84,6 +84,14 @@ export const stepSchema = z.strictObject({
     .describe(
       'Errors the application handles: the worker goes on. A map gives recovery SQL to run first, e.g. ROLLBACK TO SAVEPOINT.',
     ),
+  expectRows: z
+    .number()
+    .int()
+    .min(0)
+    .optional()
+    .describe(
+      'The application checks the row count (optimistic locking): any other count is a conflict it raises, of kind serialization, which a fix may retry.',
+    ),
   note: z.string().optional().describe('One line shown in the transcript: what the application does here.'),
 });
 

@@ -1,0 +1,148 @@
+/**
+ * A fake dialect with a tiny lock manager, for unit tests of the scheduler's logic only (never as
+ * evidence that a scenario works on a real database). Its SQL:
+ *   BEGIN | COMMIT | ROLLBACK      transaction control; COMMIT/ROLLBACK release every lock
+ *   LOCK <name>                    exclusive lock, waits while another session holds it; a wait
+ *                                  that would close a cycle fails at once with a deadlock
+ *                                  (like InnoDB: the session closing the cycle is the victim)
+ *   SELECT <n>                     returns one row { v: n } (or the bound parameter for `?`)
+ *   FAIL <kind>                    fails with that error kind
+ *   FAILONCE <kind>                fails the first time it runs in a scratch database, then succeeds
+ *   HANG                           never finishes until cancelled
+ */
+import {
+  QueryError,
+  type DatabaseInfo,
+  type Dialect,
+  type ErrorKind,
+  type IsolationLevel,
+  type QueryResult,
+  type Scratch,
+  type Session,
+} from '../../src/engine/dialect.js';
+
+interface Waiter {
+  lock: string;
+  grant: () => void;
+}
+
+export class FakeDialect implements Dialect {
+  readonly info: DatabaseInfo = { dialect: 'postgres', version: 'fake', embedded: false, settings: {} };
+  readonly scratches: FakeScratch[] = [];
+  placeholder(): string {
+    return '?';
+  }
+  async createScratch(label: string): Promise<Scratch> {
+    const s = new FakeScratch(label);
+    this.scratches.push(s);
+    return s;
+  }
+  async close(): Promise<void> {}
+}
+
+class FakeScratch implements Scratch {
+  readonly executed: string[] = [];
+  dropped = false;
+  private nextId = 100;
+  private readonly holders = new Map<string, number>();
+  private readonly held = new Map<number, Set<string>>();
+  private readonly waiting = new Map<number, Waiter>();
+  private readonly hangs = new Map<number, (e: Error) => void>();
+  private readonly failedOnce = new Set<string>();
+
+  constructor(readonly name: string) {}
+
+  async exec(sql: string): Promise<QueryResult> {
+    this.executed.push(sql);
+    return { rows: [{ v: 1 }], columns: ['v'], rowCount: 1, command: 'SELECT' };
+  }
+
+  async openSession(worker: string, _isolation: IsolationLevel): Promise<Session> {
+    const id = this.nextId++;
+    this.held.set(id, new Set());
+    return { worker, backendId: id, query: (sql, params) => this.query(id, sql, params ?? []), close: async () => this.release(id) };
+  }
+
+  private async query(id: number, sql: string, params: readonly unknown[]): Promise<QueryResult> {
+    const [verb, arg] = sql.trim().split(/\s+/);
+    const none: QueryResult = { rows: [], columns: [], rowCount: null, command: verb ?? null };
+    switch (verb) {
+      case 'BEGIN':
+        return none;
+      case 'COMMIT':
+      case 'ROLLBACK':
+        this.release(id);
+        return none;
+      case 'SELECT':
+        return { rows: [{ v: arg === '?' ? params[0] : Number(arg) }], columns: ['v'], rowCount: 1, command: 'SELECT' };
+      case 'FAIL':
+        this.release(id);
+        throw new QueryError({ code: 'FAKE', kind: arg as ErrorKind, message: `fake ${arg}`, rolledBack: 'transaction' });
+      case 'FAILONCE':
+        if (this.failedOnce.has(sql)) return none;
+        this.failedOnce.add(sql);
+        this.release(id);
+        throw new QueryError({ code: 'FAKE', kind: arg as ErrorKind, message: `fake ${arg}`, rolledBack: 'transaction' });
+      case 'HANG':
+        return new Promise((_, reject) => this.hangs.set(id, reject));
+      case 'LOCK':
+        return this.lock(id, arg!).then(() => none);
+      default:
+        throw new Error(`fake dialect: unknown SQL ${sql}`);
+    }
+  }
+
+  private lock(id: number, lock: string): Promise<void> {
+    const holder = this.holders.get(lock);
+    if (holder === undefined || holder === id) {
+      this.holders.set(lock, id);
+      this.held.get(id)!.add(lock);
+      return Promise.resolve();
+    }
+    // Would this wait close a cycle? Follow holder → what it waits for → its holder ...
+    for (let h: number | undefined = holder; h !== undefined; ) {
+      if (h === id) {
+        this.release(id);
+        return Promise.reject(new QueryError({ code: 'FAKE-DL', kind: 'deadlock', message: 'fake deadlock', rolledBack: 'transaction' }));
+      }
+      const w = this.waiting.get(h);
+      h = w ? this.holders.get(w.lock) : undefined;
+    }
+    return new Promise((resolve) => this.waiting.set(id, { lock, grant: () => resolve(this.lock(id, lock)) }));
+  }
+
+  private release(id: number): void {
+    const mine = this.held.get(id) ?? new Set();
+    for (const l of mine) this.holders.delete(l);
+    mine.clear();
+    for (const [wid, w] of [...this.waiting]) {
+      if (!this.holders.has(w.lock)) {
+        this.waiting.delete(wid);
+        w.grant();
+      }
+    }
+  }
+
+  async lockWaits(ids: readonly number[]): Promise<Map<number, number[]>> {
+    const out = new Map<number, number[]>();
+    for (const id of ids) {
+      const w = this.waiting.get(id);
+      if (w) out.set(id, [this.holders.get(w.lock)!]);
+    }
+    return out;
+  }
+
+  async cancel(id: number): Promise<void> {
+    const reject = this.hangs.get(id);
+    this.hangs.delete(id);
+    reject?.(new QueryError({ code: 'FAKE-CANCEL', kind: 'timeout', message: 'cancelled', rolledBack: 'transaction' }));
+  }
+
+  async terminate(id: number): Promise<void> {
+    await this.cancel(id);
+  }
+
+  async drop(): Promise<void> {
+    this.dropped = true;
+  }
+}

@@ -1,0 +1,44 @@
+/**
+ * Which real servers the integration tests can use. Outside CI a missing server skips its tests,
+ * loudly; with CI=true a missing server fails them (CI's machine has both servers).
+ */
+import pg from 'pg';
+
+export const PG_URL = process.env.LOCKREPRO_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+export const MYSQL_URL = process.env.LOCKREPRO_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+
+export interface Gate {
+  /** For node:test's `skip` option: false, or why the tests are skipped. */
+  skip: string | false;
+  /** Call at the start of each test: fails it under CI when the server is missing. */
+  require(): void;
+}
+
+export function gate(what: string, error: string | null): Gate {
+  if (error === null) return { skip: false, require: () => undefined };
+  const message = `${what} not reachable: ${error}`;
+  if (process.env.CI === 'true') {
+    return {
+      skip: false,
+      require: () => {
+        throw new Error(`${message} (CI=true: the CI machine must provide it)`);
+      },
+    };
+  }
+  console.warn(`\n!!! SKIPPING ${what} tests: ${message}. They run (and must pass) under CI=true.\n`);
+  return { skip: `SKIPPED: ${message}`, require: () => undefined };
+}
+
+export async function pgGate(url = PG_URL): Promise<Gate> {
+  const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  c.on('error', () => undefined);
+  try {
+    await c.connect();
+    await c.query('SELECT 1');
+    return gate(`PostgreSQL at ${url}`, null);
+  } catch (e) {
+    return gate(`PostgreSQL at ${url}`, (e as Error).message || String(e));
+  } finally {
+    await c.end().catch(() => undefined);
+  }
+}

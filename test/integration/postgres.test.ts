@@ -1,0 +1,120 @@
+// The engine against real PostgreSQL: the CI machine's PostgreSQL 15 and the embedded server.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import pg from 'pg';
+import { connectDatabase } from '../../src/dialect/connect.js';
+import type { Dialect } from '../../src/engine/dialect.js';
+import { runVariant } from '../../src/engine/run.js';
+import { detect } from '../../src/detect/detect.js';
+import { planScenario } from '../../src/plan/plan.js';
+import { loadTargets } from '../../src/scenario/load.js';
+import { TextReporter } from '../../src/report/text.js';
+import { PG_URL, pgGate } from '../helpers/servers.js';
+import { scenarioFrom } from '../helpers/scenario.js';
+
+const external = await pgGate();
+
+async function runBuiltin(dialect: Dialect, name: string) {
+  const { scenarios } = loadTargets([name]);
+  const r = planScenario(scenarios[0]!, { engine: dialect.info.dialect, placeholder: (n) => dialect.placeholder(n) });
+  assert.deepEqual(r.problems, []);
+  const out = [];
+  for (const plan of r.plans) {
+    const run = await runVariant(dialect, plan);
+    out.push({ run, verdict: detect(run) });
+  }
+  return out;
+}
+
+async function scratchDatabases(url: string): Promise<string[]> {
+  const c = new pg.Client({ connectionString: url });
+  await c.connect();
+  try {
+    return (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'lockrepro\\_%' ORDER BY 1")).rows.map((r) => r.datname);
+  } finally {
+    await c.end();
+  }
+}
+
+for (const target of [
+  { label: 'PostgreSQL 15 (CI server)', url: PG_URL, skip: external.skip, require: external.require },
+  { label: 'embedded PostgreSQL', url: undefined, skip: false as const, require: () => undefined },
+]) {
+  describe(target.label, { skip: target.skip }, () => {
+    let dialect: Dialect;
+    before(async () => {
+      target.require();
+      dialect = await connectDatabase(target.url);
+    });
+    after(async () => {
+      await dialect?.close();
+    });
+
+    test('ab-ba-deadlock: the bug deadlocks, the first waiter (alice) is the victim every time; the fix is clean', async () => {
+      for (let i = 0; i < 3; i++) {
+        const [bug, fix] = await runBuiltin(dialect, 'ab-ba-deadlock');
+        assert.equal(bug!.verdict.counts.deadlocks, 1);
+        assert.equal(bug!.verdict.met, true);
+        const victim = bug!.run.steps.find((s) => s.error?.kind === 'deadlock')!;
+        assert.equal(`${victim.worker}.${victim.step}`, 'alice.second');
+        assert.equal(victim.error!.code, '40P01');
+        const closer = bug!.run.steps.find((s) => s.worker === 'bob' && s.step === 'second')!;
+        assert.equal(closer.status, 'ok');
+        assert.deepEqual(closer.blockedBy, ['alice']);
+        assert.equal(fix!.verdict.met, true);
+        assert.deepEqual(fix!.verdict.observed, []);
+        assert.equal(fix!.run.steps.find((s) => s.worker === 'bob' && s.step === 'first')!.blocked, true);
+      }
+    });
+
+    test('transfer-lost-update: the bug loses an update (expected 20, got 50); every fix is clean with all counts 0', async () => {
+      const [bug, ...fixes] = await runBuiltin(dialect, 'transfer-lost-update');
+      assert.equal(bug!.verdict.counts.lostUpdates, 1);
+      assert.deepEqual(bug!.run.checks.map((c) => [c.expected, c.actual]), [[20, 50]]);
+      assert.ok(fixes.length >= 2);
+      for (const f of fixes) {
+        assert.equal(f.verdict.met, true, f.run.plan.name);
+        assert.ok(Object.values(f.verdict.counts).every((n) => n === 0), `${f.run.plan.name}: ${JSON.stringify(f.verdict.counts)}`);
+      }
+    });
+
+    test('the transcript is identical run to run', async () => {
+      const text = new TextReporter({ color: false, verbose: false });
+      const render = async () => (await runBuiltin(dialect, 'ab-ba-deadlock')).map((v) => text.variant(v)).join('');
+      const first = await render();
+      assert.match(first, /alice waits for bob/);
+      assert.equal(await render(), first);
+    });
+
+    test('a lock that is never released is reported as a hang, cancelled, and the run ends cleanly', async () => {
+      const sc = scenarioFrom(`
+name: stuck
+title: t
+story: s
+timeout: 300
+workers:
+  a:
+    - { name: hold, sql: SELECT pg_advisory_lock(42) }
+  b:
+    - { name: wait, sql: SELECT pg_advisory_lock(42) }
+    - { name: after, sql: SELECT 1 }
+expect: hang
+`);
+      const [plan] = planScenario(sc, { engine: 'postgres', placeholder: (n) => `$${n}` }).plans;
+      const run = await runVariant(dialect, plan!);
+      const wait = run.steps.find((s) => s.step === 'wait')!;
+      assert.equal(wait.blocked, true);
+      assert.deepEqual(wait.blockedBy, ['a']);
+      assert.equal(wait.hang, true);
+      assert.equal(wait.error?.code, '57014');
+      assert.equal(run.steps.find((s) => s.step === 'after')!.status, 'not-run');
+      assert.deepEqual(detect(run).observed, ['hang']);
+    });
+
+    test('scratch databases are dropped after every run', { skip: target.url === undefined ? 'embedded cluster is private to the run' : false }, async () => {
+      const before = await scratchDatabases(target.url!);
+      await runBuiltin(dialect, 'transfer-lost-update');
+      assert.deepEqual(await scratchDatabases(target.url!), before);
+    });
+  });
+}

@@ -1,0 +1,129 @@
+// Parser and checker: every problem at once, each as file:line: message.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { problemsOf, scenarioFrom } from '../helpers/scenario.js';
+import { planScenario } from '../../src/plan/plan.js';
+import { builtinFiles, loadFile } from '../../src/scenario/load.js';
+import { parseParams } from '../../src/scenario/params.js';
+
+const GOOD = `name: ok
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: read, sql: SELECT 1, save: n }
+  b:
+    - { name: begin, sql: BEGIN }
+schedule: [a.begin, b.begin, a.read]
+expect: clean
+`;
+
+test('a valid scenario has no problems', () => {
+  assert.deepEqual(problemsOf(GOOD), []);
+});
+
+test('a YAML syntax error is reported with its line', () => {
+  const p = problemsOf('name: x\ntitle: t\nworkers:\n  a: [ {name: b, sql: "x" }\nexpect: clean\n');
+  assert.equal(p.length >= 1, true);
+  assert.match(p[0]!, /^bad\.yaml:\d+: YAML: /);
+});
+
+test('unknown key, a schedule naming a missing step and a bad expectation are all reported at once, each at its own line', () => {
+  const yaml = `name: x
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN, colour: red }
+schedule: [a.begin, a.missing]
+expect: deadlok
+`;
+  const p = problemsOf(yaml);
+  assert.deepEqual(p, [
+    'bad.yaml:6: workers.a[0]: unknown key "colour"',
+    'bad.yaml:7: schedule names a.missing, which is not a step of a (steps: begin)',
+    'bad.yaml:8: expect: "deadlok" is not one of: deadlock, lost-update, duplicates, invariant, serialization, lock-timeout, unique-violation, hang, error, clean',
+  ]);
+});
+
+test('a syntax error late in the file does not hide the problems before it', () => {
+  const p = problemsOf(`name: x
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN, colour: red }
+schedule: [a.begin, a.nope]
+expect: clean
+fixes: {
+`);
+  assert.equal(p.length, 3, p.join('\n'));
+  assert.equal(p[0], 'bad.yaml:6: workers.a[0]: unknown key "colour"');
+  assert.equal(p[1], 'bad.yaml:7: schedule names a.nope, which is not a step of a (steps: begin)');
+  assert.match(p[2]!, /^bad\.yaml:\d+: YAML: /);
+});
+
+test('missing required keys name the key', () => {
+  const p = problemsOf('name: x\ntitle: t\nworkers:\n  a:\n    - { name: s, sql: x }\n');
+  assert.ok(p.includes('bad.yaml:1: the file: missing required key "story"'), p.join('\n'));
+  assert.ok(p.includes('bad.yaml:1: the file: missing required key "expect"'), p.join('\n'));
+});
+
+test('schedules must list every step once, in each worker\'s own order', () => {
+  const p = problemsOf(GOOD.replace('schedule: [a.begin, b.begin, a.read]', 'schedule: [a.read, a.begin, a.read]'));
+  assert.deepEqual(p, [
+    'bad.yaml:10: schedule puts a.begin after a later step of a; a worker\'s steps keep their own order',
+    'bad.yaml:10: schedule names a.read twice',
+    'bad.yaml:10: schedule leaves out b.begin; list every step once',
+  ]);
+});
+
+test('a :name must be saved by an earlier step of the same worker', () => {
+  const p = problemsOf(GOOD.replace('{ name: begin, sql: BEGIN }\nschedule', '{ name: begin, sql: "SELECT :n" }\nschedule'));
+  assert.deepEqual(p, ['bad.yaml:9: b.begin uses :n, which no earlier step of b saves']);
+});
+
+test('fixes are checked: unknown steps and clashing inserts', () => {
+  const p = problemsOf(GOOD.replace('expect: clean\n', `expect: clean
+fixes:
+  f:
+    replace: { a.nope: SELECT 2 }
+    insert:
+      - { after: a.begin, step: { name: read, sql: SELECT 3 } }
+`));
+  assert.deepEqual(p, [
+    'bad.yaml:14: fix f names a.nope, which is not a step of a (steps: begin, read)',
+    'bad.yaml:16: fix f adds step a.read, which already exists',
+  ]);
+});
+
+test('a scenario without SQL for the engine asked for is a planning problem with the line', () => {
+  const sc = scenarioFrom(GOOD.replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1 }, save: n }'));
+  const r = planScenario(sc, { engine: 'mariadb', placeholder: () => '?' });
+  assert.deepEqual(r.problems.map((p) => `${p.line}: ${p.message}`), ['7: step a.read has no SQL for mariadb']);
+  assert.equal(planScenario(sc, { engine: 'postgres', placeholder: () => '?' }).problems.length, 0);
+});
+
+test('per-engine SQL: mysql serves mariadb unless mariadb is given', () => {
+  const sc = scenarioFrom(GOOD.replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1, mysql: SELECT 2 }, save: n }'));
+  const r = planScenario(sc, { engine: 'mariadb', placeholder: () => '?' });
+  assert.equal(r.plans[0]!.workers[0]!.steps[1]!.sql.text, 'SELECT 2');
+});
+
+test(':name references become placeholders; strings, comments and casts are left alone', () => {
+  const p = parseParams("UPDATE t SET a = :x::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = :id /* :v */ AND d = :x");
+  assert.deepEqual(p.names, ['x', 'id', 'x']);
+  assert.equal(p.render((n) => `$${n}`), "UPDATE t SET a = $1::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = $2 /* :v */ AND d = $3");
+});
+
+test('every built-in scenario is valid and says which seed story it retells', () => {
+  const files = builtinFiles();
+  assert.ok(files.length >= 2);
+  for (const f of files) {
+    const r = loadFile(f);
+    assert.deepEqual(r.problems, [], f);
+    assert.ok(r.scenario!.seed.length > 0, `${f} names its seed`);
+    assert.ok(r.scenario!.seed.every((s) => /^00[0-3]\b/.test(s)), `${f}: seeds start with the story number`);
+  }
+});
