@@ -35,6 +35,8 @@ export interface StepRecord {
   /** Only for --verbose: server backend id and times (ms since the run started). */
   backendId: number | null;
   startedMs: number | null;
+  /** When the monitor first saw the step waiting on a lock. */
+  waitSeenMs: number | null;
   endedMs: number | null;
 }
 

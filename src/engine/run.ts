@@ -8,7 +8,7 @@
  * schedule serves the bug and every fix. Nothing here sleeps to synchronise: every wait is on a
  * step's completion or the database's answer, bounded by the step timeout.
  */
-import { setTimeout as delay } from 'node:timers/promises';
+import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import type { DbError, Dialect, QueryResult, Scratch, Session } from './dialect.js';
 import { QueryError } from './dialect.js';
 import type { LocatedSql, PlannedSql, PlannedStep, VariantPlan } from '../plan/plan.js';
@@ -43,6 +43,8 @@ export class SetupFailed extends Error {
 
 const DEFAULT_STEP_TIMEOUT_MS = 5000;
 const DEFAULT_POLL_MS = 2;
+/** How long after a step is sent the monitor polls back to back, before settling to pollMs. */
+const FAST_POLL_MS = 3;
 /** After a cancel, how long a statement may take to stop before its connection is ended. */
 const CANCEL_GRACE_MS = 2000;
 
@@ -204,7 +206,7 @@ class Scheduler {
       worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, params,
       status, blocked: false, blockedBy: [], rows: [], rowCount: null, command: null, error: null,
       handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
-      backendId: w.session.backendId, startedMs: null, endedMs: null,
+      backendId: w.session.backendId, startedMs: null, waitSeenMs: null, endedMs: null,
     });
     return this.records.length - 1;
   }
@@ -230,7 +232,8 @@ class Scheduler {
    * is the same every run.
    */
   private async settle(list: WorkerState[]): Promise<void> {
-    const deadline = performance.now() + this.stepTimeout;
+    const started = performance.now();
+    const deadline = started + this.stepTimeout;
     let open = list.filter((w) => w.inflight);
     for (;;) {
       this.checkAbort();
@@ -249,13 +252,17 @@ class Scheduler {
         if (blockers) this.markWaiting(w, blockers);
         else running.push(w);
       }
-      if (running.length === 0 && open.every((w) => !w.inflight!.outcome)) return;
+      if (open.some((w) => w.inflight!.outcome)) continue; // record it at once
+      if (running.length === 0) return; // every open step is waiting on a lock
       if (performance.now() > deadline) {
         await this.hang(running);
         return;
       }
-      // Poll again after a few ms, or at once when a step finishes.
-      await Promise.race([...running.map((w) => w.inflight!.promise), delay(this.pollMs)]);
+      // Poll again, or stop at once when a step finishes. A statement usually reaches its lock
+      // wait well under a millisecond after it is sent, so the first polls follow each other
+      // directly (one monitor round trip apart); after that, every pollMs.
+      const next = performance.now() - started < FAST_POLL_MS ? setImmediate() : delay(this.pollMs);
+      await Promise.race([...running.map((w) => w.inflight!.promise), next]);
     }
   }
 
@@ -267,6 +274,7 @@ class Scheduler {
     f.waiting = true;
     f.blockers = key;
     const rec = this.records[f.record]!;
+    rec.waitSeenMs ??= this.now();
     rec.blocked = true;
     for (const n of names) if (!rec.blockedBy.includes(n)) rec.blockedBy.push(n);
     this.events.push({ type: 'wait', step: f.record, blockedBy: names });

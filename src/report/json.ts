@@ -71,7 +71,7 @@ function stepJson(s: StepRecord, verbose: boolean): unknown {
       : null,
     handled: s.handled,
     hang: s.hang,
-    ...(verbose ? { backendId: s.backendId, startedMs: s.startedMs, endedMs: s.endedMs } : {}),
+    ...(verbose ? { backendId: s.backendId, startedMs: s.startedMs, waitSeenMs: s.waitSeenMs, endedMs: s.endedMs } : {}),
   };
 }
 

@@ -41,7 +41,7 @@ export class TextReporter {
   scenario(sc: Scenario): string {
     const { c } = this;
     const lines = [``, c.bold(`━━ ${sc.name}`) + c.bold(` · ${sc.title}`)];
-    if (sc.seed.length > 0) lines.push(c.dim(`   retells: ${sc.seed.join('; ')}`));
+    for (const seed of sc.seed) lines.push(...wrap(`retells seed ${seed}`, 96).map((l) => c.dim(`   ${l}`)));
     for (const l of sc.story.split('\n')) lines.push(`   ${l}`);
     return lines.join('\n') + '\n';
   }
@@ -118,7 +118,7 @@ export class TextReporter {
       }
     }
     if (p.engineNote) {
-      out.push('', c.dim(`   on ${v.run.plan.engine}: `) + p.engineNote.trim().split('\n').join(`\n   `));
+      out.push('', ...wrap(`on ${p.engine}: ${p.engineNote.trim()}`, 96).map((l) => `   ${l}`));
     }
     const saw = expectText(verdict.observed);
     const handled = verdict.handledErrors > 0 && verdict.observed.length === 0 ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''}${verdict.counts.retries ? `, ${verdict.counts.retries} retr${verdict.counts.retries > 1 ? 'ies' : 'y'}` : ''})` : '';
@@ -177,6 +177,22 @@ export class TextReporter {
     if (!this.opts.verbose) return '';
     return this.c.dim(`  [pid ${s.backendId} +${s.startedMs?.toFixed(1)}ms → +${s.endedMs?.toFixed(1)}ms]`);
   }
+}
+
+/** Word-wrap a paragraph to lines of at most `width` characters. */
+function wrap(text: string, width: number): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(/\s+/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  if (line) lines.push(line);
+  return lines;
 }
 
 function expectText(a: readonly string[]): string {
