@@ -240,7 +240,9 @@ class Scheduler {
       const done = open.filter((w) => w.inflight!.outcome);
       done.sort((a, b) => errFirst(a) - errFirst(b) || a.inflight!.record - b.inflight!.record);
       for (const w of done) await this.finish(w);
-      open = open.filter((w) => w.inflight && !w.inflight.outcome);
+      // Keep steps whose result arrived while the others were being recorded: they are
+      // recorded in the next round, still within this settle, so their place never varies.
+      open = open.filter((w) => w.inflight);
       if (open.length === 0) return;
 
       const waits = await this.scratch.lockWaits(open.map((w) => w.session.backendId));

@@ -111,10 +111,14 @@ expect: hang
       assert.deepEqual(detect(run).observed, ['hang']);
     });
 
-    test('scratch databases are dropped after every run', { skip: target.url === undefined ? 'embedded cluster is private to the run' : false }, async () => {
-      const before = await scratchDatabases(target.url!);
-      await runBuiltin(dialect, 'transfer-lost-update');
-      assert.deepEqual(await scratchDatabases(target.url!), before);
-    });
+    // (The embedded cluster is private to one run; leftovers there are dropped at connect.)
+    if (target.url !== undefined) {
+      const url = target.url;
+      test('scratch databases are dropped after every run', async () => {
+        const before = await scratchDatabases(url);
+        await runBuiltin(dialect, 'transfer-lost-update');
+        assert.deepEqual(await scratchDatabases(url), before);
+      });
+    }
   });
 }

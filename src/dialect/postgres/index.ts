@@ -66,11 +66,19 @@ export async function connectPostgres(url: string, opts: PostgresOptions = {}): 
         deadlock_timeout: canLower ? `${DEADLOCK_TIMEOUT} (set by lockrepro per session)` : `${serverDefault} (server setting; this role may not lower it)`,
       },
     };
+    // The embedded cluster belongs to this run alone, so scratch databases in it are leftovers
+    // of a run that was killed before it could drop them.
+    if (opts.embedded) await dropLeftovers(admin);
     return new PostgresDialect(url, admin, info, canLower, opts.embedded);
   } catch (e) {
     await admin.end().catch(() => undefined);
     throw e;
   }
+}
+
+async function dropLeftovers(admin: pg.Client): Promise<void> {
+  const left = await run(admin, "SELECT datname FROM pg_database WHERE datname LIKE 'lockrepro\\_%'");
+  for (const r of left.rows) await run(admin, `DROP DATABASE IF EXISTS ${quoteIdent(String(r.datname))} WITH (FORCE)`);
 }
 
 async function openClient(url: string, applicationName: string): Promise<pg.Client> {

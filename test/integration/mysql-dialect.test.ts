@@ -1,0 +1,572 @@
+/**
+ * The MySQL/MariaDB dialect against a real server (MariaDB 10.11 in CI; see test/helpers/mysql.ts
+ * for the URL and the skip/fail rule). Nothing here sleeps to synchronise: a test waits for a lock
+ * wait by polling lockWaits, with a bound.
+ *
+ * The first group needs no server: it checks the parsers on text captured from MariaDB 10.11 and,
+ * for MySQL 8 (which cannot run here), on the format its manual shows.
+ */
+import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import { after, describe, test } from 'node:test';
+import {
+  DatabaseUnavailableError,
+  QueryError,
+  type Dialect,
+  type Scratch,
+  type Session,
+} from '../../src/engine/dialect.js';
+import { connectMysql, scratchName } from '../../src/dialect/mysql/index.js';
+import { parseInnodbStatus, recordWriterCandidates } from '../../src/dialect/mysql/innodb-status.js';
+import { getLockNames, mdlConflicts } from '../../src/dialect/mysql/lock-waits.js';
+import { parseMysqlUrl } from '../../src/dialect/mysql/url.js';
+import { MYSQL_TEST_URL, rawMysql, requireMysql, withCredentials } from '../helpers/mysql.js';
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** Names of scratch databases this file created, to check none is left behind. */
+const created = new Set<string>();
+
+let dialect: Dialect | undefined;
+async function db(): Promise<Dialect> {
+  dialect ??= await connectMysql(MYSQL_TEST_URL);
+  return dialect;
+}
+
+async function scratch(label: string): Promise<Scratch> {
+  const s = await (await db()).createScratch(label);
+  created.add(s.name);
+  return s;
+}
+
+after(async () => {
+  await dialect?.close();
+});
+
+/** Poll lockWaits (no sleeping) until `pred` holds; returns the answer and the time it took. */
+async function pollWaits(
+  s: Scratch,
+  ids: number[],
+  pred: (w: Map<number, number[]>) => boolean,
+  boundMs = 5_000,
+): Promise<{ waits: Map<number, number[]>; ms: number; polls: number }> {
+  const t0 = performance.now();
+  for (let polls = 1; ; polls++) {
+    const waits = await s.lockWaits(ids);
+    const ms = performance.now() - t0;
+    if (pred(waits)) return { waits, ms, polls };
+    if (ms > boundMs) assert.fail(`condition not reached within ${boundMs} ms; last answer: ${JSON.stringify([...waits])}`);
+  }
+}
+
+async function rejection(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p;
+  } catch (e) {
+    return e;
+  }
+  assert.fail('expected the statement to fail');
+}
+
+function assertQueryError(e: unknown, fields: { code: string; kind: string; rolledBack: string }): QueryError {
+  assert.ok(e instanceof QueryError, `expected a QueryError, got ${String(e)}`);
+  assert.equal(e.db.code, fields.code, e.db.message);
+  assert.equal(e.db.kind, fields.kind);
+  assert.equal(e.db.rolledBack, fields.rolledBack);
+  return e;
+}
+
+async function inTransaction(s: Session): Promise<number> {
+  return Number((await s.query('SELECT @@in_transaction AS t')).rows[0]!.t);
+}
+
+function median(xs: number[]): number {
+  const y = [...xs].sort((a, b) => a - b);
+  return y[Math.floor(y.length / 2)]!;
+}
+
+async function closedPort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+/** A scratch with `t (id int primary key, v int)` holding rows 1 and 2, and two sessions. */
+async function twoSessions(label: string, isolation: 'read-committed' | 'repeatable-read' = 'read-committed') {
+  const s = await scratch(label);
+  await s.exec('CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)');
+  await s.exec('INSERT INTO t VALUES (?, ?), (?, ?)', [1, 100, 2, 200]);
+  const a = await s.openSession('alice', isolation);
+  const b = await s.openSession('bob', isolation);
+  return { s, a, b, ids: [a.backendId, b.backendId] };
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('mysql dialect: parsers (no server needed)', () => {
+  test('URL: schemes, defaults, decoded password', () => {
+    const t = parseMysqlUrl('mariadb://app:p%40ss%2Fw%3Ard@db.example:3307/shop');
+    assert.deepEqual(
+      { host: t.host, port: t.port, user: t.user, password: t.password, database: t.database },
+      { host: 'db.example', port: 3307, user: 'app', password: 'p@ss/w:rd', database: 'shop' },
+    );
+    assert.ok(!t.display.includes('p%40ss') && t.display.includes('***'), t.display);
+    const d = parseMysqlUrl('mysql://root@127.0.0.1');
+    assert.equal(d.port, 3306);
+    assert.equal(d.database, undefined);
+    assert.equal(parseMysqlUrl('mysql://root@[::1]:3306/x').host, '::1');
+    assert.throws(() => parseMysqlUrl('mysql://root@h/x?ssl=true'), DatabaseUnavailableError);
+  });
+
+  test('scratch names: [a-z0-9_], short, at most 64 characters', () => {
+    assert.match(scratchName('AB/BA deadlock — Ünïcode!'), /^lockrepro_ab_ba_deadlock_unicode_[0-9a-f]{6}$/);
+    const long = scratchName('x'.repeat(300));
+    assert.ok(long.length <= 64, long);
+    assert.match(scratchName(''), /^lockrepro_[0-9a-f]{6}$/);
+  });
+
+  test('GET_LOCK names: literals and bound parameters, never guessed', () => {
+    assert.deepEqual(getLockNames("SELECT GET_LOCK('a''b', 10)", []), ["a'b"]);
+    assert.deepEqual(getLockNames('SELECT ?, get_lock ( ? , 5) AS g', ['x', 'lk']), ['lk']);
+    assert.deepEqual(getLockNames("SELECT '?', GET_LOCK(?, 5) -- GET_LOCK('no', 1)", ['lk']), ['lk']);
+    assert.deepEqual(getLockNames("SELECT GET_LOCK(CONCAT('a', ?), 5)", ['b']), []);
+    assert.deepEqual(getLockNames('SELECT MY_GET_LOCK(?, 1)', ['z']), []);
+  });
+
+  test('metadata lock compatibility (MySQL 8 path)', () => {
+    assert.equal(mdlConflicts('SHARED_READ', 'SHARED_NO_READ_WRITE'), true); // SELECT vs LOCK TABLES ... WRITE
+    assert.equal(mdlConflicts('SHARED_READ', 'SHARED_WRITE'), false);
+    assert.equal(mdlConflicts('EXCLUSIVE', 'SHARED_READ'), true);
+    assert.equal(mdlConflicts('SHARED_WRITE', 'SHARED_READ_ONLY'), true);
+  });
+
+  test('status text: MySQL 8 format (from the manual; MySQL 8 itself is untested)', () => {
+    const status = [
+      '------------',
+      'TRANSACTIONS',
+      '------------',
+      'Trx id counter 1950',
+      'LIST OF TRANSACTIONS FOR EACH SESSION:',
+      '---TRANSACTION 421291106147544, not started',
+      '0 lock struct(s), heap size 1136, 0 row lock(s)',
+      '---TRANSACTION 1949, ACTIVE 25 sec starting index read',
+      'mysql tables in use 1, locked 1',
+      'LOCK WAIT 2 lock struct(s), heap size 1136, 1 row lock(s)',
+      'MySQL thread id 9, OS thread handle 140588307097344, query id 28 localhost root updating',
+      'UPDATE t SET v = 1 WHERE id = 1',
+      '------- TRX HAS BEEN WAITING 25 SEC FOR THIS LOCK TO BE GRANTED:',
+      'RECORD LOCKS space id 2 page no 4 n bits 72 index PRIMARY of table `test`.`t` trx id 1949 lock_mode X locks rec but not gap waiting',
+      'Record lock, heap no 2 PHYSICAL RECORD: n_fields 4; compact format; info bits 0',
+      ' 0: len 4; hex 80000001; asc     ;;',
+      ' 1: len 6; hex 00000000079c; asc       ;;',
+      ' 2: len 7; hex 82000000860110; asc        ;;',
+      ' 3: len 4; hex 80000001; asc     ;;',
+      '',
+      '------------------',
+      '---TRANSACTION 1948, ACTIVE 30 sec',
+      '2 lock struct(s), heap size 1136, 1 row lock(s), undo log entries 1',
+      'MySQL thread id 8, OS thread handle 140588307363584, query id 26 localhost root',
+      '--------',
+      'FILE I/O',
+      '--------',
+    ].join('\n');
+    const txs = parseInnodbStatus(status);
+    assert.equal(txs.length, 3);
+    const waiting = txs.find((x) => x.lockWait)!;
+    assert.equal(waiting.threadId, 9);
+    assert.equal(waiting.trxId, 1949);
+    assert.equal(waiting.waitingFor?.type, 'record');
+    assert.deepEqual(recordWriterCandidates(waiting.waitingFor!), [0x79c]);
+    assert.equal(txs[2]!.threadId, 8);
+    assert.equal(txs[2]!.lockWait, false);
+  });
+
+  test('status text: statement text cannot fake a wait', () => {
+    const status = [
+      'LIST OF TRANSACTIONS FOR EACH SESSION:',
+      '---TRANSACTION 30, ACTIVE 1 sec',
+      '2 lock struct(s), heap size 1128, 1 row lock(s)',
+      'MariaDB thread id 5, OS thread handle 1, query id 9 127.0.0.1 root Sending data',
+      "SELECT 'x'",
+      'LOCK WAIT 2 lock struct(s), heap size 1128, 1 row lock(s)',
+      'MariaDB thread id 99, OS thread handle 1',
+      '--------',
+      'FILE I/O',
+    ].join('\n');
+    const txs = parseInnodbStatus(status);
+    assert.equal(txs.length, 1);
+    assert.equal(txs[0]!.threadId, 5);
+    assert.equal(txs[0]!.lockWait, false);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('mysql dialect against a real server', () => {
+  test('identifies the server', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const d = await db();
+    const raw = await rawMysql();
+    try {
+      const [[row]] = (await raw.query('SELECT VERSION() AS v')) as unknown as [[{ v: string }]];
+      assert.equal(d.info.dialect, /MariaDB/i.test(row.v) ? 'mariadb' : 'mysql');
+      assert.match(d.info.version, /^\d+\.\d+\.\d+$/);
+      assert.ok(row.v.startsWith(d.info.version), `${d.info.version} vs ${row.v}`);
+      assert.equal(d.info.embedded, false);
+      assert.match(d.info.settings.innodb_lock_wait_timeout!, /^50\b/);
+      assert.ok(d.info.settings.innodb_deadlock_detect, 'innodb_deadlock_detect reported');
+      const [snap] = (await raw.query(`SHOW GLOBAL VARIABLES LIKE 'innodb_snapshot_isolation'`)) as unknown as [unknown[]];
+      assert.equal('innodb_snapshot_isolation' in d.info.settings, snap.length > 0);
+      assert.equal(d.placeholder(1), '?');
+      assert.equal(d.placeholder(7), '?');
+      t.diagnostic(`${d.info.dialect} ${d.info.version} ${JSON.stringify(d.info.settings)}`);
+    } finally {
+      await raw.end();
+    }
+  });
+
+  test('scratch: create, exec, sessions, drop (also with a blocked session), drop twice', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const s = await scratch('Scratch Test: lifecycle!');
+    assert.match(s.name, /^lockrepro_scratch_test_lifecycle_[0-9a-f]{6}$/);
+    await s.exec('CREATE TABLE acct (id int PRIMARY KEY, balance decimal(10,2) NOT NULL, big bigint NOT NULL, d date)');
+    const ins = await s.exec('INSERT INTO acct VALUES (?, ?, ?, ?), (2, 20.25, 9007199254740993, NULL)', [1, 10.5, 7, '2024-02-29']);
+    assert.equal(ins.rowCount, 2);
+    const sel = await s.exec('SELECT id, balance, big, d FROM acct ORDER BY id');
+    assert.deepEqual(sel.columns, ['id', 'balance', 'big', 'd']);
+    assert.deepEqual(sel.rows[0], { id: 1, balance: 10.5, big: 7, d: '2024-02-29' });
+    assert.equal(sel.rows[1]!.big, '9007199254740993', 'beyond 2^53 stays exact, as a string');
+    assert.equal(sel.rowCount, 2);
+
+    const a = await s.openSession('alice', 'serializable');
+    const b = await s.openSession('bob', 'read-committed');
+    const [ra, rb] = [await a.query('SELECT CONNECTION_ID() AS id, @@tx_isolation AS iso, @lockrepro_worker AS w'), await b.query('SELECT CONNECTION_ID() AS id, @@tx_isolation AS iso')].map((r) => r.rows[0]!);
+    assert.deepEqual(ra, { id: a.backendId, iso: 'SERIALIZABLE', w: 'alice' });
+    assert.deepEqual(rb, { id: b.backendId, iso: 'READ-COMMITTED' });
+
+    // bob blocks on alice's row lock; drop() must not wait for him.
+    await a.query('BEGIN');
+    await a.query('UPDATE acct SET balance = balance - 1 WHERE id = 1');
+    await b.query('BEGIN');
+    const blocked = b.query('UPDATE acct SET balance = balance + 1 WHERE id = 1');
+    blocked.catch(() => undefined);
+    await pollWaits(s, [b.backendId], (w) => w.has(b.backendId));
+    const t0 = performance.now();
+    await s.drop();
+    const dropMs = performance.now() - t0;
+    assert.ok(dropMs < 5_000, `drop took ${dropMs} ms`);
+    const err = await rejection(blocked);
+    assert.ok(!(err instanceof QueryError), 'a killed connection is a plain Error, not a server error');
+    await s.drop(); // twice is fine
+    assert.deepEqual([...(await s.lockWaits([a.backendId]))], []);
+    await assert.rejects(s.exec('SELECT 1'));
+
+    const raw = await rawMysql();
+    try {
+      const [rows] = (await raw.query('SHOW DATABASES LIKE ?', [s.name])) as unknown as [unknown[]];
+      assert.equal(rows.length, 0, `${s.name} still exists`);
+      const [threads] = (await raw.query('SELECT ID FROM information_schema.PROCESSLIST WHERE ID IN (?, ?)', [a.backendId, b.backendId])) as unknown as [unknown[]];
+      assert.equal(threads.length, 0, 'worker connections are gone');
+    } finally {
+      await raw.end();
+    }
+    t.diagnostic(`drop with a blocked session took ${dropMs.toFixed(1)} ms`);
+  });
+
+  test('Dialect.close() drops scratches still open', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const d = await connectMysql(MYSQL_TEST_URL);
+    const s = await d.createScratch('close drops');
+    created.add(s.name);
+    await s.exec('CREATE TABLE x (id int PRIMARY KEY)');
+    const a = await s.openSession('alice', 'repeatable-read');
+    await a.query('BEGIN');
+    await a.query('INSERT INTO x VALUES (1)');
+    await d.close();
+    await d.close();
+    const raw = await rawMysql();
+    try {
+      const [rows] = (await raw.query('SHOW DATABASES LIKE ?', [s.name])) as unknown as [unknown[]];
+      assert.equal(rows.length, 0);
+    } finally {
+      await raw.end();
+    }
+  });
+
+  test('row lock wait: seen within a few ms with its holder, and gone as soon as it is over', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('row wait');
+    const detect: number[] = [];
+    for (let trial = 0; trial < 7; trial++) {
+      await a.query('BEGIN');
+      await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
+      await b.query('BEGIN');
+      const t0 = performance.now();
+      const p = b.query('UPDATE t SET v = v + 10 WHERE id = 1');
+      const seen = await pollWaits(s, ids, (w) => w.has(b.backendId));
+      detect.push(performance.now() - t0);
+      assert.deepEqual(seen.waits.get(b.backendId), [a.backendId], 'names the holder');
+      assert.equal(seen.waits.has(a.backendId), false, 'the holder is not waiting');
+      await a.query('COMMIT');
+      await p;
+      // The stale-cache false positive: information_schema would still show this wait for up to
+      // 100 ms. Ask many times right away; it must never come back.
+      for (let i = 0; i < 20; i++) assert.deepEqual([...(await s.lockWaits(ids))], [], `poll ${i} after the wait ended`);
+      await b.query('COMMIT');
+    }
+    t.diagnostic(`detection ms (from sending the blocking UPDATE): ${detect.map((x) => x.toFixed(2)).join(' ')}`);
+    assert.ok(median(detect) < 25, `median detection ${median(detect).toFixed(2)} ms`);
+    const final = await s.exec('SELECT v FROM t WHERE id = 1');
+    assert.equal(final.rows[0]!.v, 100 + 7 * 11);
+    await s.drop();
+  });
+
+  test('row lock wait behind SELECT ... FOR UPDATE: holder named (from information_schema, rate-limited)', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('for update wait');
+    const took: number[] = [];
+    for (let trial = 0; trial < 3; trial++) {
+      await a.query('BEGIN');
+      await a.query('SELECT v FROM t WHERE id = ? FOR UPDATE', [1]);
+      await b.query('BEGIN');
+      const t0 = performance.now();
+      const p = b.query('SELECT v FROM t WHERE id = ? FOR UPDATE', [1]);
+      const seen = await pollWaits(s, ids, (w) => w.has(b.backendId), 2_000);
+      took.push(performance.now() - t0);
+      // First report is complete: waits whose holder is not yet known are held back (≤250 ms).
+      assert.deepEqual(seen.waits.get(b.backendId), [a.backendId]);
+      await a.query('COMMIT');
+      await p;
+      assert.deepEqual([...(await s.lockWaits(ids))], []);
+      await b.query('COMMIT');
+    }
+    t.diagnostic(`FOR UPDATE holder: reported after ${took.map((x) => x.toFixed(1)).join(' ')} ms`);
+    await s.drop();
+  });
+
+  test('AB/BA deadlock: one victim, 1213, whole transaction rolled back', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('ab ba');
+    await a.query('BEGIN');
+    await b.query('BEGIN');
+    await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    await b.query('UPDATE t SET v = v + 1 WHERE id = 2');
+    const pa = a.query('UPDATE t SET v = v + 1 WHERE id = 2');
+    pa.catch(() => undefined);
+    await pollWaits(s, ids, (w) => w.get(a.backendId)?.includes(b.backendId) ?? false);
+    const pb = b.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    const settled = await Promise.allSettled([pa, pb]);
+    const failed = settled.flatMap((r, i) => (r.status === 'rejected' ? [{ i, e: r.reason as unknown }] : []));
+    assert.equal(failed.length, 1, 'exactly one victim');
+    assertQueryError(failed[0]!.e, { code: '1213', kind: 'deadlock', rolledBack: 'transaction' });
+    const [victim, survivor] = failed[0]!.i === 0 ? [a, b] : [b, a];
+    assert.equal(await inTransaction(victim), 0, 'the victim has no transaction any more');
+    assert.equal(await inTransaction(survivor), 1);
+    await survivor.query('COMMIT');
+    await victim.query('ROLLBACK');
+    t.diagnostic(`victim: ${victim.worker}`);
+    await s.drop();
+  });
+
+  test('1213 from a GET_LOCK deadlock keeps the transaction: rolledBack is statement', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('user lock deadlock');
+    const [x, y] = [`lockrepro_test_${randomBytes(4).toString('hex')}_x`, `lockrepro_test_${randomBytes(4).toString('hex')}_y`];
+    await a.query('BEGIN');
+    await a.query('UPDATE t SET v = 1 WHERE id = 1');
+    await b.query('BEGIN');
+    await b.query('UPDATE t SET v = 2 WHERE id = 2');
+    await a.query('SELECT GET_LOCK(?, 0)', [x]);
+    await b.query('SELECT GET_LOCK(?, 0)', [y]);
+    const pa = a.query('SELECT GET_LOCK(?, 10) AS g', [y]);
+    pa.catch(() => undefined);
+    await pollWaits(s, ids, (w) => w.has(a.backendId));
+    const pb = b.query('SELECT GET_LOCK(?, 10) AS g', [x]);
+    const settled = await Promise.allSettled([pa, pb]);
+    const failed = settled.filter((r) => r.status === 'rejected');
+    assert.equal(failed.length, 1);
+    const e = (failed[0] as PromiseRejectedResult).reason as unknown;
+    assert.ok(e instanceof QueryError);
+    assert.equal(e.db.kind, 'deadlock');
+    // Whatever the server did, rolledBack must match @@in_transaction.
+    const victim = settled[0]!.status === 'rejected' ? a : b;
+    const open = await inTransaction(victim);
+    assert.equal(e.db.rolledBack, open ? 'statement' : 'transaction');
+    t.diagnostic(`user-lock deadlock: code ${e.db.code}, rolledBack ${e.db.rolledBack}`);
+    await a.query('ROLLBACK');
+    await b.query('ROLLBACK');
+    await s.drop(); // closing the connections releases the user locks
+  });
+
+  test('1205 lock wait timeout: only the statement is rolled back, the transaction goes on', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b } = await twoSessions('lock timeout');
+    await a.query('BEGIN');
+    await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    await b.query('SET SESSION innodb_lock_wait_timeout = 1');
+    await b.query('BEGIN');
+    await b.query('UPDATE t SET v = 999 WHERE id = 2');
+    const e = await rejection(b.query('UPDATE t SET v = v + 1 WHERE id = 1'));
+    assertQueryError(e, { code: '1205', kind: 'lock-timeout', rolledBack: 'statement' });
+    assert.equal(await inTransaction(b), 1);
+    assert.equal((await b.query('SELECT v FROM t WHERE id = 2')).rows[0]!.v, 999, 'its earlier write is still there');
+    await b.query('ROLLBACK');
+    await a.query('ROLLBACK');
+    await s.drop();
+  });
+
+  test('1062 duplicate entry', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a } = await twoSessions('duplicate');
+    await a.query('BEGIN');
+    const e = await rejection(a.query('INSERT INTO t VALUES (?, ?)', [1, 5]));
+    assertQueryError(e, { code: '1062', kind: 'unique-violation', rolledBack: 'statement' });
+    assert.equal(await inTransaction(a), 1);
+    await a.query('ROLLBACK');
+    await s.drop();
+  });
+
+  test('1020 record changed (MariaDB snapshot isolation): serialization, transaction rolled back', async (t) => {
+    if (!(await requireMysql(t))) return;
+    if (!('innodb_snapshot_isolation' in (await db()).info.settings)) {
+      t.skip('server has no innodb_snapshot_isolation');
+      return;
+    }
+    const { s, a, b } = await twoSessions('snapshot', 'repeatable-read');
+    await a.query('SET SESSION innodb_snapshot_isolation = ON');
+    await a.query('BEGIN');
+    await a.query('UPDATE t SET v = 0 WHERE id = 2');
+    await a.query('SELECT v FROM t WHERE id = 1');
+    await b.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    const e = await rejection(a.query('UPDATE t SET v = v - 1 WHERE id = 1'));
+    assertQueryError(e, { code: '1020', kind: 'serialization', rolledBack: 'transaction' });
+    assert.equal(await inTransaction(a), 0);
+    assert.equal((await s.exec('SELECT v FROM t WHERE id = 2')).rows[0]!.v, 200, 'its earlier write was undone');
+    await s.drop();
+  });
+
+  test('GET_LOCK wait is reported, with the holder', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('user lock');
+    const name = `lockrepro_test_${randomBytes(4).toString('hex')}`;
+    assert.equal((await a.query(`SELECT GET_LOCK('${name}', 0) AS g`)).rows[0]!.g, 1);
+    const p = b.query('SELECT GET_LOCK(?, 10) AS g', [name]);
+    const seen = await pollWaits(s, ids, (w) => w.has(b.backendId));
+    assert.deepEqual(seen.waits.get(b.backendId), [a.backendId]);
+    t.diagnostic(`GET_LOCK wait seen after ${seen.ms.toFixed(2)} ms`);
+    await a.query('SELECT RELEASE_LOCK(?)', [name]);
+    assert.equal((await p).rows[0]!.g, 1);
+    assert.deepEqual([...(await s.lockWaits(ids))], []);
+    await b.query('SELECT RELEASE_LOCK(?)', [name]);
+    await s.drop();
+  });
+
+  test('LOCK TABLES (metadata lock) wait is reported as waiting', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('table lock');
+    await a.query('LOCK TABLES t WRITE');
+    const p = b.query('SELECT COUNT(*) AS n FROM t');
+    const seen = await pollWaits(s, ids, (w) => w.has(b.backendId));
+    const blockers = seen.waits.get(b.backendId)!;
+    assert.ok(blockers.length === 0 || (blockers.length === 1 && blockers[0] === a.backendId), JSON.stringify(blockers));
+    await a.query('UNLOCK TABLES');
+    assert.equal((await p).rows[0]!.n, 2);
+    assert.deepEqual([...(await s.lockWaits(ids))], []);
+    await s.drop();
+  });
+
+  test('cancel and terminate', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('cancel');
+    await a.query('BEGIN');
+    await a.query('UPDATE t SET v = 0 WHERE id = 1');
+    await b.query('BEGIN');
+    await b.query('UPDATE t SET v = 0 WHERE id = 2');
+    const p = b.query('UPDATE t SET v = 1 WHERE id = 1');
+    p.catch(() => undefined);
+    await pollWaits(s, ids, (w) => w.has(b.backendId));
+    await s.cancel(b.backendId);
+    assertQueryError(await rejection(p), { code: '1317', kind: 'timeout', rolledBack: 'statement' });
+    assert.equal(await inTransaction(b), 1);
+
+    const p2 = b.query('UPDATE t SET v = 2 WHERE id = 1');
+    p2.catch(() => undefined);
+    await pollWaits(s, ids, (w) => w.has(b.backendId));
+    await s.terminate(b.backendId);
+    const e = await rejection(p2);
+    assert.ok(e instanceof Error && !(e instanceof QueryError), String(e));
+    await b.close();
+    await assert.rejects(s.cancel(12345678), /not one of this run's sessions/);
+    await a.query('ROLLBACK');
+    await s.drop();
+  });
+
+  test('a password never shows: info, query errors, unreachable and refused connections', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const hex = randomBytes(4).toString('hex');
+    const user = `lockrepro_pw_${hex}`;
+    const password = `S3cr3t-${hex}/p@ss:w%rd`;
+    const raw = await rawMysql();
+    try {
+      await raw.query(`CREATE USER ?@'%' IDENTIFIED BY ?`, [user, password]);
+      await raw.query(`GRANT PROCESS ON *.* TO ?@'%'`, [user]);
+      await raw.query(`GRANT ALL PRIVILEGES ON \`lockrepro\\_%\`.* TO ?@'%'`, [user]);
+      const url = withCredentials(MYSQL_TEST_URL, user, password, '');
+      const visible = (text: string) => text.includes(password) || text.includes(encodeURIComponent(password)) || text.includes(`S3cr3t-${hex}`);
+
+      const d = await connectMysql(url);
+      try {
+        assert.ok(!visible(JSON.stringify(d.info)), 'info');
+        const s = await d.createScratch('password');
+        created.add(s.name);
+        const e = await rejection(s.exec(`SELECT * FROM \`${password}\``));
+        assert.ok(e instanceof QueryError);
+        assert.ok(!visible(e.message) && !visible(JSON.stringify(e.db)), e.message);
+        const a = await s.openSession('alice', 'read-committed');
+        const e2 = await rejection(a.query(`SELECT no_such_column_${password.replace(/\W/g, '_')} FROM t`));
+        assert.ok(e2 instanceof QueryError && !visible(e2.message), String(e2));
+        await s.drop();
+      } finally {
+        await d.close();
+      }
+
+      const port = await closedPort();
+      const wrongPort = new URL(url);
+      wrongPort.port = String(port);
+      const down = await rejection(connectMysql(wrongPort.toString()));
+      assert.ok(down instanceof DatabaseUnavailableError, String(down));
+      assert.ok(!visible(down.message), down.message);
+      assert.ok(!down.message.includes('\n'), 'one line');
+      assert.match(down.message, new RegExp(`^cannot connect to mysql://${user}:\\*\\*\\*@127\\.0\\.0\\.1:${port}/?: .*ECONNREFUSED`));
+      t.diagnostic(down.message);
+
+      const badPassword = `${password}-wrong`;
+      const denied = await rejection(connectMysql(withCredentials(MYSQL_TEST_URL, user, badPassword, '')));
+      assert.ok(denied instanceof DatabaseUnavailableError);
+      assert.ok(!denied.message.includes(badPassword) && !visible(denied.message), denied.message);
+      assert.match(denied.message, /Access denied/);
+    } finally {
+      await raw.query(`DROP USER IF EXISTS ?@'%'`, [user]).catch(() => undefined);
+      await raw.end();
+    }
+  });
+
+  test('leaves no scratch database behind', async (t) => {
+    if (!(await requireMysql(t))) return;
+    await dialect?.close();
+    dialect = undefined;
+    const raw = await rawMysql();
+    try {
+      const [rows] = (await raw.query(`SHOW DATABASES LIKE 'lockrepro%'`)) as unknown as [Record<string, string>[]];
+      const left = rows.map((r) => Object.values(r)[0]!).filter((n) => created.has(n));
+      assert.deepEqual(left, []);
+      assert.ok(created.size >= 10, `checked ${created.size} databases`);
+    } finally {
+      await raw.end();
+    }
+  });
+});
