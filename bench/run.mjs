@@ -6,7 +6,7 @@
 // Servers: embedded PostgreSQL always; BENCH_PG_URL (default the CI machine's PostgreSQL 15) and
 // BENCH_MYSQL_URL (default its MariaDB) when reachable. Bounded: fixed iteration counts.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -131,6 +131,9 @@ await target('PostgreSQL by URL', PG_URL);
 await target('MariaDB/MySQL by URL', MYSQL_URL);
 
 const cache = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-bench-cache-'));
+// Reachable by everyone, so that as root the embedded server (run as nobody) uses this cache
+// rather than the shared root fallback, and the cold run really is cold.
+chmodSync(cache, 0o755);
 try {
   const cold = wallTime({ XDG_CACHE_HOME: cache, NO_COLOR: '1' });
   const warm = [1, 2, 3].map(() => wallTime({ XDG_CACHE_HOME: cache, NO_COLOR: '1' }));

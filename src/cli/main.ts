@@ -3,8 +3,8 @@
  */
 import { Command, CommanderError, Option } from 'commander';
 import { writeFileSync } from 'node:fs';
-import { BadDatabaseUrl, connectDatabase } from '../dialect/connect.js';
-import { DatabaseUnavailableError, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
+import { connectDatabase } from '../dialect/connect.js';
+import { BadDatabaseUrl, DatabaseUnavailableError, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
 import { RunAborted, SetupFailed, runVariant } from '../engine/run.js';
 import { detect } from '../detect/detect.js';
 import { planScenario, type VariantPlan } from '../plan/plan.js';

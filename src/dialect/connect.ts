@@ -2,15 +2,12 @@
  * `--db` URL (or the embedded default) → a connected {@link Dialect}. The only place that maps a
  * URL scheme to an engine folder.
  */
-import { DatabaseUnavailableError, type Dialect } from '../engine/dialect.js';
+import { BadDatabaseUrl, DatabaseUnavailableError, type Dialect } from '../engine/dialect.js';
 import { redactUrl, registerSecret } from '../util/redact.js';
 import type { EmbeddedOptions } from './postgres/embedded.js';
 
 // Engine folders are loaded on demand: a PostgreSQL run never loads mysql2, and a run with --db
 // never touches the embedded server's package.
-
-/** A `--db` value lockrepro cannot use (exit 2, a usage error, not an unreachable database). */
-export class BadDatabaseUrl extends Error {}
 
 export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb'] as const;
 

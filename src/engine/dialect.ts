@@ -132,3 +132,11 @@ export class DatabaseUnavailableError extends Error {
     this.name = 'DatabaseUnavailableError';
   }
 }
+
+/** A `--db` value lockrepro cannot use: bad usage (exit 2), not an unreachable database. */
+export class BadDatabaseUrl extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'BadDatabaseUrl';
+  }
+}

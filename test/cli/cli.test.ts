@@ -6,10 +6,11 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { PG_URL, pgGate } from '../helpers/servers.js';
+import { MYSQL_URL, PG_URL, mysqlGate, pgGate } from '../helpers/servers.js';
 
 const BIN = path.resolve('bin/lockrepro.js');
 const external = await pgGate();
+const maria = await mysqlGate();
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-cli-'));
 
 function lockrepro(args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -150,9 +151,18 @@ describe('runs on embedded PostgreSQL (no --db)', () => {
     const [bug, ...fixes] = j.scenarios[0].variants;
     assert.ok(bug.counts.lostUpdates >= 1);
     assert.deepEqual(bug.checks.map((c: { expected: number; actual: number }) => [c.expected, c.actual]), [[20, 50]]);
+    assert.ok(fixes.length >= 2);
     for (const f of fixes) {
-      assert.ok(Object.values(f.counts).every((n) => n === 0), JSON.stringify(f.counts));
-      assert.ok(f.checks.every((c: { passed: boolean }) => c.passed));
+      assert.equal(f.observed, 'clean', f.name);
+      assert.ok(f.checks.every((c: { passed: boolean }) => c.passed), f.name);
+      // A fix that retries shows the errors it absorbed, one per retry; any other count is 0.
+      const { retries, serializationFailures, deadlocks, ...rest } = f.counts;
+      assert.equal(serializationFailures + deadlocks, retries, `${f.name}: ${JSON.stringify(f.counts)}`);
+      assert.ok(Object.values(rest).every((n) => n === 0), `${f.name}: ${JSON.stringify(f.counts)}`);
+    }
+    for (const name of ['for-update', 'atomic-update']) {
+      const f = fixes.find((x: { name: string }) => x.name === name);
+      assert.ok(Object.values(f.counts).every((n) => n === 0), `${name}: ${JSON.stringify(f.counts)}`);
     }
   });
 
@@ -164,5 +174,43 @@ describe('runs on embedded PostgreSQL (no --db)', () => {
     assert.match(a.stdout, /every expectation met/);
     const b = lockrepro(['run', 'ab-ba-deadlock']);
     assert.equal(b.stdout, a.stdout);
+  });
+});
+
+describe('runs on MariaDB (CI server)', { skip: maria.skip }, () => {
+  test('ab-ba-deadlock --json: errno 1213, the session closing the cycle is the victim, the fix is clean', () => {
+    maria.require();
+    const r = lockrepro(['run', 'ab-ba-deadlock', '--db', MYSQL_URL, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const j = JSON.parse(r.stdout);
+    assert.equal(j.ok, true);
+    assert.match(j.database.dialect, /^(mariadb|mysql)$/);
+    const [bug, fix] = j.scenarios[0].variants;
+    assert.equal(bug.counts.deadlocks, 1);
+    const victim = bug.steps.find((s: { error: { kind: string } | null }) => s.error?.kind === 'deadlock');
+    assert.equal(victim.error.code, '1213');
+    assert.equal(`${victim.worker}.${victim.step}`, 'bob.second');
+    assert.ok(bug.steps.some((s: { worker: string; blocked: boolean; blockedBy: string[] }) => s.worker === 'alice' && s.blocked && s.blockedBy.includes('bob')));
+    assert.ok(Object.values(fix.counts).every((n) => n === 0));
+  });
+
+  test('transfer-lost-update: lost at MariaDB\'s default REPEATABLE READ, fixes clean, the report says how PostgreSQL differs', () => {
+    maria.require();
+    const r = lockrepro(['run', 'transfer-lost-update', '--db', MYSQL_URL]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /── bug · repeatable read · expect lost-update/);
+    assert.match(r.stdout, /expected 20, got 50 → lost-update/);
+    assert.match(r.stdout, /on mariadb: .*PostgreSQL/s);
+    assert.match(r.stdout, /every expectation met/);
+  });
+
+  test('a wrong password: exit 3, one line, the password nowhere', () => {
+    maria.require();
+    const u = new URL(MYSQL_URL);
+    u.password = 'Zq9-not-the-password';
+    const r = lockrepro(['run', 'ab-ba-deadlock', '--db', u.toString()]);
+    assert.equal(r.code, 3, r.stderr);
+    assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+    assert.doesNotMatch(r.stdout + r.stderr, /Zq9-not-the-password/);
   });
 });

@@ -3,9 +3,10 @@
  * loudly; with CI=true a missing server fails them (CI's machine has both servers).
  */
 import pg from 'pg';
+import { MYSQL_TEST_URL, mysqlUnreachableReason } from './mysql.js';
 
 export const PG_URL = process.env.LOCKREPRO_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const MYSQL_URL = process.env.LOCKREPRO_TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306/test';
+export { MYSQL_TEST_URL as MYSQL_URL };
 
 export interface Gate {
   /** For node:test's `skip` option: false, or why the tests are skipped. */
@@ -41,4 +42,8 @@ export async function pgGate(url = PG_URL): Promise<Gate> {
   } finally {
     await c.end().catch(() => undefined);
   }
+}
+
+export async function mysqlGate(url = MYSQL_TEST_URL): Promise<Gate> {
+  return gate(`MariaDB/MySQL at ${url}`, await mysqlUnreachableReason(url));
 }

@@ -1,0 +1,196 @@
+/**
+ * Parse the TRANSACTIONS section of `SHOW ENGINE INNODB STATUS`.
+ *
+ * Why this text and not information_schema: on MariaDB the INNODB_TRX / INNODB_LOCKS /
+ * INNODB_LOCK_WAITS views are served from a cache that is refreshed only after more than 100 ms
+ * without any read of it (CACHE_MIN_IDLE_TIME_NS in trx0i_s.cc), so polled every few ms they never
+ * show a new wait and can keep showing an old one (lab-notes §3). The status text is built on
+ * demand from the live transaction list, costs about 0.15–0.3 ms, and needs the PROCESS privilege.
+ *
+ * Each transaction block looks like this (MariaDB 10.11; MySQL 8 prints `MySQL thread id`):
+ *
+ *   ---TRANSACTION 24, ACTIVE 1 sec starting index read
+ *   mysql tables in use 1, locked 1
+ *   LOCK WAIT 2 lock struct(s), heap size 1128, 1 row lock(s)
+ *   MariaDB thread id 11, OS thread handle 131452271761088, query id 23 127.0.0.1 root Updating
+ *   UPDATE t SET v=v+1 WHERE id=1                      ← the statement text, any number of lines
+ *   ------- TRX HAS BEEN WAITING 51420 us FOR THIS LOCK TO BE GRANTED:
+ *   RECORD LOCKS space id 5 page no 3 n bits 320 index PRIMARY of table `test`.`t` trx id 24 lock_mode X locks rec but not gap waiting
+ *   Record lock, heap no 2 PHYSICAL RECORD: n_fields 4; compact format; info bits 0
+ *    0: len 4; hex 80000001; asc     ;;
+ *    1: len 6; hex 000000000017; asc       ;;         ← DB_TRX_ID of the clustered index record
+ *    2: len 7; hex 06000001360110; asc     6  ;;      ← DB_ROLL_PTR
+ *    3: len 4; hex 80000002; asc     ;;
+ *
+ *   ------------------
+ *
+ * Without `innodb_status_output_locks=ON` (a global setting lockrepro does not touch) the locks a
+ * transaction *holds* are not listed, only their count; so the holder has to be found another way
+ * (see lock-waits.ts). The one fresh clue in the text is the record's DB_TRX_ID: if it names
+ * another transaction that is still active, that transaction has an uncommitted change of the
+ * record and so holds an exclusive lock on it.
+ */
+
+/** A lock a transaction waits for, as printed after `FOR THIS LOCK TO BE GRANTED:`. */
+export type WaitedLock =
+  | {
+      type: 'record';
+      space: number;
+      page: number;
+      /** Heap number of the record waited for (the one record printed), null if not printed. */
+      heapNo: number | null;
+      index: string;
+      table: string;
+      /** The rest of the line: `lock_mode X locks rec but not gap waiting`, `... gap before rec insert intention waiting`. */
+      mode: string;
+      /** Hex of each field of the printed record (null for SQL NULL), by field number. */
+      fields: ({ len: number; hex: string } | null)[];
+    }
+  | { type: 'table'; table: string; mode: string };
+
+export interface StatusTransaction {
+  /** InnoDB transaction id; null for `not started` transactions, printed as (0x...) on MariaDB. */
+  trxId: number | null;
+  /** The connection (thread) id, = CONNECTION_ID(); null when not printed. */
+  threadId: number | null;
+  lockWait: boolean;
+  /** What it waits for, when in LOCK WAIT. */
+  waitingFor: WaitedLock | null;
+}
+
+const SECTION_START = 'LIST OF TRANSACTIONS FOR EACH SESSION:';
+const HEADER = /^---TRANSACTION (?:(\d+)|\([^)]*\))?,/;
+const THREAD = /^(?:MariaDB|MySQL) thread id (\d+),/;
+const WAIT_HEADER = /^------- TRX HAS BEEN WAITING .* FOR THIS LOCK TO BE GRANTED:$/;
+const RECORD_LOCKS = /^RECORD LOCKS space id (\d+) page no (\d+) n bits \d+ index (.+?) of table (.+?) trx id \d+ (.*)$/;
+const TABLE_LOCK = /^TABLE LOCK table (.+?) trx id \d+ (?:lock mode )?(.*)$/;
+const RECORD = /^Record lock, heap no (\d+)\b/;
+const FIELD = /^\s*(\d+): (?:len (\d+); hex ([0-9a-f]*)|SQL NULL)/;
+
+/** The transactions listed in a `SHOW ENGINE INNODB STATUS` text, in the order printed. */
+export function parseInnodbStatus(status: string): StatusTransaction[] {
+  const start = status.indexOf(SECTION_START);
+  if (start < 0) return [];
+  // The section ends where the next one (FILE I/O) begins; a statement's text cannot fake this
+  // because it is matched on a whole line of dashes followed by the heading.
+  let end = status.indexOf('\n--------\nFILE I/O\n', start);
+  if (end < 0) end = status.length;
+  const lines = status.slice(start + SECTION_START.length, end).split('\n');
+
+  const out: StatusTransaction[] = [];
+  let i = 0;
+  while (i < lines.length) {
+    const header = HEADER.exec(lines[i]!);
+    if (!header) {
+      i++;
+      continue;
+    }
+    // The block runs to the next transaction header.
+    let j = i + 1;
+    while (j < lines.length && !HEADER.test(lines[j]!)) j++;
+    out.push(parseBlock(header[1], lines.slice(i + 1, j)));
+    i = j;
+  }
+  return out;
+}
+
+function parseBlock(trxId: string | undefined, lines: string[]): StatusTransaction {
+  const tx: StatusTransaction = {
+    trxId: trxId === undefined ? null : Number(trxId),
+    threadId: null,
+    lockWait: false,
+    waitingFor: null,
+  };
+  // Lines before the thread line are InnoDB's own (`mysql tables in use`, `LOCK WAIT ...`); the
+  // statement text comes after it, so only the former are trusted for LOCK WAIT.
+  let k = 0;
+  for (; k < lines.length; k++) {
+    const line = lines[k]!;
+    const thread = THREAD.exec(line);
+    if (thread) {
+      tx.threadId = Number(thread[1]);
+      k++;
+      break;
+    }
+    if (line.startsWith('LOCK WAIT ')) tx.lockWait = true;
+  }
+  if (!tx.lockWait) return tx;
+  // The waited-for lock is printed after the statement text; search from the end of the block so
+  // that statement text cannot be mistaken for it.
+  let w = -1;
+  for (let m = lines.length - 1; m >= k; m--) {
+    if (WAIT_HEADER.test(lines[m]!)) {
+      w = m;
+      break;
+    }
+  }
+  if (w < 0) return tx;
+  const first = lines[w + 1] ?? '';
+  const rec = RECORD_LOCKS.exec(first);
+  if (rec) {
+    const lock: WaitedLock = {
+      type: 'record',
+      space: Number(rec[1]),
+      page: Number(rec[2]),
+      index: rec[3]!,
+      table: rec[4]!,
+      mode: rec[5]!,
+      heapNo: null,
+      fields: [],
+    };
+    for (let m = w + 2; m < lines.length; m++) {
+      const line = lines[m]!;
+      if (line.startsWith('------------------')) break;
+      const r = RECORD.exec(line);
+      if (r) {
+        if (lock.heapNo !== null) break; // only the first record (a waiting lock has one)
+        lock.heapNo = Number(r[1]);
+        continue;
+      }
+      const f = FIELD.exec(line);
+      if (f && lock.heapNo !== null) {
+        lock.fields[Number(f[1])] = f[2] === undefined ? null : { len: Number(f[2]), hex: f[3] ?? '' };
+      }
+    }
+    tx.waitingFor = lock;
+    return tx;
+  }
+  const tab = TABLE_LOCK.exec(first);
+  if (tab) tx.waitingFor = { type: 'table', table: tab[1]!, mode: tab[2]! };
+  return tx;
+}
+
+/**
+ * The transaction ids that a waited-for record itself names as its last writer (DB_TRX_ID), for a
+ * record lock on a clustered index (PRIMARY, or GEN_CLUST_INDEX for tables without a key), and only
+ * for waits on the record itself: a gap or insert-intention wait conflicts with gap locks, which
+ * the record's writer need not hold. The clustered record is (key fields..., DB_TRX_ID 6 bytes,
+ * DB_ROLL_PTR 7 bytes, other columns...); the number of key fields is not printed, so every
+ * 6-byte field followed by a 7-byte one is a candidate, and the caller keeps only ids of
+ * transactions that are active right now.
+ */
+export function recordWriterCandidates(lock: WaitedLock): number[] {
+  if (lock.type !== 'record') return [];
+  if (lock.index !== 'PRIMARY' && lock.index !== 'GEN_CLUST_INDEX') return [];
+  if (/\bgap\b|insert intention/.test(lock.mode) && !/but not gap/.test(lock.mode)) return [];
+  const out: number[] = [];
+  for (let n = 0; n + 1 < lock.fields.length; n++) {
+    const f = lock.fields[n];
+    const next = lock.fields[n + 1];
+    if (f && next && f.len === 6 && next.len === 7 && f.hex.length === 12) {
+      const id = Number.parseInt(f.hex, 16);
+      if (Number.isSafeInteger(id) && id > 0) out.push(id);
+    }
+  }
+  return out;
+}
+
+/**
+ * The lock id information_schema.INNODB_LOCKS uses for this wait on MariaDB: `trx:space:page:heap`
+ * for a record lock (checked on 10.11.19), `trx:table_id` for a table lock (the table id is not in
+ * the status text, so only the `trx:` prefix can be compared then).
+ */
+export function informationSchemaLockId(trxId: number, lock: WaitedLock): string | null {
+  if (lock.type !== 'record' || lock.heapNo === null) return null;
+  return `${trxId}:${lock.space}:${lock.page}:${lock.heapNo}`;
+}
