@@ -5,7 +5,7 @@ import { refText } from '../scenario/model.js';
 
 export function showScenario(sc: Scenario): string {
   const out: string[] = [`${sc.name} — ${sc.title}`, `file: ${sc.file}`];
-  if (sc.seed.length) out.push(`retells: ${sc.seed.join('; ')}`);
+  for (const seed of sc.seed) out.push(`retells seed ${seed}`);
   out.push(`engines: ${(sc.engines ?? ['postgres', 'mysql', 'mariadb']).join(', ')} · isolation: ${Object.entries(sc.isolation).map(([k, v]) => (k === 'default' ? v : `${k} ${v}`)).join(', ')}`, '', ...indent(sc.story), '');
   if (sc.setup.length) out.push('setup:', ...sc.setup.map((s) => `  ${sqlText(s)}`), '');
   out.push('workers:');

@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import {
+  BadDatabaseUrl,
   DatabaseUnavailableError,
   QueryError,
   type Dialect,
