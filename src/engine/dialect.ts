@@ -9,6 +9,13 @@
 export const ISOLATION_LEVELS = ['read-committed', 'repeatable-read', 'serializable'] as const;
 export type IsolationLevel = (typeof ISOLATION_LEVELS)[number];
 
+/** The SQL standard's spelling of each level, which every supported engine accepts. */
+export const ISOLATION_SQL: Record<IsolationLevel, string> = {
+  'read-committed': 'READ COMMITTED',
+  'repeatable-read': 'REPEATABLE READ',
+  serializable: 'SERIALIZABLE',
+};
+
 /** Engine names as reported in `database.dialect` and as keys of per-engine SQL. */
 export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
 export type EngineName = (typeof ENGINES)[number];
@@ -34,9 +41,10 @@ export interface DbError {
   /**
    * What the server did to the open transaction: `transaction` (rolled back or unusable until
    * ROLLBACK, as after a PostgreSQL error or a MySQL deadlock) or `statement` (only the statement
-   * was undone and the transaction goes on, as after MySQL's lock wait timeout 1205).
+   * was undone and the transaction goes on, as after MySQL's lock wait timeout 1205), or `none`
+   * (the server undid nothing: lockrepro's own optimistic-lock check, code `rows`).
    */
-  rolledBack: 'transaction' | 'statement';
+  rolledBack: 'transaction' | 'statement' | 'none';
   /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */
   detail?: string;
 }

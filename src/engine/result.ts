@@ -23,11 +23,13 @@ export interface StepRecord {
   blockedBy: string[];
   rows: Row[];
   rowCount: number | null;
-  command: string | null;
   error: DbError | null;
   /** How the application dealt with the error: caught by the step, or its transaction retried. */
   handled: 'caught' | 'retried' | null;
-  /** The step neither finished nor waited on a lock within the step timeout and was cancelled. */
+  /**
+   * Cancelled as a hang: it did not finish within the step timeout while waiting on no other
+   * worker's lock, or it waited while no other step could move.
+   */
   hang: boolean;
   /** Recovery SQL run because the previous step's error was caught. */
   readonly recovery: boolean;
@@ -45,7 +47,7 @@ export type RunEvent =
   | { type: 'wait'; step: number; blockedBy: string[] }
   | { type: 'finish'; step: number }
   | { type: 'skip'; step: number }
-  | { type: 'hang'; step: number }
+  | { type: 'hang'; step: number; reason: 'running' | 'stuck'; afterMs: number }
   | { type: 'rollback'; worker: string; reason: 'error' | 'retry' | 'hang' }
   | { type: 'retry'; worker: string; attempt: number };
 

@@ -57,13 +57,18 @@ interface Inflight {
   outcome: Outcome | null;
   waiting: boolean;
   blockers: string;
-  hang: boolean;
+  /** Set when the step was cancelled as a hang. */
+  hang: HangReason | null;
 }
+
+type HangReason = 'running' | 'stuck';
 
 interface Entry {
   readonly worker: string;
   readonly step: PlannedStep;
   readonly recovery: boolean;
+  /** A catch's recovery or a retried transaction: runs before the schedule's own entries. */
+  readonly urgent: boolean;
 }
 
 interface WorkerState {
@@ -81,10 +86,11 @@ interface WorkerState {
 }
 
 export async function runVariant(dialect: Dialect, plan: VariantPlan, opts: RunOptions = {}): Promise<VariantRun> {
+  if (opts.signal?.aborted) throw new RunAborted();
   const t0 = performance.now();
   const scratch = await dialect.createScratch(plan.scenario.name);
   try {
-    await runPhase(scratch, plan, 'setup');
+    await runPhase(scratch, plan, 'setup', opts.signal);
     const run = new Scheduler(scratch, plan, opts, t0);
     await run.open();
     try {
@@ -92,33 +98,38 @@ export async function runVariant(dialect: Dialect, plan: VariantPlan, opts: RunO
     } finally {
       await run.closeSessions();
     }
-    const checks = await runChecks(scratch, plan);
-    await runPhase(scratch, plan, 'teardown');
+    const checks = await runChecks(scratch, plan, opts.signal);
+    await runPhase(scratch, plan, 'teardown', opts.signal);
     return { plan, steps: run.records, events: run.events, checks, durationMs: performance.now() - t0 };
   } finally {
+    // Also after Ctrl-C with a setup statement still running: drop() ends it on the server.
     await scratch.drop();
   }
 }
 
-async function runPhase(scratch: Scratch, plan: VariantPlan, phase: 'setup' | 'teardown'): Promise<void> {
+async function runPhase(scratch: Scratch, plan: VariantPlan, phase: 'setup' | 'teardown', signal?: AbortSignal): Promise<void> {
   const sqls: readonly LocatedSql[] = plan[phase];
   for (const { sql, line } of sqls) {
     try {
-      await scratch.exec(sql);
+      await abortable(scratch.exec(sql), signal);
     } catch (e) {
+      if (e instanceof RunAborted) throw e;
       throw new SetupFailed(plan.scenario.file, phase, line, e instanceof QueryError ? e.db : (e as Error));
     }
   }
 }
 
-async function runChecks(scratch: Scratch, plan: VariantPlan): Promise<CheckOutcome[]> {
+async function runChecks(scratch: Scratch, plan: VariantPlan, signal?: AbortSignal): Promise<CheckOutcome[]> {
   const out: CheckOutcome[] = [];
   for (const c of plan.checks) {
     try {
-      const res = await scratch.exec(c.sql);
+      // Workers' transactions are over by now, so a check cannot wait on their locks; setup,
+      // checks and teardown are bounded by Ctrl-C only (a big setup may rightly take long).
+      const res = await abortable(scratch.exec(c.sql), signal);
       const { passed, actual } = compareCheck(c.expect, res.rows, res.columns);
       out.push({ name: c.name, anomaly: c.anomaly, passed, expected: c.expect, actual, error: null });
     } catch (e) {
+      if (e instanceof RunAborted) throw e;
       const message = e instanceof QueryError ? `${e.db.code} ${e.db.message}` : (e as Error).message;
       out.push({ name: c.name, anomaly: c.anomaly, passed: false, expected: c.expect, actual: null, error: message });
     }
@@ -160,6 +171,7 @@ class Scheduler {
       worker: r.worker,
       step: this.workers.get(r.worker)!.steps.find((s) => s.name === r.step)!,
       recovery: false,
+      urgent: false,
     }));
   }
 
@@ -182,16 +194,19 @@ class Scheduler {
       const parked = this.parked();
       if (parked.length === 0) return;
       // Nothing can run until a parked step finishes: the database's deadlock detector, a lock
-      // timeout, or nothing at all (a hang). Wait for the first of them, bounded.
+      // timeout, or nothing at all (a hang). Wait for the first of them, bounded. On a hang,
+      // cancel only the step that has waited longest: its rollback may well free the others.
       const moved = await this.firstOutcome(parked, this.stepTimeout);
       if (moved) await this.settle(parked);
-      else await this.hang(parked);
+      else await this.hang([firstSent(parked)], 'stuck');
     }
   }
 
   async closeSessions(): Promise<void> {
+    // After Ctrl-C, leave everything to Scratch.drop(), which ends busy sessions on the server.
+    if (this.opts.signal?.aborted) return;
     for (const w of this.workers.values()) {
-      if (w.inflight) await this.hang([w]);
+      if (w.inflight) await this.hang([w], 'running');
       if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
       await w.session.close().catch(() => undefined);
     }
@@ -204,7 +219,7 @@ class Scheduler {
   private record(entry: Entry, w: WorkerState, status: StepRecord['status'], params: Record<string, unknown> = {}): number {
     this.records.push({
       worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, params,
-      status, blocked: false, blockedBy: [], rows: [], rowCount: null, command: null, error: null,
+      status, blocked: false, blockedBy: [], rows: [], rowCount: null, error: null,
       handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
       backendId: w.session.backendId, startedMs: null, waitSeenMs: null, endedMs: null,
     });
@@ -218,7 +233,7 @@ class Scheduler {
     this.records[index]!.startedMs = this.now();
     this.events.push({ type: 'start', step: index });
     const inflight: Inflight = {
-      record: index, entry, outcome: null, waiting: false, blockers: '', hang: false,
+      record: index, entry, outcome: null, waiting: false, blockers: '', hang: null,
       promise: execute(w.session, sql, sql.params.map((n) => w.vars.get(n) ?? null)).then((o) => checkRows(entry.step, o)),
     };
     void inflight.promise.then((o) => (inflight.outcome = o));
@@ -257,7 +272,7 @@ class Scheduler {
       if (open.some((w) => w.inflight!.outcome)) continue; // record it at once
       if (running.length === 0) return; // every open step is waiting on a lock
       if (performance.now() > deadline) {
-        await this.hang(running);
+        await this.hang(running, 'running');
         return;
       }
       // Poll again, or stop at once when a step finishes. A statement usually reaches its lock
@@ -289,29 +304,31 @@ class Scheduler {
     return [...names].sort((a, b) => order(a) - order(b));
   }
 
+  /** Whether one of the parked steps finished within `ms` (Ctrl-C rejects with RunAborted). */
   private async firstOutcome(parked: WorkerState[], ms: number): Promise<boolean> {
     const timer = new AbortController();
-    const abort = this.abortPromise();
     try {
-      const r = await Promise.race([
-        ...parked.map((w) => w.inflight!.promise.then(() => true)),
-        delay(ms, false, { signal: timer.signal }).catch(() => false),
-        abort.promise,
-      ]);
-      return r;
+      return await abortable(
+        Promise.race([
+          ...parked.map((w) => w.inflight!.promise.then(() => true)),
+          delay(ms, false, { signal: timer.signal }).catch(() => false),
+        ]),
+        this.opts.signal,
+      );
     } finally {
       timer.abort();
-      abort.dispose();
     }
   }
 
-  /** Cancel steps that neither finished nor waited in time; end the connection if cancel fails. */
-  private async hang(list: WorkerState[]): Promise<void> {
+  /**
+   * Cancel steps that went on too long (`running`: not waiting on another worker's lock; `stuck`:
+   * waiting while nothing else could move); end the connection if the cancel does not stop it.
+   */
+  private async hang(list: WorkerState[], reason: HangReason): Promise<void> {
     for (const w of list) {
       const f = w.inflight;
       if (!f || f.outcome) continue;
-      f.hang = true;
-      this.events.push({ type: 'hang', step: f.record });
+      f.hang = reason;
       await this.scratch.cancel(w.session.backendId).catch(() => undefined);
       if (!(await this.firstOutcome([w], CANCEL_GRACE_MS))) {
         await this.scratch.terminate(w.session.backendId).catch(() => undefined);
@@ -330,12 +347,13 @@ class Scheduler {
     const rec = this.records[f.record]!;
     w.inflight = null;
     rec.endedMs = this.now();
+    // A statement that completed in spite of the cancel was slow, not hung: it is recorded as is.
+    if (f.hang && !outcome.ok) this.events.push({ type: 'hang', step: f.record, reason: f.hang, afterMs: this.stepTimeout });
     this.events.push({ type: 'finish', step: f.record });
     if (outcome.ok) {
       const { result } = outcome;
       rec.rows = result.rows.slice(0, this.keepRows);
       rec.rowCount = result.rowCount;
-      rec.command = result.command;
       this.save(w, f.entry.step, result);
       return;
     }
@@ -351,11 +369,12 @@ class Scheduler {
       rec.handled = 'caught';
       const recovery = f.entry.step.catch.get(kind);
       if (recovery) {
-        this.pending.unshift({
+        this.putFirst(w.name, [{
           worker: w.name,
           step: { ...f.entry.step, name: `${f.entry.step.name}:catch`, sql: recovery, save: null, catch: new Map(), expectRows: null, note: null },
           recovery: true,
-        });
+          urgent: true,
+        }]);
       }
       return;
     }
@@ -370,10 +389,21 @@ class Scheduler {
       // The worker starts its transaction again, as soon as it can: its remaining entries are
       // replaced by all of its steps, at the front of the order of preference.
       this.pending = this.pending.filter((e) => e.worker !== w.name);
-      this.pending.unshift(...w.steps.map((step) => ({ worker: w.name, step, recovery: false })));
+      this.putFirst(w.name, w.steps.map((step) => ({ worker: w.name, step, recovery: false, urgent: true })));
       return;
     }
     await this.giveUp(w, 'error');
+  }
+
+  /**
+   * Put urgent entries at the front of the order of preference: after urgent entries of other
+   * workers that were there first (so two retries keep the order their errors came in), but before
+   * any entry of the same worker (a recovery runs before the rest of its own transaction).
+   */
+  private putFirst(worker: string, entries: Entry[]): void {
+    let at = this.pending.findIndex((e) => !e.urgent || e.worker === worker);
+    if (at < 0) at = this.pending.length;
+    this.pending.splice(at, 0, ...entries);
   }
 
   /** An unhandled error: roll the transaction back and skip the worker's remaining steps. */
@@ -401,18 +431,27 @@ class Scheduler {
   private checkAbort(): void {
     if (this.opts.signal?.aborted) throw new RunAborted();
   }
+}
 
-  private abortPromise(): { promise: Promise<never>; dispose: () => void } {
-    const signal = this.opts.signal;
-    if (!signal) return { promise: new Promise<never>(() => undefined), dispose: () => undefined };
-    let onAbort = () => undefined as void;
-    const promise = new Promise<never>((_, reject) => {
-      onAbort = () => reject(new RunAborted());
-      if (signal.aborted) onAbort();
-      else signal.addEventListener('abort', onAbort, { once: true });
-    });
-    promise.catch(() => undefined);
-    return { promise, dispose: () => signal.removeEventListener('abort', onAbort) };
+/** The parked step sent first (records are numbered in the order steps were sent). */
+function firstSent(parked: WorkerState[]): WorkerState {
+  return parked.reduce((a, b) => (b.inflight!.record < a.inflight!.record ? b : a));
+}
+
+/** `p`, unless Ctrl-C comes first (then RunAborted; `p` goes on and is ended by Scratch.drop()). */
+async function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return p;
+  p.catch(() => undefined); // settled later, after an abort: not an unhandled rejection
+  if (signal.aborted) throw new RunAborted();
+  let onAbort = (): void => undefined;
+  const aborted = new Promise<never>((_, reject) => {
+    onAbort = () => reject(new RunAborted());
+    signal.addEventListener('abort', onAbort, { once: true });
+  });
+  try {
+    return await Promise.race([p, aborted]);
+  } finally {
+    signal.removeEventListener('abort', onAbort);
   }
 }
 
@@ -432,7 +471,7 @@ async function execute(session: Session, sql: PlannedSql, values: unknown[]): Pr
 /**
  * Optimistic locking: the application counts the rows its UPDATE changed and treats any other
  * count as a conflict (kind serialization, so a fix can retry on it). The statement itself
- * succeeded, so only it is undone by the application's ROLLBACK.
+ * succeeded and the server undid nothing: what happens next is the application's choice.
  */
 function checkRows(step: PlannedStep, o: Outcome): Outcome {
   if (!o.ok || step.expectRows === null || o.result.rowCount === step.expectRows) return o;
@@ -442,7 +481,7 @@ function checkRows(step: PlannedStep, o: Outcome): Outcome {
       code: 'rows',
       kind: 'serialization',
       message: `the application expected ${step.expectRows} row${step.expectRows === 1 ? '' : 's'} changed and got ${o.result.rowCount ?? 0}: a concurrent change (optimistic lock conflict)`,
-      rolledBack: 'statement',
+      rolledBack: 'none',
     },
   };
 }

@@ -5,7 +5,7 @@
  */
 import type { Fix, Scenario, Step, StepRef, Worker } from '../scenario/model.js';
 import { refText } from '../scenario/model.js';
-import { parseParams } from '../scenario/params.js';
+import { referencedNames } from '../scenario/params.js';
 
 export interface VariantShape {
   readonly workers: readonly Worker[];
@@ -138,9 +138,7 @@ export function checkParams(shape: VariantShape, where: string): ShapeProblem[] 
   for (const w of shape.workers) {
     const saved = new Set<string>();
     for (const s of w.steps) {
-      const texts = [s.sql.all, ...Object.values(s.sql.byEngine)].filter((t): t is string => !!t);
-      const used = new Set(texts.flatMap((t) => parseParams(t).names));
-      for (const n of used) {
+      for (const n of referencedNames(s.sql)) {
         if (!saved.has(n)) {
           problems.push({
             line: s.sql.line,

@@ -10,12 +10,19 @@ import type { RunEvent, StepRecord } from '../engine/result.js';
 import type { Scenario } from '../scenario/model.js';
 import type { Report, VariantReport } from './model.js';
 import { reportOk } from './model.js';
+import { expectText } from './expect-text.js';
 import { normalise } from '../detect/compare.js';
 
 export interface TextOptions {
   color: boolean;
   verbose: boolean;
 }
+
+const UNDO_TEXT: Record<DbError['rolledBack'], string> = {
+  transaction: 'transaction rolled back',
+  statement: 'only the statement rolled back, the transaction stays open',
+  none: 'the transaction stays open',
+};
 
 const KIND_TEXT: Record<DbError['kind'], string> = {
   deadlock: 'deadlock detected',
@@ -95,7 +102,10 @@ export class TextReporter {
         }
         case 'hang': {
           const s = run.steps[e.step]!;
-          out.push(c.red(`   ${pad}  ⌛ ${s.worker}.${s.step} neither finished nor waited on a lock in time: a hang; cancelling it`));
+          const why = e.reason === 'stuck'
+            ? `still waited after ${e.afterMs} ms in which no step could move`
+            : `did not finish within ${e.afterMs} ms, waiting on no other worker's lock`;
+          out.push(c.red(`   ${pad}  ⌛ ${s.worker}.${s.step} ${why}: a hang; cancelled`));
           break;
         }
         case 'rollback':
@@ -155,14 +165,14 @@ export class TextReporter {
     if (s.status === 'error' && s.error) {
       const e = s.error;
       const who = e.kind === 'deadlock' ? `; ${s.worker} is the deadlock victim` : '';
-      const undo = e.rolledBack === 'transaction' ? 'transaction rolled back' : 'only the statement rolled back, the transaction stays open';
-      const handled = s.handled === 'caught' ? '; caught, the application goes on' : s.handled === 'retried' ? '' : '';
+      const undo = UNDO_TEXT[e.rolledBack];
+      const handled = s.handled === 'caught' ? '; caught, the application goes on' : '';
       const text = `✗ ${KIND_TEXT[e.kind]} (${e.code})${who}: ${undo}${handled}`;
       // The kind already says what the server said; its own words are shown when they add
       // something (errors of other kinds) or on request.
       const msg = this.opts.verbose
         ? c.dim(`  [${e.message}${e.detail ? ` — ${e.detail.replace(/\n/g, ' ')}` : ''}]`)
-        : e.kind === 'other' || e.kind === 'timeout' ? c.dim(`  [${e.message}]`) : '';
+        : e.kind === 'other' || e.kind === 'timeout' || e.code === 'rows' ? c.dim(`  [${e.message}]`) : '';
       return `${lead}${s.hang ? c.red(`✗ cancelled (${e.code})`) : c.red(text)}${s.hang ? '' : msg}`;
     }
     if (s.rows.length > 0) return `${lead}${rowsText(s.rows, s.rowCount)}`;
@@ -193,10 +203,6 @@ function wrap(text: string, width: number): string[] {
   }
   if (line) lines.push(line);
   return lines;
-}
-
-function expectText(a: readonly string[]): string {
-  return a.length === 0 ? 'clean' : a.join(' + ');
 }
 
 function countsText(v: VariantReport): string {

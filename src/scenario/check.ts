@@ -7,7 +7,7 @@ import type { z } from 'zod';
 import type { EngineName, ErrorKind } from '../engine/dialect.js';
 import { bugShape, checkParams, checkSchedule, fixShape } from '../plan/variants.js';
 import type { Check, Expectation, Fix, Scenario, Sql, Step, StepRef } from './model.js';
-import { parseParams } from './params.js';
+import { referencedNames } from './params.js';
 import type { ParsedFile, Path, Problem } from './parse.js';
 import {
   scenarioSchema,
@@ -276,10 +276,9 @@ function semanticProblems(sc: Scenario): { line: number; message: string }[] {
     if (fp.length === 0) problems.push(...checkParams(shape, ` (in fix ${fix.name})`));
   }
   for (const c of sc.checks) {
-    for (const t of [c.sql.all, ...Object.values(c.sql.byEngine)]) {
-      if (t && parseParams(t).names.length > 0) {
-        problems.push({ line: c.sql.line, message: `check "${c.name}" uses :${parseParams(t).names[0]}; checks run after the workers and have no saved values` });
-      }
+    const [first] = referencedNames(c.sql);
+    if (first !== undefined) {
+      problems.push({ line: c.sql.line, message: `check "${c.name}" uses :${first}; checks run after the workers and have no saved values` });
     }
   }
   if (sc.engines) problems.push(...engineCoverage(sc, sc.engines));

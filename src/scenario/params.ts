@@ -2,7 +2,13 @@
  * `:name` references in step SQL. Saved values are bound as driver parameters, never pasted into
  * the text, so each reference becomes the dialect's placeholder. The scan skips quoted strings,
  * quoted identifiers, dollar quotes and comments, and PostgreSQL's `::type` casts.
+ *
+ * Strings are lexed as the engine does: MySQL/MariaDB take backslash escapes in '…' and "…";
+ * PostgreSQL only in E'…' (elsewhere `\` is a plain character, so 'C:\' ends at its quote).
  */
+import type { EngineName } from '../engine/dialect.js';
+import { ENGINES } from '../engine/dialect.js';
+import type { Sql } from './model.js';
 
 export interface ParamSql {
   /** Names in order of occurrence (a name used twice appears twice). */
@@ -11,7 +17,8 @@ export interface ParamSql {
   render(placeholder: (n: number) => string): string;
 }
 
-export function parseParams(sql: string): ParamSql {
+export function parseParams(sql: string, engine: EngineName): ParamSql {
+  const backslashes = engine !== 'postgres';
   const parts: string[] = []; // text between references
   const names: string[] = [];
   let last = 0;
@@ -20,7 +27,9 @@ export function parseParams(sql: string): ParamSql {
     const c = sql[i]!;
     const next = sql[i + 1];
     if (c === "'" || c === '"' || c === '`') {
-      i = skipQuoted(sql, i, c);
+      const escapeString = c === "'" && /[Ee]/.test(sql[i - 1] ?? '') && !/[A-Za-z0-9_$]/.test(sql[i - 2] ?? '');
+      const escapes = c !== '`' && (backslashes ? true : escapeString);
+      i = skipQuoted(sql, i, c, escapes);
     } else if (c === '-' && next === '-') {
       const nl = sql.indexOf('\n', i);
       i = nl < 0 ? sql.length : nl;
@@ -48,10 +57,23 @@ export function parseParams(sql: string): ParamSql {
   };
 }
 
-function skipQuoted(sql: string, start: number, q: string): number {
+/** Every name a piece of SQL references, on any engine it may run on. */
+export function referencedNames(sql: Sql): Set<string> {
+  const names = new Set<string>();
+  const texts: [string | undefined, readonly EngineName[]][] = [
+    [sql.all, ENGINES],
+    ...Object.entries(sql.byEngine).map(([e, t]) => [t, [e as EngineName]] as [string, EngineName[]]),
+  ];
+  for (const [text, engines] of texts) {
+    if (text) for (const e of engines) for (const n of parseParams(text, e).names) names.add(n);
+  }
+  return names;
+}
+
+function skipQuoted(sql: string, start: number, q: string, backslashEscapes: boolean): number {
   let i = start + 1;
   while (i < sql.length) {
-    if (sql[i] === '\\' && q !== '"') i += 2; // MySQL backslash escapes; harmless on PostgreSQL
+    if (sql[i] === '\\' && backslashEscapes) i += 2;
     else if (sql[i] === q && sql[i + 1] === q) i += 2; // doubled quote
     else if (sql[i] === q) return i + 1;
     else i++;

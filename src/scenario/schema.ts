@@ -4,7 +4,7 @@
  * (`schema/scenario.schema.json`, written by `npm run schema`). docs/scenario-format.md explains it.
  */
 import { z } from 'zod';
-import { ENGINES, ERROR_KINDS, ISOLATION_LEVELS } from '../engine/dialect.js';
+import { ENGINES, ERROR_KINDS, ISOLATION_LEVELS, type EngineName } from '../engine/dialect.js';
 
 /** Anomalies a variant can be expected to show. `clean` means none. */
 export const ANOMALIES = [
@@ -33,16 +33,16 @@ const stepRef = z
 const engineEnum = z.enum(ENGINES);
 const isolation = z.enum(ISOLATION_LEVELS);
 
+/** `{ postgres?, mysql?, mariadb? }`, each a `value`. */
+function perEngine<T extends z.ZodType>(value: T) {
+  const shape = Object.fromEntries(ENGINES.map((e) => [e, value.optional()])) as Record<EngineName, z.ZodOptional<T>>;
+  return z.strictObject(shape);
+}
+
 /** SQL text, or per-engine SQL (`mysql` also serves MariaDB unless `mariadb` is given). */
 export const sqlSchema = z.union([
   z.string().min(1, 'SQL must not be empty'),
-  z
-    .strictObject({
-      postgres: z.string().min(1).optional(),
-      mysql: z.string().min(1).optional(),
-      mariadb: z.string().min(1).optional(),
-    })
-    .describe('Per-engine SQL: `mysql` serves MariaDB too unless `mariadb` is given.'),
+  perEngine(z.string().min(1)).describe('Per-engine SQL: `mysql` serves MariaDB too unless `mariadb` is given.'),
 ]);
 
 const expectOne = z.enum([...ANOMALIES, 'clean'] as const);
@@ -50,19 +50,10 @@ const expectValue = z.union([expectOne, z.array(z.enum(ANOMALIES)).min(1)]);
 /** An expectation, or one per engine (`mysql` serves MariaDB too; `default` the rest). */
 export const expectSchema = z.union([
   expectValue,
-  z.strictObject({
-    postgres: expectValue.optional(),
-    mysql: expectValue.optional(),
-    mariadb: expectValue.optional(),
-    default: expectValue.optional(),
-  }),
+  perEngine(expectValue).extend({ default: expectValue.optional() }),
 ]);
 
-const perEngineText = z.strictObject({
-  postgres: z.string().optional(),
-  mysql: z.string().optional(),
-  mariadb: z.string().optional(),
-});
+const perEngineText = perEngine(z.string());
 
 const scalar = z.union([z.number(), z.string(), z.boolean(), z.null()]);
 
@@ -139,11 +130,11 @@ export const scenarioSchema = z.strictObject({
     .optional()
     .describe('The real story (or stories) this scenario retells.'),
   story: z.string().min(1),
-  engines: z.array(engineEnum).min(1).optional().describe('Engines this scenario supports (default: all).'),
+  engines: z.array(engineEnum).min(1).optional().describe('Engines this scenario supports (default: all; mysql covers mariadb).'),
   isolation: z
     .union([
       isolation,
-      z.strictObject({ postgres: isolation.optional(), mysql: isolation.optional(), mariadb: isolation.optional() }),
+      perEngine(isolation),
     ])
     .default('read-committed')
     .describe("Isolation level for every worker, or one per engine (e.g. each engine's own default)."),

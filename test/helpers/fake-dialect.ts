@@ -9,6 +9,7 @@
  *   FAIL <kind>                    fails with that error kind
  *   FAILONCE <kind>                fails the first time it runs in a scratch database, then succeeds
  *   HANG                           never finishes until cancelled
+ * A cancel ends a HANG or a lock wait. `onQuery` sees every statement as it is sent.
  */
 import {
   QueryError,
@@ -24,16 +25,18 @@ import {
 interface Waiter {
   lock: string;
   grant: () => void;
+  reject: (e: Error) => void;
 }
 
 export class FakeDialect implements Dialect {
   readonly info: DatabaseInfo = { dialect: 'postgres', version: 'fake', embedded: false, settings: {} };
   readonly scratches: FakeScratch[] = [];
+  onQuery: (sql: string) => void = () => undefined;
   placeholder(): string {
     return '?';
   }
   async createScratch(label: string): Promise<Scratch> {
-    const s = new FakeScratch(label);
+    const s = new FakeScratch(label, (sql) => this.onQuery(sql));
     this.scratches.push(s);
     return s;
   }
@@ -50,7 +53,7 @@ class FakeScratch implements Scratch {
   private readonly hangs = new Map<number, (e: Error) => void>();
   private readonly failedOnce = new Set<string>();
 
-  constructor(readonly name: string) {}
+  constructor(readonly name: string, private readonly onQuery: (sql: string) => void) {}
 
   async exec(sql: string): Promise<QueryResult> {
     this.executed.push(sql);
@@ -64,6 +67,7 @@ class FakeScratch implements Scratch {
   }
 
   private async query(id: number, sql: string, params: readonly unknown[]): Promise<QueryResult> {
+    this.onQuery(sql);
     const [verb, arg] = sql.trim().split(/\s+/);
     const none: QueryResult = { rows: [], columns: [], rowCount: null, command: verb ?? null };
     switch (verb) {
@@ -108,7 +112,7 @@ class FakeScratch implements Scratch {
       const w = this.waiting.get(h);
       h = w ? this.holders.get(w.lock) : undefined;
     }
-    return new Promise((resolve) => this.waiting.set(id, { lock, grant: () => resolve(this.lock(id, lock)) }));
+    return new Promise((resolve, reject) => this.waiting.set(id, { lock, grant: () => resolve(this.lock(id, lock)), reject }));
   }
 
   private release(id: number): void {
@@ -133,8 +137,9 @@ class FakeScratch implements Scratch {
   }
 
   async cancel(id: number): Promise<void> {
-    const reject = this.hangs.get(id);
+    const reject = this.hangs.get(id) ?? this.waiting.get(id)?.reject;
     this.hangs.delete(id);
+    this.waiting.delete(id);
     reject?.(new QueryError({ code: 'FAKE-CANCEL', kind: 'timeout', message: 'cancelled', rolledBack: 'transaction' }));
   }
 

@@ -1,7 +1,6 @@
 // The engine against real PostgreSQL: the CI machine's PostgreSQL 15 and the embedded server.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import pg from 'pg';
 import { connectDatabase } from '../../src/dialect/connect.js';
 import type { Dialect } from '../../src/engine/dialect.js';
 import { runVariant } from '../../src/engine/run.js';
@@ -26,13 +25,14 @@ async function runBuiltin(dialect: Dialect, name: string) {
   return out;
 }
 
-async function scratchDatabases(url: string): Promise<string[]> {
-  const c = new pg.Client({ connectionString: url });
-  await c.connect();
+/** Scratch databases on the server, asked from a scratch database of its own (works embedded too). */
+async function scratchDatabases(dialect: Dialect): Promise<string[]> {
+  const probe = await dialect.createScratch('probe');
   try {
-    return (await c.query("SELECT datname FROM pg_database WHERE datname LIKE 'lockrepro\\_%' ORDER BY 1")).rows.map((r) => r.datname);
+    const res = await probe.exec("SELECT datname FROM pg_database WHERE datname LIKE 'lockrepro\\_%' ORDER BY 1");
+    return res.rows.map((r) => String(r.datname));
   } finally {
-    await c.end();
+    await probe.drop();
   }
 }
 
@@ -113,14 +113,84 @@ expect: hang
       assert.deepEqual(detect(run).observed, ['hang']);
     });
 
-    // (The embedded cluster is private to one run; leftovers there are dropped at connect.)
-    if (target.url !== undefined) {
-      const url = target.url;
-      test('scratch databases are dropped after every run', async () => {
-        const before = await scratchDatabases(url);
-        await runBuiltin(dialect, 'transfer-lost-update');
-        assert.deepEqual(await scratchDatabases(url), before);
-      });
-    }
+    test('deadlock_timeout is staggered: a statement sent while another worker waits gets 100 ms more per waiter', async () => {
+      assert.match(dialect.info.settings.deadlock_timeout!, /^100ms \(\+200ms/, 'this role may set deadlock_timeout');
+      const sc = scenarioFrom(`
+name: stagger
+title: t
+story: s
+workers:
+  a:
+    - { name: lock, sql: SELECT pg_advisory_lock(1) }
+    - { name: show, sql: SHOW deadlock_timeout }
+    - { name: unlock, sql: SELECT pg_advisory_unlock(1) }
+  b:
+    - { name: lock, sql: SELECT pg_advisory_lock(1) }
+    - { name: unlock, sql: SELECT pg_advisory_unlock(1) }
+  c:
+    - { name: lock, sql: SELECT pg_advisory_lock(1) }
+    - { name: unlock, sql: SELECT pg_advisory_unlock(1) }
+  d:
+    - { name: show, sql: SHOW deadlock_timeout }
+schedule: [a.lock, a.show, b.lock, c.lock, d.show, a.unlock, b.unlock, c.unlock]
+expect: clean
+`);
+      const [plan] = planScenario(sc, { engine: 'postgres', placeholder: (n) => `$${n}` }).plans;
+      const run = await runVariant(dialect, plan!);
+      const shown = (w: string) => run.steps.find((s) => s.worker === w && s.step === 'show')!.rows[0]?.deadlock_timeout;
+      assert.equal(shown('a'), '100ms');
+      assert.equal(shown('d'), '500ms');
+    });
+
+    test('a three-way cycle: the first waiter is the victim, every time', async () => {
+      const sc = scenarioFrom(`
+name: ring
+title: t
+story: s
+setup:
+  - CREATE TABLE r (id int PRIMARY KEY, v int)
+  - INSERT INTO r VALUES (1, 0), (2, 0), (3, 0)
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: own, sql: UPDATE r SET v = 1 WHERE id = 1 }
+    - { name: next, sql: UPDATE r SET v = 1 WHERE id = 2 }
+    - { name: commit, sql: COMMIT }
+  b:
+    - { name: begin, sql: BEGIN }
+    - { name: own, sql: UPDATE r SET v = 2 WHERE id = 2 }
+    - { name: next, sql: UPDATE r SET v = 2 WHERE id = 3 }
+    - { name: commit, sql: COMMIT }
+  c:
+    - { name: begin, sql: BEGIN }
+    - { name: own, sql: UPDATE r SET v = 3 WHERE id = 3 }
+    - { name: next, sql: UPDATE r SET v = 3 WHERE id = 1 }
+    - { name: commit, sql: COMMIT }
+schedule: [a.begin, b.begin, c.begin, a.own, b.own, c.own, a.next, b.next, c.next, a.commit, b.commit, c.commit]
+expect: deadlock
+`);
+      const [plan] = planScenario(sc, { engine: 'postgres', placeholder: (n) => `$${n}` }).plans;
+      for (let i = 0; i < 3; i++) {
+        const run = await runVariant(dialect, plan!);
+        const victims = run.steps.filter((s) => s.error?.kind === 'deadlock').map((s) => `${s.worker}.${s.step}`);
+        assert.deepEqual(victims, ['a.next']);
+        assert.equal(detect(run).met, true);
+      }
+    });
+
+    test('scratch databases are dropped after every run', async () => {
+      const made: string[] = [];
+      const spy: Dialect = Object.create(dialect);
+      spy.createScratch = async (label) => {
+        const s = await dialect.createScratch(label);
+        made.push(s.name);
+        return s;
+      };
+      await runBuiltin(spy, 'transfer-lost-update');
+      assert.ok(made.length >= 2);
+      // Only this test's own databases: anything else on a shared server is none of its business.
+      const left = await scratchDatabases(dialect);
+      assert.deepEqual(made.filter((n) => left.includes(n)), []);
+    });
   });
 }

@@ -112,9 +112,18 @@ test('per-engine SQL: mysql serves mariadb unless mariadb is given', () => {
 });
 
 test(':name references become placeholders; strings, comments and casts are left alone', () => {
-  const p = parseParams("UPDATE t SET a = :x::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = :id /* :v */ AND d = :x");
+  const p = parseParams("UPDATE t SET a = :x::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = :id /* :v */ AND d = :x", 'postgres');
   assert.deepEqual(p.names, ['x', 'id', 'x']);
   assert.equal(p.render((n) => `$${n}`), "UPDATE t SET a = $1::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = $2 /* :v */ AND d = $3");
+});
+
+test('strings are lexed per engine: a backslash escapes a quote on MySQL/MariaDB, and on PostgreSQL only in E strings', () => {
+  // PostgreSQL (standard_conforming_strings): 'C:\' is a whole string, so :x is a reference.
+  assert.deepEqual(parseParams("SELECT 'C:\\' || :x", 'postgres').names, ['x']);
+  assert.deepEqual(parseParams("SELECT E'it\\'s :y' || :x", 'postgres').names, ['x']);
+  // MySQL/MariaDB: \' is an escaped quote, so ':y' stays inside the string.
+  assert.deepEqual(parseParams("SELECT 'it\\'s :y', :x", 'mysql').names, ['x']);
+  assert.deepEqual(parseParams('SELECT "a\\" :y", :x', 'mariadb').names, ['x']);
 });
 
 test('every built-in scenario is valid and says which seed story it retells', () => {

@@ -174,13 +174,69 @@ expect: hang
   assert.equal(dialect.scratches[0]!.dropped, true);
 });
 
-test('an abort (Ctrl-C) stops the run and still drops the scratch database', async () => {
+test('an abort (Ctrl-C) before a variant starts creates no scratch database', async () => {
   const [bug] = plansFrom(ABBA);
   const dialect = new FakeDialect();
   const ac = new AbortController();
   ac.abort();
   await assert.rejects(runVariant(dialect, bug!, { signal: ac.signal }), RunAborted);
+  assert.equal(dialect.scratches.length, 0);
+});
+
+test('an abort (Ctrl-C) while a step runs stops the run at once and still drops the scratch database', async () => {
+  const [plan] = plansFrom(`
+name: h
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: stuck, sql: HANG }
+expect: hang
+`);
+  const dialect = new FakeDialect();
+  const ac = new AbortController();
+  dialect.onQuery = (sql) => {
+    if (sql === 'HANG') ac.abort();
+  };
+  // The step timeout (5 s) is far away: the rejection comes from the abort, not from a hang.
+  const started = performance.now();
+  await assert.rejects(runVariant(dialect, plan!, { signal: ac.signal }), RunAborted);
+  assert.ok(performance.now() - started < 4000, 'aborted before the step timeout');
   assert.equal(dialect.scratches[0]!.dropped, true);
+});
+
+test('when every worker waits and nothing moves, only the longest waiter is cancelled; its rollback frees the rest', async () => {
+  const [plan] = plansFrom(`
+name: stuck
+title: t
+story: s
+timeout: 150
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: x, sql: LOCK x }
+  b:
+    - { name: begin, sql: BEGIN }
+    - { name: y, sql: LOCK y }
+    - { name: x, sql: LOCK x }
+  c:
+    - { name: begin, sql: BEGIN }
+    - { name: y, sql: LOCK y }
+    - { name: commit, sql: COMMIT }
+schedule: [a.begin, a.x, b.begin, b.y, b.x, c.begin, c.y, c.commit]
+expect: hang
+`);
+  const run = await runVariant(new FakeDialect(), plan!);
+  assert.deepEqual(order(run.steps), [
+    'a.begin:ok', 'a.x:ok', 'b.begin:ok', 'b.y:ok', 'b.x:error', 'c.begin:ok', 'c.y:ok', 'c.commit:ok',
+  ]);
+  const hangs = run.events.filter((e) => e.type === 'hang');
+  assert.deepEqual(hangs.map((e) => e.type === 'hang' && [run.steps[e.step]!.worker, e.reason]), [['b', 'stuck']]);
+  const v = detect(run);
+  assert.equal(v.counts.hangs, 1);
+  const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: v });
+  assert.match(text, /b\.x still waited after 150 ms in which no step could move: a hang; cancelled/);
 });
 
 test('the transcript is the same text on every run', async () => {

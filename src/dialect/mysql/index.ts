@@ -16,6 +16,7 @@ import {
   QueryError,
   type DatabaseInfo,
   type Dialect,
+  ISOLATION_SQL,
   type IsolationLevel,
   type QueryResult,
   type Scratch,
@@ -45,12 +46,6 @@ const MONITOR_LOCK_WAIT_TIMEOUT = 30;
 
 /** How long a graceful close of an idle connection may take before it is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
-
-const ISOLATION_SQL: Record<IsolationLevel, string> = {
-  'read-committed': 'READ COMMITTED',
-  'repeatable-read': 'REPEATABLE READ',
-  serializable: 'SERIALIZABLE',
-};
 
 /** SERVER_STATUS_IN_TRANS in the OK packet's status flags. */
 const SERVER_STATUS_IN_TRANS = 0x0001;

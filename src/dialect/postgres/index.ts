@@ -9,6 +9,7 @@ import {
   QueryError,
   type DatabaseInfo,
   type Dialect,
+  ISOLATION_SQL,
   type IsolationLevel,
   type QueryResult,
   type Scratch,
@@ -18,18 +19,18 @@ import { redactUrl, registerSecret, scrub } from '../../util/redact.js';
 import { classifyPgError } from './errors.js';
 
 /**
- * deadlock_timeout for worker sessions. PostgreSQL runs its deadlock check once per wait, this long
- * after the wait began (lab-notes). The scheduler closes a cycle within a few ms of the first wait,
- * so with 100 ms the first waiter's check always finds the cycle and it is always the victim: fast
- * and the same every run. The server default (1 s) would work too, just slower.
+ * deadlock_timeout for worker sessions, in ms. PostgreSQL runs its deadlock check once per wait,
+ * deadlock_timeout after that wait began, in the waiting backend; the backend whose check finds the
+ * cycle is the victim (lab-notes). With one value for everyone, the waits of a cycle begin a few ms
+ * apart and so do their checks: on a loaded machine the later check can run first and the victim
+ * changes from run to run. So lockrepro staggers it: a statement sent while no other worker has a
+ * statement in flight (none waits) gets BASE; one sent while k others wait gets BASE + k × STAGGER.
+ * Checks then run at least STAGGER apart, in the order the waits began, and the earliest waiter
+ * whose check comes after the cycle closed is the victim, every run. The server default (1 s)
+ * would work too, only slower and without the stagger.
  */
-const DEADLOCK_TIMEOUT = '100ms';
-
-const ISOLATION_SQL: Record<IsolationLevel, string> = {
-  'read-committed': 'READ COMMITTED',
-  'repeatable-read': 'REPEATABLE READ',
-  serializable: 'SERIALIZABLE',
-};
+const DEADLOCK_TIMEOUT_BASE_MS = 100;
+const DEADLOCK_TIMEOUT_STAGGER_MS = 200;
 
 // bigint and numeric arrive as strings; give numbers where that loses nothing, so transcripts and
 // JSON read the same on every engine.
@@ -51,11 +52,11 @@ export interface PostgresOptions {
 
 export async function connectPostgres(url: string, opts: PostgresOptions = {}): Promise<Dialect> {
   const parsed = new URL(url);
-  registerSecret(decodeURIComponent(parsed.password));
+  registerSecret(parsed.password, { urlEncoded: true }); // as written and decoded; a bad %-escape is BadDatabaseUrl
   const admin = await openClient(url, 'lockrepro');
   try {
     const version = String((await admin.query('SHOW server_version')).rows[0].server_version).split(' ')[0]!;
-    const canLower = await trySet(admin, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT}'`);
+    const canLower = await trySet(admin, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT_BASE_MS}ms'`);
     await admin.query('RESET deadlock_timeout');
     const serverDefault = String((await admin.query('SHOW deadlock_timeout')).rows[0].deadlock_timeout);
     const info: DatabaseInfo = {
@@ -63,7 +64,9 @@ export async function connectPostgres(url: string, opts: PostgresOptions = {}): 
       version,
       embedded: opts.embedded !== undefined,
       settings: {
-        deadlock_timeout: canLower ? `${DEADLOCK_TIMEOUT} (set by lockrepro per session)` : `${serverDefault} (server setting; this role may not lower it)`,
+        deadlock_timeout: canLower
+          ? `${DEADLOCK_TIMEOUT_BASE_MS}ms (+${DEADLOCK_TIMEOUT_STAGGER_MS}ms for each worker already waiting; set by lockrepro)`
+           : `${serverDefault} (server setting; this role may not lower it)`,
       },
     };
     // The embedded cluster belongs to this run alone, so scratch databases in it are leftovers
@@ -152,14 +155,17 @@ class PostgresDialect implements Dialect {
     await run(this.admin, `CREATE DATABASE ${quoteIdent(name)}`);
     const url = new URL(this.url);
     url.pathname = `/${name}`;
-    let client: pg.Client;
+    let client: pg.Client | undefined;
+    let monitorPid: number;
     try {
       client = await openClient(url.toString(), 'lockrepro-monitor');
+      monitorPid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
     } catch (e) {
+      await client?.end().catch(() => undefined);
       await run(this.admin, `DROP DATABASE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
       throw e;
     }
-    const scratch = new PostgresScratch(name, url.toString(), client, this.canLowerDeadlockTimeout, async () => {
+    const scratch = new PostgresScratch(name, url.toString(), client, monitorPid, this.admin, this.canLowerDeadlockTimeout, async () => {
       this.scratches.delete(scratch);
       // WITH (FORCE) (PostgreSQL 13+) ends sessions still connected; older servers get them
       // terminated first.
@@ -185,15 +191,26 @@ function scratchName(label: string): string {
   return `lockrepro_${clean}_${randomBytes(3).toString('hex')}`;
 }
 
+interface WorkerConn {
+  pid: number;
+  /** A statement was sent and has not finished: the scheduler only sends one while others wait. */
+  inFlight: boolean;
+  /** The session's deadlock_timeout as last set, or undefined when unknown. */
+  deadlockTimeoutMs?: number;
+}
+
 class PostgresScratch implements Scratch {
-  /** Open worker clients and their backend pids. */
-  private readonly sessions = new Map<pg.Client, number>();
+  /** Open worker clients, their backend pids and what lockrepro knows of their state. */
+  private readonly sessions = new Map<pg.Client, WorkerConn>();
   private dropped = false;
 
   constructor(
     readonly name: string,
     private readonly url: string,
     private readonly admin: pg.Client,
+    private readonly adminPid: number,
+    /** The dialect's own connection (outside the scratch database), for ending backends. */
+    private readonly control: pg.Client,
     private readonly lowerDeadlockTimeout: boolean,
     private readonly onDrop: () => Promise<void>,
   ) {}
@@ -204,20 +221,48 @@ class PostgresScratch implements Scratch {
 
   async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
     const client = await openClient(this.url, worker);
-    this.sessions.set(client, 0);
+    const conn: WorkerConn = { pid: 0, inFlight: false };
+    this.sessions.set(client, conn);
     await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
-    if (this.lowerDeadlockTimeout) await run(client, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT}'`);
-    const backendId = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
-    this.sessions.set(client, backendId);
+    conn.pid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
     return {
       worker,
-      backendId,
-      query: (sql, params) => run(client, sql, params),
+      backendId: conn.pid,
+      query: async (sql, params) => {
+        if (this.lowerDeadlockTimeout) await this.staggerDeadlockTimeout(client, conn);
+        conn.inFlight = true;
+        try {
+          const res = await run(client, sql, params);
+          // A SET made inside a transaction is undone if it rolls back: know nothing after one ends.
+          if (/^\s*(rollback|abort|commit|end)\b/i.test(sql)) conn.deadlockTimeoutMs = undefined;
+          return res;
+        } catch (e) {
+          conn.deadlockTimeoutMs = undefined;
+          throw e;
+        } finally {
+          conn.inFlight = false;
+        }
+      },
       close: async () => {
         this.sessions.delete(client);
         await client.end().catch(() => undefined);
       },
     };
+  }
+
+  /** See DEADLOCK_TIMEOUT_BASE_MS. One extra round trip, only when the value must change. */
+  private async staggerDeadlockTimeout(client: pg.Client, conn: WorkerConn): Promise<void> {
+    let waiting = 0;
+    for (const other of this.sessions.values()) if (other !== conn && other.inFlight) waiting++;
+    const ms = DEADLOCK_TIMEOUT_BASE_MS + waiting * DEADLOCK_TIMEOUT_STAGGER_MS;
+    if (conn.deadlockTimeoutMs === ms) return;
+    try {
+      await run(client, `SET deadlock_timeout = '${ms}ms'`);
+      conn.deadlockTimeoutMs = ms;
+    } catch {
+      // In an aborted transaction every statement but ROLLBACK fails; the step itself will say so.
+      conn.deadlockTimeoutMs = undefined;
+    }
   }
 
   async lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
@@ -247,9 +292,10 @@ class PostgresScratch implements Scratch {
     if (this.dropped) return;
     this.dropped = true;
     // A backend blocked on a lock does not read its socket, so a polite end() could wait forever:
-    // end such sessions on the server first.
-    const pids = [...this.sessions.values()];
-    if (pids.length > 0) await run(this.admin, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [pids]).catch(() => undefined);
+    // end such sessions on the server first. The monitor too, in case an interrupted setup
+    // statement still runs on it; and from the control connection, which is never busy here.
+    const pids = [...this.sessions.values()].map((c) => c.pid);
+    await run(this.control, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [[...pids, this.adminPid]]).catch(() => undefined);
     for (const c of this.sessions.keys()) await c.end().catch(() => undefined);
     this.sessions.clear();
     await this.admin.end().catch(() => undefined);
