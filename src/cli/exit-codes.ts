@@ -8,7 +8,13 @@ export const EXIT = {
   USAGE: 2,
   /** The database is unreachable or failed to start. */
   DATABASE: 3,
-  /** Interrupted (Ctrl-C); scratch databases were dropped. */
+  /**
+   * A bug in lockrepro: an error it has no name for. Added to the contract's codes (extend, never
+   * break) so that a crash is never mistaken for "expectation not met" (1), bad usage (2) or an
+   * unreachable database (3).
+   */
+  INTERNAL: 4,
+  /** Interrupted (Ctrl-C, SIGTERM, or stdout closed early); scratch databases were dropped. */
   INTERRUPTED: 130,
 } as const;
 

@@ -1,24 +1,34 @@
 /**
  * The command line. `main(argv)` returns the exit code; only bin/lockrepro.js calls process.exit.
  */
-import { Command, CommanderError, Option } from 'commander';
-import { writeFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { accessSync, constants as fsc, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { connectDatabase } from '../dialect/connect.js';
-import { BadDatabaseUrl, DatabaseUnavailableError, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
+import { BadDatabaseUrl, ENGINES, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
 import { RunAborted, SetupFailed, runVariant } from '../engine/run.js';
 import { detect } from '../detect/detect.js';
-import { planScenario, type VariantPlan } from '../plan/plan.js';
+import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
 import { formatProblem, type Problem } from '../scenario/parse.js';
 import { builtinFiles, loadFile, loadTargets } from '../scenario/load.js';
 import type { Scenario } from '../scenario/model.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { toJson } from '../report/json.js';
 import { toJUnit } from '../report/junit.js';
-import { reportOk, type Report, type ScenarioReport } from '../report/model.js';
+import { nothingRan, reportOk, type Report, type ScenarioReport, type SkippedScenario } from '../report/model.js';
 import { TextReporter } from '../report/text.js';
 import { showScenario } from '../report/show.js';
-import { redactUrl, scrub } from '../util/redact.js';
+import { redactUrl, scrub, scrubUrls } from '../util/redact.js';
+import { classifyRunError, internalErrorText } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+
+export { EXIT, internalErrorText };
+
+/**
+ * The abort reason bin/lockrepro.js gives when stdout or stderr is closed under it (EPIPE, as in
+ * `lockrepro run x | head -1`): the run stops as on Ctrl-C, but without a message.
+ */
+export const OUTPUT_CLOSED = 'output closed';
 
 export interface Io {
   out(text: string): void;
@@ -51,7 +61,20 @@ interface RunFlags {
   color?: boolean;
 }
 
-export async function main(argv: readonly string[], io: Io = processIo()): Promise<ExitCode> {
+export async function main(argv: readonly string[], rawIo: Io = processIo()): Promise<ExitCode> {
+  // The output boundary: everything lockrepro prints (its own lines, commander's errors, which
+  // echo the user's arguments, driver messages, reports) loses known secrets and URL passwords here.
+  const clean = (t: string) => scrubUrls(scrub(t));
+  const io: Io = { ...rawIo, out: (t) => rawIo.out(clean(t)), err: (t) => rawIo.err(clean(t)) };
+  try {
+    return await parseAndRun(argv, io);
+  } catch (e) {
+    // Anything not handled where it happened is lockrepro's bug: one line, exit 4.
+    return fail(io, EXIT.INTERNAL, internalErrorText(e, io.env));
+  }
+}
+
+async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
   const program = new Command('lockrepro')
     .description('Make database deadlocks and race conditions happen on purpose, deterministically, next to their fix.')
@@ -124,10 +147,14 @@ export async function main(argv: readonly string[], io: Io = processIo()): Promi
 }
 
 const VERSION = '0.1.0';
+const MAX_TIMER_MS = 2 ** 31 - 1;
 
 function positiveInt(v: string): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n <= 0) throw new CommanderError(2, 'lockrepro.badNumber', `error: --step-timeout takes a whole number of milliseconds, not "${v}"`);
+  // Commander prints an InvalidArgumentError with the option's name ("option '--step-timeout <ms>'
+  // argument 'abc' is invalid. …") through outputError; any other error would escape unprinted.
+  // The upper bound is setTimeout's: a longer delay silently becomes 1 ms.
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_TIMER_MS)) throw new InvalidArgumentError(`Expected a whole number of milliseconds from 1 to ${MAX_TIMER_MS}.`);
   return n;
 }
 
@@ -152,11 +179,11 @@ function listCommand(io: Io, json: boolean): ExitCode {
   const scenarios = rows.flatMap((r) => (r.scenario ? [r.scenario] : []));
   printProblems(rows.flatMap((r) => r.problems), io);
   if (json) {
-    io.out(JSON.stringify(scenarios.map((s) => ({ name: s.name, title: s.title, seed: s.seed, engines: s.engines ?? ['postgres', 'mysql', 'mariadb'], fixes: s.fixes.map((f) => f.name) })), null, 2) + '\n');
+    io.out(JSON.stringify(scenarios.map((s) => ({ name: s.name, title: s.title, seed: s.seed, engines: s.engines ?? ENGINES, fixes: s.fixes.map((f) => f.name) })), null, 2) + '\n');
   } else {
     const width = Math.max(...scenarios.map((s) => s.name.length));
     for (const s of scenarios) {
-      const engines = (s.engines ?? ['postgres', 'mysql', 'mariadb']).join(', ');
+      const engines = (s.engines ?? ENGINES).join(', ');
       io.out(`${s.name.padEnd(width)}  ${s.title}  [${engines}]\n`);
     }
   }
@@ -166,6 +193,9 @@ function listCommand(io: Io, json: boolean): ExitCode {
 async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<ExitCode> {
   const scenarios = load(targets, io);
   if (!scenarios) return EXIT.USAGE;
+  // Refuse a report file that cannot be written before any database work, not after the run.
+  const junitProblem = flags.junit !== undefined ? unwritable(flags.junit) : null;
+  if (junitProblem) return fail(io, EXIT.USAGE, `--junit ${flags.junit}: ${junitProblem}`);
   const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
   const text = new TextReporter({ color: flags.color !== false && io.isTTY && !io.env.NO_COLOR, verbose: !!flags.verbose });
   const human = (s: string) => {
@@ -177,18 +207,21 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
     dialect = await connectDatabase(url);
   } catch (e) {
     if (e instanceof BadDatabaseUrl) return fail(io, EXIT.USAGE, e.message);
-    if (e instanceof DatabaseUnavailableError) return fail(io, EXIT.DATABASE, e.message);
-    return fail(io, EXIT.DATABASE, `database: ${scrub((e as Error).message)}`);
+    const c = classifyRunError(e, io.env);
+    return fail(io, c.code, c.message);
   }
   try {
     if (io.signal?.aborted) throw new RunAborted();
     const engine = dialect.info.dialect;
     // Plan everything first so every scenario problem is reported before anything runs.
     const planned: { scenario: Scenario; plans: VariantPlan[] }[] = [];
+    const skipped: SkippedScenario[] = [];
     const problems: Problem[] = [];
     for (const sc of scenarios) {
-      if (sc.engines && !sc.engines.includes(engine)) {
-        io.err(`${sc.file}: skipped: ${sc.name} supports ${sc.engines.join(', ')}, not ${engine}\n`);
+      const skip = engineSkipReason(sc, engine);
+      if (skip) {
+        io.err(`${sc.file}: skipped: ${skip}\n`);
+        skipped.push({ scenario: sc, reason: skip });
         continue;
       }
       const r = planScenario(sc, { engine, placeholder: (n) => dialect.placeholder(n), variants: flags.variant, isolations: flags.isolation });
@@ -201,29 +234,61 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
     }
 
     human(text.database(dialect.info, dialect.info.embedded ? 'embedded' : redactUrl(url ?? '')));
-    const report: Report = { database: dialect.info, scenarios: [] };
+    const report: Report = { database: dialect.info, scenarios: [], skipped };
     for (const { scenario, plans } of planned) {
       const sr: ScenarioReport = { scenario, variants: [] };
       report.scenarios.push(sr);
       human(text.scenario(scenario));
       for (const plan of plans) {
+        // Ctrl-C or a closed stdout between variants: no new scratch database.
+        if (io.signal?.aborted) throw new RunAborted();
         const run = await runVariant(dialect, plan, { signal: io.signal, stepTimeoutMs: flags.stepTimeout });
         const v = { run, verdict: detect(run) };
         sr.variants.push(v);
         human(text.variant(v));
       }
     }
-    human(text.summary(report));
+    if (!nothingRan(report)) human(text.summary(report));
     if (flags.json) io.out(JSON.stringify(toJson(report, { verbose: flags.verbose }), null, 2) + '\n');
-    if (flags.junit) writeFileSync(flags.junit, toJUnit(report));
+    if (flags.junit) {
+      try {
+        writeFileSync(flags.junit, toJUnit(report));
+      } catch (e) {
+        return fail(io, EXIT.USAGE, `--junit ${flags.junit}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    // Every scenario skipped proves nothing, so it does not pass.
+    if (nothingRan(report)) return fail(io, EXIT.NOT_MET, `nothing ran: ${skipped.map((k) => k.scenario.name).join(', ')} skipped on ${engine}`);
     return reportOk(report) ? EXIT.OK : EXIT.NOT_MET;
   } catch (e) {
-    if (e instanceof RunAborted) return fail(io, EXIT.INTERRUPTED, 'interrupted: scratch databases dropped');
+    if (e instanceof RunAborted) {
+      // A reader that went away (`| head`) is told nothing: it is not listening.
+      return io.signal?.reason === OUTPUT_CLOSED ? EXIT.INTERRUPTED : fail(io, EXIT.INTERRUPTED, 'interrupted: scratch databases dropped');
+    }
     if (e instanceof SetupFailed) return fail(io, EXIT.USAGE, `${e.file}:${e.line}: ${e.message}`);
-    if (e instanceof DatabaseUnavailableError) return fail(io, EXIT.DATABASE, e.message);
-    return fail(io, EXIT.DATABASE, `database error: ${scrub((e as Error).message)}`);
+    const c = classifyRunError(e, io.env);
+    return fail(io, c.code, c.message);
   } finally {
     await dialect.close().catch(() => undefined);
+  }
+}
+
+/** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */
+function unwritable(file: string): string | null {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  try {
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (st?.isDirectory()) return 'is a folder';
+    if (st) accessSync(abs, fsc.W_OK);
+    else if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
+    else accessSync(dir, fsc.W_OK | fsc.X_OK);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `folder ${dir} does not exist`;
+    if (code === 'ENOTDIR') return `${dir} is not a folder`;
+    return `not writable (${code ?? (e as Error).message})`;
   }
 }
 

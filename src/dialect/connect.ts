@@ -13,12 +13,18 @@ export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb'] 
 
 export async function connectDatabase(url: string | undefined, embedded: EmbeddedOptions = {}): Promise<Dialect> {
   if (!url) return connectEmbedded(embedded);
-  let scheme: string;
+  let parsed: URL;
   try {
-    scheme = new URL(url).protocol.replace(/:$/, '');
+    parsed = new URL(url);
   } catch {
     throw new BadDatabaseUrl(`--db ${redactUrl(url)} is not a URL (expected e.g. postgres://user@host:5432/db or mysql://root@127.0.0.1:3306/test)`);
   }
+  // Know every password before anything can print it: the userinfo one (a bad %-escape in it is
+  // BadDatabaseUrl here, for every engine) and libpq's password query parameters, which
+  // node-postgres honours. searchParams are already decoded.
+  registerSecret(parsed.password, { urlEncoded: true });
+  for (const key of ['password', 'sslpassword']) for (const v of parsed.searchParams.getAll(key)) registerSecret(v);
+  const scheme = parsed.protocol.replace(/:$/, '');
   switch (scheme) {
     case 'postgres':
     case 'postgresql':

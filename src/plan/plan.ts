@@ -74,6 +74,18 @@ export interface PlanOptions {
   isolations?: readonly IsolationLevel[];
 }
 
+/**
+ * Why a scenario does not run on `engine`, or null when it does. A scenario without `engines:`
+ * runs everywhere its SQL covers. `mysql` covers MariaDB too: MariaDB is a MySQL fork, and a
+ * scenario's MySQL SQL, notes and expectations already apply to it (see sqlFor/forEngine).
+ * The one place that decides it: `run` skips with this reason, planning refuses with it.
+ */
+export function engineSkipReason(sc: Pick<Scenario, 'name' | 'engines'>, engine: EngineName): string | null {
+  if (!sc.engines) return null;
+  if (sc.engines.includes(engine) || (engine === 'mariadb' && sc.engines.includes('mysql'))) return null;
+  return `${sc.name} supports ${sc.engines.join(', ')}, not ${engine}`;
+}
+
 export type PlanResult = { plans: VariantPlan[]; problems: [] } | { plans: []; problems: Problem[] };
 
 export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
@@ -81,8 +93,9 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
   const problem = (line: number, message: string) => problems.push({ file: sc.file, line, message });
   const { engine } = opts;
 
-  if (sc.engines && !sc.engines.includes(engine)) {
-    problem(1, `scenario ${sc.name} supports ${sc.engines.join(', ')}, not ${engine}`);
+  const skip = engineSkipReason(sc, engine);
+  if (skip) {
+    problem(1, `scenario ${skip}`);
     return { plans: [], problems };
   }
   for (const p of engineCoverage(sc, [engine])) problem(p.line, p.message);
@@ -94,7 +107,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
 
   const resolve = (sql: Sql): PlannedSql => {
     const source = sqlFor(sql, engine)!;
-    const p = parseParams(source);
+    const p = parseParams(source, engine);
     return { source, text: p.render(opts.placeholder), params: p.names };
   };
   const planStep = (s: Step): PlannedStep => ({

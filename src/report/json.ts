@@ -19,6 +19,8 @@ export function toJson(report: Report, opts: { verbose?: boolean } = {}): unknow
       seed: s.scenario.seed,
       variants: s.variants.map((v) => variantJson(v, !!opts.verbose)),
     })),
+    // Scenarios not run because their `engines:` leave this database out.
+    skipped: (report.skipped ?? []).map((k) => ({ name: k.scenario.name, file: k.scenario.file, reason: k.reason })),
   };
 }
 

@@ -24,9 +24,17 @@ export function toJUnit(report: Report): string {
       '  </testsuite>',
     ].join('\n');
   });
-  const tests = report.scenarios.reduce((n, s) => n + s.variants.length, 0);
+  // A skipped scenario is a suite with one skipped testcase, so CI shows it was not run.
+  const skipped = (report.skipped ?? []).map((k) =>
+    [
+      `  <testsuite name="${esc(k.scenario.name)}" tests="1" failures="0" errors="0" skipped="1" time="0.000" file="${esc(k.scenario.file)}">`,
+      `    <testcase classname="${esc(`lockrepro.${report.database.dialect}.${k.scenario.name}`)}" name="skipped" time="0.000"><skipped message="${esc(k.reason)}"/></testcase>`,
+      '  </testsuite>',
+    ].join('\n'),
+  );
+  const tests = report.scenarios.reduce((n, s) => n + s.variants.length, 0) + skipped.length;
   const failures = report.scenarios.reduce((n, s) => n + s.variants.filter((v) => !v.verdict.met).length, 0);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="lockrepro" tests="${tests}" failures="${failures}">\n${suites.join('\n')}\n</testsuites>\n`;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="lockrepro" tests="${tests}" failures="${failures}" skipped="${skipped.length}">\n${[...suites, ...skipped].join('\n')}\n</testsuites>\n`;
 }
 
 function failedChecks(v: Report['scenarios'][number]['variants'][number]): string {

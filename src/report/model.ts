@@ -14,11 +14,23 @@ export interface ScenarioReport {
   readonly variants: VariantReport[];
 }
 
+/** A scenario not run on this database (its `engines:` leave this one out), and why. */
+export interface SkippedScenario {
+  readonly scenario: Scenario;
+  readonly reason: string;
+}
+
 export interface Report {
   readonly database: DatabaseInfo;
   readonly scenarios: ScenarioReport[];
+  readonly skipped?: readonly SkippedScenario[];
 }
 
+/** Something ran and every expectation was met. A run where nothing ran proves nothing: not ok. */
 export function reportOk(r: Report): boolean {
-  return r.scenarios.every((s) => s.variants.every((v) => v.verdict.met));
+  return nothingRan(r) ? false : r.scenarios.every((s) => s.variants.every((v) => v.verdict.met));
+}
+
+export function nothingRan(r: Report): boolean {
+  return r.scenarios.every((s) => s.variants.length === 0);
 }

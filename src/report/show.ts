@@ -1,12 +1,14 @@
 /** `lockrepro show`: a scenario as a reader sees it, without running anything. */
+import { ENGINES } from '../engine/dialect.js';
 import type { Scenario, Sql } from '../scenario/model.js';
 import { bugShape, fixShape } from '../plan/variants.js';
 import { refText } from '../scenario/model.js';
+import { expectText } from './expect-text.js';
 
 export function showScenario(sc: Scenario): string {
   const out: string[] = [`${sc.name} — ${sc.title}`, `file: ${sc.file}`];
   for (const seed of sc.seed) out.push(`retells seed ${seed}`);
-  out.push(`engines: ${(sc.engines ?? ['postgres', 'mysql', 'mariadb']).join(', ')} · isolation: ${Object.entries(sc.isolation).map(([k, v]) => (k === 'default' ? v : `${k} ${v}`)).join(', ')}`, '', ...indent(sc.story), '');
+  out.push(`engines: ${(sc.engines ?? ENGINES).join(', ')} · isolation: ${Object.entries(sc.isolation).map(([k, v]) => (k === 'default' ? v : `${k} ${v}`)).join(', ')}`, '', ...indent(sc.story), '');
   if (sc.setup.length) out.push('setup:', ...sc.setup.map((s) => `  ${sqlText(s)}`), '');
   out.push('workers:');
   for (const w of sc.workers) {
@@ -21,9 +23,9 @@ export function showScenario(sc: Scenario): string {
     out.push('', 'checks:');
     for (const c of sc.checks) out.push(`  ${c.name} (${c.anomaly}): ${sqlText(c.sql)} = ${JSON.stringify(c.expect)}`);
   }
-  out.push('', `bug expects: ${expectText(sc.expect.byEngine)}`);
+  out.push('', `bug expects: ${byEngineText(sc.expect.byEngine)}`);
   for (const f of sc.fixes) {
-    out.push('', `fix ${f.name}${f.title ? ` — ${f.title}` : ''}: expects ${expectText(f.expect.byEngine)}`);
+    out.push('', `fix ${f.name}${f.title ? ` — ${f.title}` : ''}: expects ${byEngineText(f.expect.byEngine)}`);
     if (f.story) out.push(...indent(f.story));
     for (const r of f.replace) out.push(`  replace ${refText(r.ref)}: ${sqlText(r.sql)}`);
     for (const i of f.insert) out.push(`  insert ${i.position} ${refText(i.anchor)}: ${i.step.name}: ${sqlText(i.step.sql)}`);
@@ -49,7 +51,9 @@ function indent(text: string): string[] {
   return text.trim().split('\n').map((l) => `  ${l}`);
 }
 
-function expectText(by: Scenario['expect']['byEngine']): string {
-  const e = Object.entries(by).map(([k, v]) => `${k === 'default' ? '' : `${k}: `}${v!.length ? v!.join(' + ') : 'clean'}`);
-  return e.join(', ');
+/** A per-engine expectation: `deadlock`, or `postgres: clean, mysql: lost-update`. */
+function byEngineText(by: Scenario['expect']['byEngine']): string {
+  return Object.entries(by)
+    .map(([k, v]) => `${k === 'default' ? '' : `${k}: `}${expectText(v ?? [])}`)
+    .join(', ');
 }

@@ -1,7 +1,7 @@
 /**
  * Command-line targets (file paths, folders, built-in names) → checked scenarios.
  */
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { checkScenario } from './check.js';
@@ -37,9 +37,19 @@ export function resolveTargets(targets: readonly string[]): { files: string[]; m
   const files: string[] = [];
   const missing: string[] = [];
   for (const t of targets) {
-    const st = statSync(t, { throwIfNoEntry: false });
+    let st: Stats | undefined;
+    let found: string[] = [];
+    try {
+      // ENOENT gives undefined; ENOTDIR (a part of the path is a file: README.md/x), EACCES,
+      // ENAMETOOLONG and the like still throw, here or while listing a folder.
+      st = statSync(t, { throwIfNoEntry: false });
+      if (st?.isDirectory()) found = yamlFilesIn(t);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      missing.push(`${t}: ${code === 'ENOTDIR' ? 'no such file or folder (a part of the path is a file, not a folder)' : `cannot read (${code ?? (e as Error).message})`}`);
+      continue;
+    }
     if (st?.isDirectory()) {
-      const found = yamlFilesIn(t);
       if (found.length === 0) missing.push(`${t}: folder has no .yaml scenario files`);
       files.push(...found);
     } else if (st?.isFile()) {

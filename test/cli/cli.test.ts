@@ -1,34 +1,15 @@
 // The built binary (bin/lockrepro.js → dist/), as a user runs it: exit codes, JSON, messages.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import os from 'node:os';
-import path from 'node:path';
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import { BIN, lockrepro, noStack, scratchFolder } from '../helpers/cli.js';
 import { MYSQL_URL, PG_URL, mysqlGate, pgGate } from '../helpers/servers.js';
 
-const BIN = path.resolve('bin/lockrepro.js');
 const external = await pgGate();
 const maria = await mysqlGate();
-const tmp = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-cli-'));
-
-function lockrepro(args: string[], env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '', ...env },
-    timeout: 120_000,
-  });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
-function file(name: string, text: string): string {
-  const f = path.join(tmp, name);
-  writeFileSync(f, text);
-  return f;
-}
-
-const noStack = (s: string) => assert.doesNotMatch(s, /^\s+at /m, 'no stack trace');
+const file = scratchFolder();
 
 describe('usage and invalid scenarios (exit 2)', () => {
   test('a YAML syntax error, an unknown key and a schedule naming a missing step: one file:line line each', () => {
@@ -100,7 +81,7 @@ describe('runs on PostgreSQL 15 (CI server)', { skip: external.skip }, () => {
     assert.ok(bug.steps.some((s: { blocked: boolean; blockedBy: string[] }) => s.blocked && s.blockedBy.includes('alice')));
   });
 
-  test('a scenario whose expectation is not met exits 1 (the bug did not reproduce)', () => {
+  test('a scenario whose expectation is not met exits 1 (the bug showed an anomaly its scenario calls clean)', () => {
     external.require();
     const src = readFileSync('scenarios/ab-ba-deadlock.yaml', 'utf8').replace('\nexpect: deadlock\n', '\nexpect: clean\n').replace('name: ab-ba-deadlock', 'name: wrong-expectation');
     const r = lockrepro(['run', file('wrong.yaml', src), '--db', PG_URL]);

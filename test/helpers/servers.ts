@@ -3,6 +3,7 @@
  * loudly; with CI=true a missing server fails them (CI's machine has both servers).
  */
 import pg from 'pg';
+import { redactUrl, scrubUrls } from '../../src/util/redact.js';
 import { MYSQL_TEST_URL, mysqlUnreachableReason } from './mysql.js';
 
 export const PG_URL = process.env.LOCKREPRO_TEST_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -36,14 +37,15 @@ export async function pgGate(url = PG_URL): Promise<Gate> {
   try {
     await c.connect();
     await c.query('SELECT 1');
-    return gate(`PostgreSQL at ${url}`, null);
+    return gate(`PostgreSQL at ${redactUrl(url)}`, null);
   } catch (e) {
-    return gate(`PostgreSQL at ${url}`, (e as Error).message || String(e));
+    return gate(`PostgreSQL at ${redactUrl(url)}`, scrubUrls((e as Error).message || String(e)));
   } finally {
     await c.end().catch(() => undefined);
   }
 }
 
 export async function mysqlGate(url = MYSQL_TEST_URL): Promise<Gate> {
-  return gate(`MariaDB/MySQL at ${url}`, await mysqlUnreachableReason(url));
+  const reason = await mysqlUnreachableReason(url);
+  return gate(`MariaDB/MySQL at ${redactUrl(url)}`, reason === null ? null : scrubUrls(reason));
 }

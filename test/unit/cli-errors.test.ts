@@ -1,0 +1,55 @@
+// What the CLI makes of errors: only a lost or refused database is exit 3, anything else it has no
+// name for is its own bug (exit 4, one line); which scenarios run on which engine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { classifyRunError, isConnectionError } from '../../src/cli/errors.js';
+import { EXIT } from '../../src/cli/exit-codes.js';
+import { main, type Io } from '../../src/cli/main.js';
+import { DatabaseUnavailableError, QueryError } from '../../src/engine/dialect.js';
+import { engineSkipReason } from '../../src/plan/plan.js';
+
+test('connection problems and refused SQL are exit 3; a TypeError is an internal error, exit 4', () => {
+  const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+  for (const e of [new DatabaseUnavailableError('cannot connect'), refused, new Error('Connection terminated unexpectedly'), new Error("Can't add new command when connection is in closed state")]) {
+    assert.equal(classifyRunError(e, {}).code, EXIT.DATABASE, e.message);
+  }
+  const denied = new QueryError({ code: '42501', kind: 'other', message: 'permission denied to create database', rolledBack: 'transaction' });
+  assert.deepEqual(classifyRunError(denied, {}), { code: EXIT.DATABASE, message: 'database error: 42501 permission denied to create database' });
+  // A driver's own server error that no dialect classified (node-postgres shape, mysql2 shape).
+  const pgRaw = Object.assign(new Error('the database system is shutting down'), { code: '57P03', severity: 'FATAL' });
+  assert.deepEqual(classifyRunError(pgRaw, {}), { code: EXIT.DATABASE, message: 'database error: 57P03 the database system is shutting down' });
+  const myRaw = Object.assign(new Error('Access denied'), { code: 'ER_DBACCESS_DENIED_ERROR', errno: 1044, sqlState: '42000' });
+  assert.equal(classifyRunError(myRaw, {}).code, EXIT.DATABASE);
+
+  const bug = classifyRunError(new TypeError("Cannot read properties of undefined (reading 'x')"), {});
+  assert.equal(bug.code, EXIT.INTERNAL);
+  assert.match(bug.message, /^internal error: Cannot read properties of undefined \(reading 'x'\) \(a bug in lockrepro: please report it/);
+  assert.doesNotMatch(bug.message, /\n/);
+  assert.match(classifyRunError(new TypeError('boom'), { LOCKREPRO_DEBUG: '1' }).message, /\n\s+at /, 'the stack with LOCKREPRO_DEBUG');
+  assert.equal(isConnectionError(new Error('syntax error at or near "x"')), false);
+});
+
+test('main(): an exception it has no name for is one line and exit 4, never "database error" or a stack', async () => {
+  const err: string[] = [];
+  const io: Io = {
+    out: () => {
+      throw new TypeError('a bug while printing postgres://u:s3cr3t@h/x');
+    },
+    err: (t) => void err.push(t),
+    env: {},
+    isTTY: false,
+  };
+  assert.equal(await main(['list'], io), EXIT.INTERNAL);
+  const text = err.join('');
+  assert.equal(text.trim().split('\n').length, 1, text);
+  assert.match(text, /^lockrepro: internal error: a bug while printing postgres:\/\/u:\*\*\*@h\/x \(a bug in lockrepro/);
+  assert.doesNotMatch(text, /s3cr3t|database error/);
+});
+
+test('engines: mysql covers MariaDB; others are skipped with a reason', () => {
+  assert.equal(engineSkipReason({ name: 's', engines: ['mysql'] }, 'mariadb'), null);
+  assert.equal(engineSkipReason({ name: 's', engines: ['mysql'] }, 'mysql'), null);
+  assert.equal(engineSkipReason({ name: 's', engines: null }, 'postgres'), null);
+  assert.equal(engineSkipReason({ name: 's', engines: ['mariadb'] }, 'mysql'), 's supports mariadb, not mysql');
+  assert.equal(engineSkipReason({ name: 's', engines: ['mysql'] }, 'postgres'), 's supports mysql, not postgres');
+});
