@@ -92,7 +92,7 @@ async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
     .addOption(new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS))
     .option('--json', 'print the result as JSON on stdout')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
-    .option('--step-timeout <ms>', 'a step neither finished nor waiting on a lock after this long is a hang (default 5000)', positiveInt)
+    .option('--step-timeout <ms>', "a step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang (default 5000)", positiveInt)
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
     .action(async (targets: string[], flags: RunFlags) => {

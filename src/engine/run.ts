@@ -16,7 +16,7 @@ import { compareCheck } from '../detect/compare.js';
 import type { CheckOutcome, Row, RunEvent, StepRecord, VariantRun } from './result.js';
 
 export interface RunOptions {
-  /** A step neither finished nor waiting on a lock after this long is a hang. */
+  /** A step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang. */
   stepTimeoutMs?: number;
   /** How often the monitor asks who waits (ms). */
   pollMs?: number;

@@ -144,7 +144,7 @@ export const scenarioSchema = z.strictObject({
     .min(100)
     .max(600_000)
     .optional()
-    .describe('Per-step timeout in ms: a step neither finished nor waiting on a lock by then is a hang.'),
+    .describe("Per-step timeout in ms: a step still running by then (not waiting on another worker's lock), or waiting while nothing else can move, is a hang."),
   setup: z.array(sqlSchema).default([]),
   teardown: z.array(sqlSchema).default([]),
   workers: z
