@@ -52,7 +52,10 @@ export interface VariantPlan {
   readonly story: string | null;
   readonly engine: EngineName;
   readonly isolation: IsolationLevel;
+  /** The scenario's setup, then the fix's own. */
   readonly setup: readonly LocatedSql[];
+  /** The fix's own setup SQL (also in `setup`), shown with the fix. */
+  readonly fixSetup: readonly string[];
   readonly teardown: readonly LocatedSql[];
   readonly workers: readonly { readonly name: string; readonly steps: readonly PlannedStep[] }[];
   readonly schedule: readonly { readonly worker: string; readonly step: string }[];
@@ -137,7 +140,8 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         story: v.fix?.story ?? null,
         engine,
         isolation,
-        setup: sc.setup.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
+        setup: [...sc.setup, ...(v.fix?.setup ?? [])].map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
+        fixSetup: (v.fix?.setup ?? []).map((s) => sqlFor(s, engine)!),
         teardown: sc.teardown.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
         workers: v.shape.workers.map((w) => ({ name: w.name, steps: w.steps.map(planStep) })),
         schedule: v.shape.schedule.map((r: StepRef) => ({ worker: r.worker, step: r.step })),

@@ -27,6 +27,7 @@ export function showScenario(sc: Scenario): string {
   for (const f of sc.fixes) {
     out.push('', `fix ${f.name}${f.title ? ` — ${f.title}` : ''}: expects ${byEngineText(f.expect.byEngine)}`);
     if (f.story) out.push(...indent(f.story));
+    for (const s of f.setup) out.push(`  setup: ${sqlText(s)}`);
     for (const r of f.replace) out.push(`  replace ${refText(r.ref)}: ${sqlText(r.sql)}`);
     for (const i of f.insert) out.push(`  insert ${i.position} ${refText(i.anchor)}: ${i.step.name}: ${sqlText(i.step.sql)}`);
     for (const r of f.remove) out.push(`  remove ${refText(r)}`);

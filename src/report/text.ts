@@ -61,6 +61,7 @@ export class TextReporter {
     const out: string[] = ['', c.bold.cyan(`── ${head}`)];
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
+    for (const sql of p.fixSetup) out.push(c.dim(`   + setup: ${sql.trim().replace(/\s+/g, ' ')}`));
     if (p.retry) out.push(c.dim(`   retries on ${p.retry.on.join(', ')}, up to ${p.retry.attempts} times`));
 
     const wWidth = Math.max(...p.workers.map((w) => w.name.length));

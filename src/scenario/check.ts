@@ -197,6 +197,7 @@ function buildModel(parsed: ParsedFile, d: ScenarioInput): Scenario {
       name,
       title: f.title ?? null,
       story: f.story ?? null,
+      setup: (f.setup ?? []).map((s, i) => sql(s, [...p, 'setup', i])),
       replace: Object.entries(f.replace ?? {}).map(([r, s]) => ({
         ref: ref(r, [...p, 'replace', r]),
         sql: sql(s, [...p, 'replace', r]),
@@ -305,6 +306,7 @@ export function engineCoverage(sc: Scenario, engines: readonly EngineName[]): { 
   };
   steps(sc.workers, '');
   for (const fix of sc.fixes) {
+    fix.setup.forEach((s, i) => need(s, `fix ${fix.name}: setup[${i}]`));
     for (const r of fix.replace) need(r.sql, `fix ${fix.name}: ${r.ref.worker}.${r.ref.step}`);
     steps(fix.insert.map((i) => ({ steps: [i.step] })), ` (in fix ${fix.name})`);
   }

@@ -62,6 +62,8 @@ export interface Fix extends Located {
   readonly name: string;
   readonly title: string | null;
   readonly story: string | null;
+  /** Run after the scenario's setup, for this fix only. */
+  readonly setup: readonly Sql[];
   readonly replace: readonly { ref: StepRef; sql: Sql }[];
   readonly insert: readonly Insert[];
   readonly remove: readonly StepRef[];

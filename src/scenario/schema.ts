@@ -106,6 +106,10 @@ export const checkSchema = z.strictObject({
 export const fixSchema = z.strictObject({
   title: z.string().optional(),
   story: z.string().optional(),
+  setup: z
+    .array(sqlSchema)
+    .optional()
+    .describe("More setup SQL for this fix only, run after the scenario's (a migration: a constraint, an index, a column)."),
   replace: z.record(stepRef, sqlSchema).optional().describe('New SQL for existing steps, by worker.step.'),
   insert: z.array(insertSchema).optional(),
   remove: z.array(stepRef).optional(),

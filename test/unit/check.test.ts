@@ -105,6 +105,25 @@ test('a scenario without SQL for the engine asked for is a planning problem with
   assert.equal(planScenario(sc, { engine: 'postgres', placeholder: () => '?' }).problems.length, 0);
 });
 
+test("a fix's setup runs after the scenario's, in that fix only, and needs SQL for the engine", () => {
+  const sc = scenarioFrom(GOOD.replace('expect: clean\n', `setup: [CREATE TABLE t (id int)]
+expect: clean
+fixes:
+  indexed:
+    setup:
+      - CREATE UNIQUE INDEX t_id ON t (id)
+      - { postgres: ANALYZE t }
+`));
+  const r = planScenario(sc, { engine: 'postgres', placeholder: () => '?' });
+  assert.deepEqual(r.plans.map((p) => p.setup.map((s) => s.sql)), [
+    ['CREATE TABLE t (id int)'],
+    ['CREATE TABLE t (id int)', 'CREATE UNIQUE INDEX t_id ON t (id)', 'ANALYZE t'],
+  ]);
+  assert.deepEqual(r.plans[1]!.fixSetup, ['CREATE UNIQUE INDEX t_id ON t (id)', 'ANALYZE t']);
+  const m = planScenario(sc, { engine: 'mariadb', placeholder: () => '?' });
+  assert.deepEqual(m.problems.map((p) => `${p.line}: ${p.message}`), ['17: fix indexed: setup[1] has no SQL for mariadb']);
+});
+
 test('per-engine SQL: mysql serves mariadb unless mariadb is given', () => {
   const sc = scenarioFrom(GOOD.replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1, mysql: SELECT 2 }, save: n }'));
   const r = planScenario(sc, { engine: 'mariadb', placeholder: () => '?' });
