@@ -438,7 +438,10 @@ class MysqlScratch implements Scratch {
     this.source =
       method.kind === 'performance_schema'
         ? new PerformanceSchemaLockWaits(this.monitorQ)
-        : new InnodbStatusLockWaits(this.monitorQ, (id) => this.sessions.get(id)?.inflight ?? undefined, method.informationSchema);
+        : new InnodbStatusLockWaits(this.monitorQ, (id) => this.sessions.get(id)?.inflight ?? undefined, method.informationSchema, {
+            schema: name,
+            threads: () => new Set(this.sessions.keys()),
+          });
   }
 
   exec(sql: string, params?: readonly unknown[]): Promise<QueryResult> {

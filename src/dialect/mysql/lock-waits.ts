@@ -16,7 +16,10 @@
  *      writer is provably the only holder and the answer is final at once. Covers
  *      UPDATE/DELETE/INSERT holders; not `FOR UPDATE` / `FOR SHARE` holders (they do not write
  *      the row), secondary-index or gap waits.
- *   b. otherwise information_schema INNODB_LOCK_WAITS ⋈ INNODB_TRX, read once per new wait and
+ *   b. by elimination, also fresh: the lock is on a table of the scratch database (nobody else
+ *      uses it) and exactly one other of its connections has an active transaction. Exact; covers
+ *      every wait of a two-worker scenario.
+ *   c. otherwise information_schema INNODB_LOCK_WAITS ⋈ INNODB_TRX, read once per new wait and
  *      only when nobody (that we know of) has read those views for ≥105 ms, because the server
  *      serves a cached copy otherwise and every read restarts its 100 ms clock. The row is used
  *      only if it shows this very wait (same transaction, thread and requested lock id), i.e. the
@@ -208,6 +211,16 @@ interface WaitState {
   confirmed: { trxId: number; threadId: number }[] | null;
 }
 
+/**
+ * The scratch database and its worker connections. Nobody else uses a scratch database, so a lock
+ * on one of its tables is held by one of these connections: when only one other of them has an
+ * active transaction, it is the holder (see {@link onlyOtherHolder}).
+ */
+export interface ScratchScope {
+  schema: string;
+  threads(): ReadonlySet<number>;
+}
+
 /** MariaDB, or MySQL without performance_schema: status text + PROCESSLIST (+ information_schema). */
 export class InnodbStatusLockWaits implements LockWaitSource {
   private readonly state = new Map<string, WaitState>();
@@ -217,6 +230,7 @@ export class InnodbStatusLockWaits implements LockWaitSource {
     private readonly inflight: InflightLookup,
     /** null where information_schema has no INNODB_LOCK_WAITS (MySQL 8). */
     private readonly isClock: InformationSchemaClock | null,
+    private readonly scope: ScratchScope | null = null,
   ) {}
 
   async waits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
@@ -258,7 +272,9 @@ export class InnodbStatusLockWaits implements LockWaitSource {
       for (const b of st.confirmed ?? []) if (active.get(b.trxId) === b.threadId) holders.add(b.threadId);
       const writers = writerThreads(tx, active);
       for (const w of writers) holders.add(w);
-      const exact = writers.length > 0 && soleWaiterOnRecord(tx, txs);
+      const only = holders.size === 0 && this.scope ? onlyOtherHolder(tx, txs, this.scope) : null;
+      if (only !== null) holders.add(only);
+      const exact = (writers.length > 0 && soleWaiterOnRecord(tx, txs)) || only !== null;
 
       if (st.confirmed || exact || st.reported || !this.isClock || tx.trxId === null || now - st.firstSeen >= WITHHOLD_MAX_MS) {
         st.reported = true;
@@ -325,6 +341,25 @@ function writerThreads(tx: StatusTransaction, active: ReadonlyMap<number, number
     if (trx !== tx.trxId && thread !== undefined && thread !== tx.threadId) out.push(thread);
   }
   return out;
+}
+
+/**
+ * The holder by elimination: the waited-for lock is on a table of the scratch database, which only
+ * its own connections use, and exactly one of them other than the waiter has an active
+ * transaction (a real trx id: InnoDB gives one to every transaction that has locked or written
+ * anything). Then that transaction holds the lock. Exact, fresh (from the same status text) and
+ * needs no information_schema; covers what DB_TRX_ID cannot: FOR UPDATE holders, secondary-index
+ * and gap waits. Null when it cannot be decided this way (two or more candidates).
+ */
+function onlyOtherHolder(tx: StatusTransaction, all: readonly StatusTransaction[], scope: ScratchScope): number | null {
+  const table = tx.waitingFor?.table;
+  if (!table || !table.startsWith(`\`${scope.schema}\`.`)) return null;
+  const ours = scope.threads();
+  const others = new Set<number>();
+  for (const o of all) {
+    if (o.trxId !== null && o.threadId !== null && o.threadId !== tx.threadId && ours.has(o.threadId)) others.add(o.threadId);
+  }
+  return others.size === 1 ? [...others][0]! : null;
 }
 
 /**
