@@ -18,7 +18,7 @@ import { toJUnit } from '../report/junit.js';
 import { nothingRan, reportOk, type Report, type ScenarioReport, type SkippedScenario } from '../report/model.js';
 import { TextReporter } from '../report/text.js';
 import { showScenario } from '../report/show.js';
-import { redactUrl, scrub, scrubUrls } from '../util/redact.js';
+import { redactUrl, scrubUrls } from '../util/redact.js';
 import { classifyRunError, internalErrorText } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -63,8 +63,11 @@ interface RunFlags {
 
 export async function main(argv: readonly string[], rawIo: Io = processIo()): Promise<ExitCode> {
   // The output boundary: everything lockrepro prints (its own lines, commander's errors, which
-  // echo the user's arguments, driver messages, reports) loses known secrets and URL passwords here.
-  const clean = (t: string) => scrubUrls(scrub(t));
+  // echo the user's arguments, reports) loses the password of any URL in it here. By position
+  // only: replacing the password's text everywhere would turn a password like "postgres" or "1"
+  // into damage all over the report (`"dialect": "***"`, invalid JSON). Driver messages, the
+  // one free text that could repeat a password, are scrubbed where they are caught (src/dialect).
+  const clean = (t: string) => scrubUrls(t);
   const io: Io = { ...rawIo, out: (t) => rawIo.out(clean(t)), err: (t) => rawIo.err(clean(t)) };
   try {
     return await parseAndRun(argv, io);
@@ -293,6 +296,6 @@ function unwritable(file: string): string | null {
 }
 
 function fail(io: Io, code: ExitCode, message: string): ExitCode {
-  io.err(`lockrepro: ${scrub(message)}\n`);
+  io.err(`lockrepro: ${message}\n`);
   return code;
 }

@@ -1,7 +1,9 @@
 /**
  * Passwords never appear in any output. Every URL shown to a user goes through {@link redactUrl},
- * every message that came from a driver goes through {@link scrub} with the secrets known, and
- * everything the CLI writes goes through {@link scrubUrls} (src/cli/main.ts wraps its output).
+ * every message that came from a driver goes through {@link scrub} with the secrets known (where
+ * the dialect catches it), and everything the CLI writes goes through {@link scrubUrls}
+ * (src/cli/main.ts wraps its output). Only driver messages are scrubbed by text: a password can be
+ * an ordinary word ("postgres") that a report legitimately contains.
  */
 import { BadDatabaseUrl } from '../engine/dialect.js';
 

@@ -170,6 +170,24 @@ describe('verdicts on PostgreSQL 15 (CI server)', { skip: external.skip }, () =>
     assert.deepEqual([bug.name, bug.expected, bug.observed, bug.met], ['bug', 'deadlock', 'clean', false]);
   });
 
+  test('a password that is an ordinary word or a digit is hidden in the URL and damages nothing else', () => {
+    external.require();
+    // The CI server trusts local connections, so any password is accepted.
+    for (const password of ['postgres', '1']) {
+      const url = PG_URL.replace('postgres://postgres@', `postgres://postgres:${password}@`);
+      const j = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug', '--db', url, '--json']);
+      assert.equal(j.code, 0, j.stderr);
+      const doc = JSON.parse(j.stdout); // still valid JSON
+      assert.equal(doc.lockrepro, 1);
+      assert.equal(doc.database.dialect, 'postgres');
+      const t = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug', '--db', url, '--verbose']);
+      assert.equal(t.code, 0, t.stderr);
+      assert.match(t.stdout, /alice is the deadlock victim/);
+      assert.match(t.stdout, /postgres:\/\/postgres:\*\*\*@127\.0\.0\.1/, 'the URL is shown with its password hidden');
+      assert.doesNotMatch(t.stdout, new RegExp(`postgres:${password}@`));
+    }
+  });
+
   test('--variant nosuch is bad usage (exit 2), naming the variant', () => {
     external.require();
     const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'nosuch', '--db', PG_URL]);

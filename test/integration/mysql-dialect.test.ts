@@ -185,6 +185,21 @@ describe('mysql dialect: parsers (no server needed)', () => {
     assert.deepEqual(recordWriterCandidates(waiting.waitingFor!), [0x79c]);
     assert.equal(txs[2]!.threadId, 8);
     assert.equal(txs[2]!.lockWait, false);
+    assert.deepEqual(txs.map((x) => x.active), [false, true, true], 'a numbered "not started" one is not open');
+  });
+
+  test('status text: a read-only transaction (MariaDB prints no number) is still open', () => {
+    const txs = parseInnodbStatus([
+      'LIST OF TRANSACTIONS FOR EACH SESSION:',
+      '---TRANSACTION (0x7fe4c8a2c680), ACTIVE 2 sec',
+      '2 lock struct(s), heap size 1128, 1 row lock(s)',
+      'MariaDB thread id 12, OS thread handle 1, query id 40 127.0.0.1 root',
+      '---TRANSACTION (0x7fe4c8a2bb80), not started',
+      'MariaDB thread id 13, OS thread handle 1, query id 41 127.0.0.1 root',
+      '--------',
+      'FILE I/O',
+    ].join('\n'));
+    assert.deepEqual(txs.map((x) => [x.trxId, x.threadId, x.active]), [[null, 12, true], [null, 13, false]]);
   });
 
   test('status text: statement text cannot fake a wait', () => {
@@ -362,6 +377,26 @@ describe('mysql dialect against a real server', () => {
     }
     t.diagnostic(`FOR UPDATE holder: reported after ${took.map((x) => x.toFixed(1)).join(' ')} ms`);
     assert.ok(median(took) < 25, `median ${median(took).toFixed(1)} ms`);
+    await s.drop();
+  });
+
+  test('a wait for a shared lock (SERIALIZABLE read) names the reading transaction at once', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b, ids } = await twoSessions('shared wait', 'repeatable-read');
+    const aS = await s.openSession('alice-s', 'serializable');
+    await aS.query('BEGIN');
+    await aS.query('SELECT v FROM t WHERE id = ?', [1]); // SERIALIZABLE: a shared lock on row 1
+    await b.query('BEGIN');
+    const p = b.query('UPDATE t SET v = 0 WHERE id = ?', [1]);
+    const all = [...ids, aS.backendId];
+    // a is idle with no transaction: the only other open transaction is alice-s's.
+    const seen = await pollWaits(s, all, (w) => w.has(b.backendId), 2_000);
+    assert.deepEqual(seen.waits.get(b.backendId), [aS.backendId]);
+    assert.ok(seen.ms < 100, `${seen.ms.toFixed(1)} ms`);
+    await aS.query('COMMIT');
+    await p;
+    await b.query('COMMIT');
+    void a;
     await s.drop();
   });
 

@@ -53,6 +53,11 @@ export interface StatusTransaction {
   trxId: number | null;
   /** The connection (thread) id, = CONNECTION_ID(); null when not printed. */
   threadId: number | null;
+  /**
+   * `ACTIVE` in its header: a transaction is open (MariaDB prints a read-only one, even one that
+   * holds shared locks, as `(0x…), ACTIVE` with no number; MySQL 8 numbers `not started` ones).
+   */
+  active: boolean;
   lockWait: boolean;
   /** What it waits for, when in LOCK WAIT. */
   waitingFor: WaitedLock | null;
@@ -88,16 +93,17 @@ export function parseInnodbStatus(status: string): StatusTransaction[] {
     // The block runs to the next transaction header.
     let j = i + 1;
     while (j < lines.length && !HEADER.test(lines[j]!)) j++;
-    out.push(parseBlock(header[1], lines.slice(i + 1, j)));
+    out.push(parseBlock(header[1], /, ACTIVE\b/.test(lines[i]!), lines.slice(i + 1, j)));
     i = j;
   }
   return out;
 }
 
-function parseBlock(trxId: string | undefined, lines: string[]): StatusTransaction {
+function parseBlock(trxId: string | undefined, active: boolean, lines: string[]): StatusTransaction {
   const tx: StatusTransaction = {
     trxId: trxId === undefined ? null : Number(trxId),
     threadId: null,
+    active,
     lockWait: false,
     waitingFor: null,
   };

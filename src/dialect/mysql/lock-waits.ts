@@ -258,6 +258,12 @@ export class InnodbStatusLockWaits implements LockWaitSource {
     const txs = parseInnodbStatus(String(rows[0]?.Status ?? ''));
     const active = new Map<number, number>(); // trx id → thread id, of transactions active now
     for (const t of txs) if (t.trxId !== null && t.threadId !== null) active.set(t.trxId, t.threadId);
+    const activeThreads = new Set(txs.filter((t) => t.active && t.threadId !== null).map((t) => t.threadId!));
+    // A blocker information_schema named is still one while its transaction is open: the same
+    // trx id on the same thread; for a read-only one (trx id 0 there, none in the status text),
+    // an open transaction on the same thread.
+    const stillHolds = (b: { trxId: number; threadId: number }) =>
+      b.trxId > 0 ? active.get(b.trxId) === b.threadId : activeThreads.has(b.threadId);
 
     const seen = new Set<string>();
     const pending: { tx: StatusTransaction; st: WaitState; holders: Set<number> }[] = [];
@@ -269,7 +275,7 @@ export class InnodbStatusLockWaits implements LockWaitSource {
       if (!st) this.state.set(key, (st = { firstSeen: now, reported: false, confirmed: null }));
 
       const holders = new Set<number>();
-      for (const b of st.confirmed ?? []) if (active.get(b.trxId) === b.threadId) holders.add(b.threadId);
+      for (const b of st.confirmed ?? []) if (stillHolds(b)) holders.add(b.threadId);
       const writers = writerThreads(tx, active);
       for (const w of writers) holders.add(w);
       const only = holders.size === 0 && this.scope ? onlyOtherHolder(tx, txs, this.scope) : null;
@@ -294,7 +300,7 @@ export class InnodbStatusLockWaits implements LockWaitSource {
         st.confirmed = mine
           .filter((r) => r.blockTrx !== null && r.blockThread !== null && r.blockThread !== tx.threadId)
           .map((r) => ({ trxId: r.blockTrx!, threadId: r.blockThread! }));
-        for (const b of st.confirmed) if (active.get(b.trxId) === b.threadId) holders.add(b.threadId);
+        for (const b of st.confirmed) if (stillHolds(b)) holders.add(b.threadId);
         st.reported = true;
         result.set(tx.threadId!, sorted(holders));
       }
@@ -345,11 +351,11 @@ function writerThreads(tx: StatusTransaction, active: ReadonlyMap<number, number
 
 /**
  * The holder by elimination: the waited-for lock is on a table of the scratch database, which only
- * its own connections use, and exactly one of them other than the waiter has an active
- * transaction (a real trx id: InnoDB gives one to every transaction that has locked or written
- * anything). Then that transaction holds the lock. Exact, fresh (from the same status text) and
- * needs no information_schema; covers what DB_TRX_ID cannot: FOR UPDATE holders, secondary-index
- * and gap waits. Null when it cannot be decided this way (two or more candidates).
+ * its own connections use, and exactly one of them other than the waiter has an open (`ACTIVE`)
+ * transaction. Locks are held until the transaction ends, so that transaction holds the lock.
+ * Exact, fresh (from the same status text) and needs no information_schema; covers what DB_TRX_ID
+ * cannot: FOR UPDATE and shared-lock holders, secondary-index and gap waits. Null when it cannot
+ * be decided this way (two or more candidates).
  */
 function onlyOtherHolder(tx: StatusTransaction, all: readonly StatusTransaction[], scope: ScratchScope): number | null {
   const table = tx.waitingFor?.table;
@@ -357,7 +363,7 @@ function onlyOtherHolder(tx: StatusTransaction, all: readonly StatusTransaction[
   const ours = scope.threads();
   const others = new Set<number>();
   for (const o of all) {
-    if (o.trxId !== null && o.threadId !== null && o.threadId !== tx.threadId && ours.has(o.threadId)) others.add(o.threadId);
+    if (o.active && o.threadId !== null && o.threadId !== tx.threadId && ours.has(o.threadId)) others.add(o.threadId);
   }
   return others.size === 1 ? [...others][0]! : null;
 }
