@@ -4,11 +4,22 @@ import { EXIT, OUTPUT_CLOSED, internalErrorText, main, processIo } from '../dist
 
 const controller = new AbortController();
 let interrupted = 0;
+let firstSignalAt = 0;
+/** A repeat this soon after the first signal is the same Ctrl-C (sent to us and to our group). */
+const SAME_SIGNAL_MS = 1000;
 for (const sig of ['SIGINT', 'SIGTERM']) {
   process.on(sig, () => {
     // First signal: stop the run, drop scratch databases, stop the embedded server, exit 130.
-    // A second one: leave at once.
-    if (++interrupted > 1) process.exit(EXIT.INTERRUPTED);
+    // A second one, pressed on purpose later: leave at once, saying what may be left behind.
+    const now = Date.now();
+    if (interrupted > 0 && now - firstSignalAt < SAME_SIGNAL_MS) return;
+    if (++interrupted > 1) {
+      process.stderr.write('lockrepro: interrupted again: leaving without cleaning up; scratch databases named lockrepro_* may be left on the server\n');
+      process.exit(EXIT.INTERRUPTED);
+    }
+    firstSignalAt = now;
+    // Said at once: dropping scratch databases and stopping the embedded server take a moment.
+    process.stderr.write('lockrepro: interrupted: cleaning up (Ctrl-C again to leave at once)\n');
     controller.abort();
   });
 }

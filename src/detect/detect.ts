@@ -32,6 +32,8 @@ export interface Verdict {
   met: boolean;
   /** Whether a handled error (caught or retried) was needed to come out clean. */
   handledErrors: number;
+  /** Failed checks not counted as their anomaly, by check name, and why. */
+  notCounted: Record<string, string>;
 }
 
 const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
@@ -74,10 +76,20 @@ export function detect(run: VariantRun): Verdict {
   }
   counts.retries = run.events.filter((e) => e.type === 'retry').length;
 
+  // A lost-update check compares the final value with what every worker's change should have
+  // made it. When a worker's transaction failed and was rolled back, its change never happened:
+  // the value differs, but nothing was lost (the error is what the run shows).
+  const rolledBack = [...new Set(run.events.flatMap((e) => (e.type === 'rollback' && e.reason !== 'retry' ? [e.worker] : [])))];
+  const notCounted: Record<string, string> = {};
   for (const c of run.checks) {
     if (c.passed) continue;
     if (c.error) {
       observed.add('error');
+      continue;
+    }
+    if (c.anomaly === 'lost-update' && rolledBack.length > 0) {
+      const who = rolledBack.join(' and ');
+      notCounted[c.name] = `not a lost update: ${who}'s transaction failed and was rolled back, so ${rolledBack.length > 1 ? 'their changes' : 'its change'} never happened`;
       continue;
     }
     switch (c.anomaly) {
@@ -96,7 +108,7 @@ export function detect(run: VariantRun): Verdict {
   const obs = ORDER.filter((a) => observed.has(a));
   const expected = run.plan.expected;
   const met = obs.length === expected.length && expected.every((e) => observed.has(e));
-  return { counts, observed: obs, expected, met, handledErrors };
+  return { counts, observed: obs, expected, met, handledErrors, notCounted };
 }
 
 /** For a count check (expected 1, found 3): 2 duplicate rows; otherwise one finding. */

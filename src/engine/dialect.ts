@@ -41,10 +41,12 @@ export interface DbError {
   /**
    * What the server did to the open transaction: `transaction` (rolled back or unusable until
    * ROLLBACK, as after a PostgreSQL error or a MySQL deadlock) or `statement` (only the statement
-   * was undone and the transaction goes on, as after MySQL's lock wait timeout 1205), or `none`
+   * was undone and the transaction goes on, as after MySQL's lock wait timeout 1205), `aborted`
+   * (PostgreSQL, inside a transaction block: its changes are undone and its locks released at
+   * once, but the server accepts only ROLLBACK or ROLLBACK TO SAVEPOINT until it ends), or `none`
    * (the server undid nothing: lockrepro's own optimistic-lock check, code `rows`).
    */
-  rolledBack: 'transaction' | 'statement' | 'none';
+  rolledBack: 'transaction' | 'statement' | 'aborted' | 'none';
   /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */
   detail?: string;
 }

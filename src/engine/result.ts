@@ -23,6 +23,8 @@ export interface StepRecord {
   blockedBy: string[];
   rows: Row[];
   rowCount: number | null;
+  /** The statement returned a result set (possibly with no rows), as a SELECT does. */
+  resultSet: boolean;
   error: DbError | null;
   /** How the application dealt with the error: caught by the step, or its transaction retried. */
   handled: 'caught' | 'retried' | null;

@@ -219,7 +219,7 @@ class Scheduler {
   private record(entry: Entry, w: WorkerState, status: StepRecord['status'], params: Record<string, unknown> = {}): number {
     this.records.push({
       worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, params,
-      status, blocked: false, blockedBy: [], rows: [], rowCount: null, error: null,
+      status, blocked: false, blockedBy: [], rows: [], rowCount: null, resultSet: false, error: null,
       handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
       backendId: w.session.backendId, startedMs: null, waitSeenMs: null, endedMs: null,
     });
@@ -354,6 +354,7 @@ class Scheduler {
       const { result } = outcome;
       rec.rows = result.rows.slice(0, this.keepRows);
       rec.rowCount = result.rowCount;
+      rec.resultSet = result.columns.length > 0;
       this.save(w, f.entry.step, result);
       return;
     }

@@ -46,6 +46,7 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
       expected: c.expected,
       actual: c.actual,
       ...(c.error ? { error: c.error } : {}),
+      ...(verdict.notCounted[c.name] ? { notCounted: verdict.notCounted[c.name] } : {}),
     })),
     ...(verbose ? { durationMs: round(run.durationMs) } : {}),
   };

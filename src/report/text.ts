@@ -21,6 +21,7 @@ export interface TextOptions {
 const UNDO_TEXT: Record<DbError['rolledBack'], string> = {
   transaction: 'transaction rolled back',
   statement: 'only the statement rolled back, the transaction stays open',
+  aborted: 'transaction aborted (only ROLLBACK or ROLLBACK TO SAVEPOINT runs now)',
   none: 'the transaction stays open',
 };
 
@@ -62,7 +63,7 @@ export class TextReporter {
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
     for (const sql of p.fixSetup) out.push(c.dim(`   + setup: ${sql.trim().replace(/\s+/g, ' ')}`));
-    if (p.retry) out.push(c.dim(`   retries on ${p.retry.on.join(', ')}, up to ${p.retry.attempts} times`));
+    if (p.retry) out.push(c.dim(`   on ${p.retry.on.join(' or ')} the worker rolls back and starts its transaction again, up to ${timesText(p.retry.attempts)}`));
 
     const wWidth = Math.max(...p.workers.map((w) => w.name.length));
     const sWidth = Math.max(...run.steps.map((s) => s.step.length), 4);
@@ -125,6 +126,7 @@ export class TextReporter {
       for (const ch of run.checks) {
         if (ch.error) out.push(c.red(`     ✗ ${ch.name}: the check failed to run: ${ch.error}`));
         else if (ch.passed) out.push(c.green(`     ✓ ${ch.name}: ${valueText(ch.actual)}`));
+        else if (verdict.notCounted[ch.name]) out.push(c.yellow(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)}: ${verdict.notCounted[ch.name]}`));
         else out.push(c.red(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)} → ${ch.anomaly}`));
       }
     }
@@ -135,6 +137,7 @@ export class TextReporter {
     const handled = verdict.handledErrors > 0 && verdict.observed.length === 0 ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''}${verdict.counts.retries ? `, ${verdict.counts.retries} retr${verdict.counts.retries > 1 ? 'ies' : 'y'}` : ''})` : '';
     const line = `   saw ${saw}${handled}; expected ${expectText(p.expected)}`;
     out.push('', verdict.met ? c.green(`${line}  ✓`) : c.red.bold(`${line}  ✗ ${missText(v)}`));
+    if (notAFixHere(v)) out.push(c.yellow(`   this fix does not fix it on ${p.engine}: the scenario says so, and why, above`));
     return out.join('\n') + '\n';
   }
 
@@ -144,20 +147,24 @@ export class TextReporter {
       head: ['scenario', 'variant', 'isolation', 'saw', 'expected', ''],
       style: { head: [], border: [] },
     });
+    const notFixes: string[] = [];
     for (const s of report.scenarios) {
       for (const v of s.variants) {
+        if (notAFixHere(v)) notFixes.push(`${s.scenario.name} fix ${v.run.plan.name} (still ${expectText(v.run.plan.expected)})`);
         table.push([
           s.scenario.name,
           v.run.plan.fix ? `fix ${v.run.plan.name}` : 'bug',
           v.run.plan.isolation,
           expectText(v.verdict.observed) + countsText(v),
           expectText(v.run.plan.expected),
-          v.verdict.met ? c.green('✓') : c.red('✗'),
+          v.verdict.met ? (notAFixHere(v) ? c.yellow('✓ !') : c.green('✓')) : c.red('✗'),
         ]);
       }
     }
     const ok = reportOk(report);
-    return `\n${table.toString()}\n${ok ? c.green.bold('every expectation met') : c.red.bold('some expectations were not met')}\n`;
+    const engine = report.scenarios[0]?.variants[0]?.run.plan.engine;
+    const warn = notFixes.length ? `\n${c.yellow(`! as expected, not a fix on ${engine}: ${notFixes.join('; ')}`)}` : '';
+    return `\n${table.toString()}${warn}\n${ok ? c.green.bold('every expectation met') : c.red.bold('some expectations were not met')}\n`;
   }
 
   private outcome(s: StepRecord, afterWait: boolean): string {
@@ -177,6 +184,7 @@ export class TextReporter {
       return `${lead}${s.hang ? c.red(`✗ cancelled (${e.code})`) : c.red(text)}${s.hang ? '' : msg}`;
     }
     if (s.rows.length > 0) return `${lead}${rowsText(s.rows, s.rowCount)}`;
+    if (s.resultSet) return `${lead}no rows`;
     if (/^\s*(insert|update|delete|replace)\b/i.test(s.sql)) {
       const n = s.rowCount ?? 0;
       return `${lead}${n} row${n === 1 ? '' : 's'} changed`;
@@ -251,7 +259,16 @@ function rowsText(rows: readonly Record<string, unknown>[], rowCount: number | n
 function valueText(v: unknown): string {
   const n = normalise(v);
   if (n === null || n === undefined) return 'null';
-  if (typeof n === 'string') return n;
+  if (typeof n === 'string') return n === '' ? "''" : n;
   if (n instanceof Date) return n.toISOString();
   return typeof n === 'object' ? JSON.stringify(n) : String(n);
+}
+
+/** A fix whose expectation on this engine is an anomaly: it met it, but fixes nothing here. */
+function notAFixHere(v: VariantReport): boolean {
+  return v.run.plan.fix && v.verdict.met && v.run.plan.expected.length > 0;
+}
+
+function timesText(n: number): string {
+  return n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`;
 }

@@ -178,6 +178,30 @@ expect: deadlock
       }
     });
 
+    test('an error inside a transaction block aborts it; outside one, only the statement failed', async () => {
+      const sc = scenarioFrom(`
+name: aborts
+title: t
+story: s
+setup: [CREATE TABLE u (id int PRIMARY KEY)]
+workers:
+  a:
+    - { name: lone, sql: "INSERT INTO u VALUES (1), (1)", catch: [unique-violation] }
+    - { name: none, sql: SELECT id FROM u WHERE id = 42 }
+    - { name: begin, sql: BEGIN }
+    - { name: dup, sql: "INSERT INTO u VALUES (2), (2)" }
+expect: unique-violation
+`);
+      const [plan] = planScenario(sc, { engine: 'postgres', placeholder: (n) => `$${n}` }).plans;
+      const run = await runVariant(dialect, plan!);
+      const err = (step: string) => run.steps.find((s) => s.step === step)!.error;
+      assert.deepEqual([err('lone')?.code, err('lone')?.rolledBack], ['23505', 'statement']);
+      assert.deepEqual([err('dup')?.code, err('dup')?.rolledBack], ['23505', 'aborted']);
+      const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: detect(run) });
+      assert.match(text, /a {2}none {3}SELECT id FROM u WHERE id = 42 {2}→ no rows/);
+      assert.match(text, /transaction aborted \(only ROLLBACK or ROLLBACK TO SAVEPOINT runs now\)/);
+    });
+
     test('scratch databases are dropped after every run', async () => {
       const made: string[] = [];
       const spy: Dialect = Object.create(dialect);

@@ -20,8 +20,9 @@ export function classifyPgError(e: unknown): DbError | null {
     kind: KINDS[err.code] ?? 'other',
     message: scrub(String(err.message ?? '')),
     // Any error inside a PostgreSQL transaction block aborts the whole transaction: nothing but
-    // ROLLBACK is accepted until it ends, and its locks are released at once.
-    rolledBack: 'transaction',
+    // ROLLBACK is accepted until it ends, and its locks are released at once. (A worker session
+    // knows whether it was in a block and says `statement` when it was not.)
+    rolledBack: 'aborted',
     ...(typeof err.detail === 'string' ? { detail: scrub(err.detail) } : {}),
   };
 }

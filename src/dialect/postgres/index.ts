@@ -3,6 +3,7 @@
  * one admin client per scratch database that runs setup/checks and is also the monitor.
  */
 import pg from 'pg';
+import type { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
 import {
   DatabaseUnavailableError,
@@ -193,6 +194,8 @@ function scratchName(label: string): string {
 
 interface WorkerConn {
   pid: number;
+  /** From the last ReadyForQuery: `I` idle, `T` in a transaction block, `E` in a failed one. */
+  txStatus?: string;
   /** A statement was sent and has not finished: the scheduler only sends one while others wait. */
   inFlight: boolean;
   /** The session's deadlock_timeout as last set, or undefined when unknown. */
@@ -223,6 +226,10 @@ class PostgresScratch implements Scratch {
     const client = await openClient(this.url, worker);
     const conn: WorkerConn = { pid: 0, inFlight: false };
     this.sessions.set(client, conn);
+    // node-postgres keeps the server's transaction status to itself; its connection emits it.
+    (client as unknown as { connection: EventEmitter }).connection.on('readyForQuery', (m: { status?: string }) => {
+      conn.txStatus = m.status;
+    });
     await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
     conn.pid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
     return {
@@ -231,6 +238,7 @@ class PostgresScratch implements Scratch {
       query: async (sql, params) => {
         if (this.lowerDeadlockTimeout) await this.staggerDeadlockTimeout(client, conn);
         conn.inFlight = true;
+        const before = conn.txStatus;
         try {
           const res = await run(client, sql, params);
           // A SET made inside a transaction is undone if it rolls back: know nothing after one ends.
@@ -238,6 +246,8 @@ class PostgresScratch implements Scratch {
           return res;
         } catch (e) {
           conn.deadlockTimeoutMs = undefined;
+          // Outside a transaction block the failed statement was all there was to undo.
+          if (e instanceof QueryError && before === 'I') e.db.rolledBack = 'statement';
           throw e;
         } finally {
           conn.inFlight = false;
