@@ -6,7 +6,9 @@ import { accessSync, constants as fsc, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectDatabase } from '../dialect/connect.js';
 import { BadDatabaseUrl, ENGINES, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
-import { RunAborted, SetupFailed, runVariant } from '../engine/run.js';
+import { RunAborted, SetupFailed, runVariant, type RunOptions } from '../engine/run.js';
+import { chooseInterleavings, withInterleaving } from '../plan/interleavings.js';
+import { aggregate, type ExploredRun } from '../detect/aggregate.js';
 import { detect } from '../detect/detect.js';
 import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
 import { formatProblem, type Problem } from '../scenario/parse.js';
@@ -15,7 +17,7 @@ import type { Scenario } from '../scenario/model.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { toJson } from '../report/json.js';
 import { toJUnit } from '../report/junit.js';
-import { nothingRan, reportOk, type Report, type ScenarioReport, type SkippedScenario } from '../report/model.js';
+import { nothingRan, reportOk, type Report, type ScenarioReport, type SkippedScenario, type VariantReport } from '../report/model.js';
 import { TextReporter } from '../report/text.js';
 import { showScenario } from '../report/show.js';
 import { redactUrl, scrubUrls } from '../util/redact.js';
@@ -58,6 +60,7 @@ interface RunFlags {
   junit?: string;
   verbose?: boolean;
   stepTimeout?: number;
+  interleavings?: number | true;
   color?: boolean;
 }
 
@@ -95,6 +98,7 @@ async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
     .addOption(new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS))
     .option('--json', 'print the result as JSON on stdout')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
+    .option('--interleavings [max]', `run every interleaving of the workers' steps instead of the schedule (at most max per variant, evenly spread; default ${DEFAULT_INTERLEAVINGS})`, interleavingLimit)
     .option('--step-timeout <ms>', "a step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang (default 5000)", positiveInt)
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
@@ -151,6 +155,15 @@ async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
 
 const VERSION = '0.1.0';
 const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const DEFAULT_INTERLEAVINGS = 200;
+const MAX_INTERLEAVINGS = 100_000;
+
+function interleavingLimit(v: string): number {
+  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!(n >= 1 && n <= MAX_INTERLEAVINGS)) throw new InvalidArgumentError(`Expected a whole number of runs from 1 to ${MAX_INTERLEAVINGS}.`);
+  return n;
+}
 
 function positiveInt(v: string): number {
   // Commander prints an InvalidArgumentError with the option's name ("option '--step-timeout <ms>'
@@ -245,8 +258,10 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
       for (const plan of plans) {
         // Ctrl-C or a closed stdout between variants: no new scratch database.
         if (io.signal?.aborted) throw new RunAborted();
-        const run = await runVariant(dialect, plan, { signal: io.signal, stepTimeoutMs: flags.stepTimeout });
-        const v = { run, verdict: detect(run) };
+        const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
+        const v = flags.interleavings
+          ? await exploreVariant(dialect, plan, flags.interleavings === true ? DEFAULT_INTERLEAVINGS : flags.interleavings, opts)
+          : await runOnce(dialect, plan, opts);
         sr.variants.push(v);
         human(text.variant(v));
       }
@@ -274,6 +289,24 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
   } finally {
     await dialect.close().catch(() => undefined);
   }
+}
+
+async function runOnce(dialect: Dialect, plan: VariantPlan, opts: RunOptions): Promise<VariantReport> {
+  const run = await runVariant(dialect, plan, opts);
+  return { run, verdict: detect(run) };
+}
+
+/** `--interleavings`: the variant once per interleaving (each in its own scratch database). */
+async function exploreVariant(dialect: Dialect, plan: VariantPlan, max: number, opts: RunOptions): Promise<VariantReport> {
+  const { total, ranks } = chooseInterleavings(plan.workers.map((w) => w.steps.length), max);
+  const runs: ExploredRun[] = [];
+  for (const rank of ranks) {
+    if (opts.signal?.aborted) throw new RunAborted();
+    const run = await runVariant(dialect, withInterleaving(plan, rank), opts);
+    runs.push({ rank, run, verdict: detect(run) });
+  }
+  const { exploration, verdict } = aggregate(runs, total);
+  return { run: exploration.shown.run, verdict, explored: exploration };
 }
 
 /** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */

@@ -45,7 +45,8 @@ const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
   other: 'error',
 };
 
-const ORDER: readonly Anomaly[] = [
+/** Anomalies in the order reports list them. */
+export const ORDER: readonly Anomaly[] = [
   'deadlock', 'lost-update', 'duplicates', 'invariant', 'serialization', 'lock-timeout', 'unique-violation', 'hang', 'error',
 ];
 

@@ -31,8 +31,8 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
     name: p.name,
     fix: p.fix,
     isolation: p.isolation,
-    mode: 'schedule',
-    runs: 1,
+    mode: v.explored ? 'interleavings' : 'schedule',
+    runs: v.explored?.runs ?? 1,
     expected: p.expected.length === 0 ? 'clean' : p.expected.join(','),
     observed: verdict.observed.length === 0 ? 'clean' : verdict.observed.join(','),
     met: verdict.met,
@@ -48,7 +48,20 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
       ...(c.error ? { error: c.error } : {}),
       ...(verdict.notCounted[c.name] ? { notCounted: verdict.notCounted[c.name] } : {}),
     })),
+    ...(v.explored ? { interleavings: exploredJson(v) } : {}),
     ...(verbose ? { durationMs: round(run.durationMs) } : {}),
+  };
+}
+
+/** With --interleavings: `steps` and `checks` above are those of the run named in `shown`. */
+function exploredJson(v: VariantReport): unknown {
+  const ex = v.explored!;
+  return {
+    total: ex.total <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ex.total) : String(ex.total),
+    runs: ex.runs,
+    failing: ex.failing,
+    byAnomaly: ex.byAnomaly,
+    shown: { rank: Number(ex.shown.rank), schedule: v.run.plan.schedule.map((r) => `${r.worker}.${r.step}`) },
   };
 }
 

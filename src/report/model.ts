@@ -2,11 +2,15 @@
 import type { DatabaseInfo } from '../engine/dialect.js';
 import type { VariantRun } from '../engine/result.js';
 import type { Verdict } from '../detect/detect.js';
+import type { Exploration } from '../detect/aggregate.js';
 import type { Scenario } from '../scenario/model.js';
 
 export interface VariantReport {
+  /** The run shown (with --interleavings: the first that showed an anomaly, or the first). */
   readonly run: VariantRun;
   readonly verdict: Verdict;
+  /** With --interleavings: what all the runs showed. */
+  readonly explored?: Exploration;
 }
 
 export interface ScenarioReport {

@@ -9,6 +9,7 @@ import type { DatabaseInfo, DbError } from '../engine/dialect.js';
 import type { RunEvent, StepRecord } from '../engine/result.js';
 import type { Scenario } from '../scenario/model.js';
 import type { Report, VariantReport } from './model.js';
+import type { Exploration } from '../detect/aggregate.js';
 import { reportOk } from './model.js';
 import { expectText } from './expect-text.js';
 import { normalise } from '../detect/compare.js';
@@ -64,6 +65,12 @@ export class TextReporter {
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
     for (const sql of p.fixSetup) out.push(c.dim(`   + setup: ${sql.trim().replace(/\s+/g, ' ')}`));
     if (p.retry) out.push(c.dim(`   on ${p.retry.on.join(' or ')} the worker rolls back and starts its transaction again, up to ${timesText(p.retry.attempts)}`));
+    const ex = v.explored;
+    if (ex) {
+      const which = ex.shown.verdict.observed.length > 0 ? 'the first that showed an anomaly' : 'none showed an anomaly; the first';
+      out.push(c.dim(`   interleaving ${ex.shown.rank + 1n} of ${ex.total} (${which}):`));
+      out.push(...wrap(p.schedule.map((r) => `${r.worker}.${r.step}`).join(' '), 92).map((l) => c.dim(`     ${l}`)));
+    }
 
     const wWidth = Math.max(...p.workers.map((w) => w.name.length));
     const sWidth = Math.max(...run.steps.map((s) => s.step.length), 4);
@@ -137,6 +144,7 @@ export class TextReporter {
     const handled = verdict.handledErrors > 0 && verdict.observed.length === 0 ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''}${verdict.counts.retries ? `, ${verdict.counts.retries} retr${verdict.counts.retries > 1 ? 'ies' : 'y'}` : ''})` : '';
     const line = `   saw ${saw}${handled}; expected ${expectText(p.expected)}`;
     out.push('', verdict.met ? c.green(`${line}  ✓`) : c.red.bold(`${line}  ✗ ${missText(v)}`));
+    if (ex) out.push(`   ${exploredText(ex)}`);
     if (notAFixHere(v)) out.push(c.yellow(`   this fix does not fix it on ${p.engine}: the scenario says so, and why, above`));
     return out.join('\n') + '\n';
   }
@@ -214,9 +222,19 @@ function wrap(text: string, width: number): string[] {
   return lines;
 }
 
+/** `70 of 70 interleavings run: deadlock in 12 (17%), none in 58`. */
+function exploredText(ex: Exploration): string {
+  const of = BigInt(ex.runs) === ex.total ? `all ${ex.total} interleavings run` : `${ex.runs} of ${ex.total} interleavings run (evenly spread)`;
+  const parts = Object.entries(ex.byAnomaly).map(([a, n]) => `${a} in ${n} (${Math.round((100 * n) / ex.runs)}%)`);
+  const none = ex.runs - ex.failing;
+  if (none > 0) parts.push(`no anomaly in ${none}`);
+  return `${of}: ${parts.join(', ')}`;
+}
+
 function countsText(v: VariantReport): string {
   const k = v.verdict.counts;
   const extra: string[] = [];
+  if (v.explored) extra.push(`${v.explored.failing}/${v.explored.runs} runs`);
   if (k.retries) extra.push(`${k.retries} retr${k.retries > 1 ? 'ies' : 'y'}`);
   return extra.length ? ` (${extra.join(', ')})` : '';
 }

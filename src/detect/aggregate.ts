@@ -1,0 +1,53 @@
+/**
+ * `--interleavings`: one verdict for many runs of a variant, each with another interleaving.
+ * The variant shows an anomaly if any interleaving does, so a bug reproduces when at least one
+ * interleaving shows exactly its expected anomalies, and a fix holds only when none shows any.
+ * A pure function, like detect().
+ */
+import type { VariantRun } from '../engine/result.js';
+import type { Anomaly } from '../scenario/schema.js';
+import { ORDER, type Counts, type Verdict } from './detect.js';
+
+export interface ExploredRun {
+  readonly rank: bigint;
+  readonly run: VariantRun;
+  readonly verdict: Verdict;
+}
+
+export interface Exploration {
+  /** How many interleavings exist, and how many were run. */
+  readonly total: bigint;
+  readonly runs: number;
+  /** Runs that showed any anomaly. */
+  readonly failing: number;
+  /** For each anomaly, how many runs showed it. */
+  readonly byAnomaly: Partial<Record<Anomaly, number>>;
+  /** The run to show: the first that showed an anomaly, or else the first. */
+  readonly shown: ExploredRun;
+}
+
+export function aggregate(runs: readonly ExploredRun[], total: bigint): { exploration: Exploration; verdict: Verdict } {
+  const first = runs[0];
+  if (!first) throw new Error('aggregate: no runs');
+  const counts = { ...first.verdict.counts };
+  for (const r of runs.slice(1)) {
+    for (const k of Object.keys(counts) as (keyof Counts)[]) counts[k] += r.verdict.counts[k];
+  }
+  const byAnomaly: Partial<Record<Anomaly, number>> = {};
+  for (const r of runs) for (const a of r.verdict.observed) byAnomaly[a] = (byAnomaly[a] ?? 0) + 1;
+  const observed = ORDER.filter((a) => byAnomaly[a]);
+  const shown = runs.find((r) => r.verdict.observed.length > 0) ?? first;
+  const expected = first.verdict.expected;
+  const met = observed.length === expected.length && expected.every((e) => observed.includes(e));
+  return {
+    exploration: { total, runs: runs.length, failing: runs.filter((r) => r.verdict.observed.length > 0).length, byAnomaly, shown },
+    verdict: {
+      counts,
+      observed,
+      expected,
+      met,
+      handledErrors: runs.reduce((n, r) => n + r.verdict.handledErrors, 0),
+      notCounted: shown.verdict.notCounted,
+    },
+  };
+}
