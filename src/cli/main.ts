@@ -5,12 +5,12 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { accessSync, constants as fsc, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectDatabase } from '../dialect/connect.js';
-import { BadDatabaseUrl, ENGINES, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
+import { BadDatabaseUrl, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
 import { RunAborted, SetupFailed, runVariant, type RunOptions } from '../engine/run.js';
 import { chooseInterleavings, withInterleaving } from '../plan/interleavings.js';
 import { aggregate, type ExploredRun } from '../detect/aggregate.js';
 import { detect } from '../detect/detect.js';
-import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
+import { engineSkipReason, planScenario, scenarioEngines, type VariantPlan } from '../plan/plan.js';
 import { formatProblem, type Problem } from '../scenario/parse.js';
 import { builtinFiles, loadFile, loadTargets } from '../scenario/load.js';
 import type { Scenario } from '../scenario/model.js';
@@ -195,11 +195,11 @@ function listCommand(io: Io, json: boolean): ExitCode {
   const scenarios = rows.flatMap((r) => (r.scenario ? [r.scenario] : []));
   printProblems(rows.flatMap((r) => r.problems), io);
   if (json) {
-    io.out(JSON.stringify(scenarios.map((s) => ({ name: s.name, title: s.title, seed: s.seed, engines: s.engines ?? ENGINES, fixes: s.fixes.map((f) => f.name) })), null, 2) + '\n');
+    io.out(JSON.stringify(scenarios.map((s) => ({ name: s.name, title: s.title, seed: s.seed, engines: scenarioEngines(s), fixes: s.fixes.map((f) => f.name) })), null, 2) + '\n');
   } else {
     const width = Math.max(...scenarios.map((s) => s.name.length));
     for (const s of scenarios) {
-      const engines = (s.engines ?? ENGINES).join(', ');
+      const engines = scenarioEngines(s).join(', ');
       io.out(`${s.name.padEnd(width)}  ${s.title}  [${engines}]\n`);
     }
   }

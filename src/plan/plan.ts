@@ -2,8 +2,8 @@
  * Scenario × engine × variant × isolation level → runnable plans: SQL resolved for the engine,
  * `:name` references turned into the dialect's placeholders, the expectation for this engine.
  */
-import type { EngineName, ErrorKind, IsolationLevel } from '../engine/dialect.js';
-import { engineCoverage, expectationFor, forEngine, sqlFor } from '../scenario/check.js';
+import { ENGINES, type EngineName, type ErrorKind, type IsolationLevel } from '../engine/dialect.js';
+import { coverageGaps, engineCoverage, expectationFor, forEngine, sqlFor } from '../scenario/check.js';
 import type { Check, Scenario, Sql, Step, StepRef } from '../scenario/model.js';
 import { parseParams } from '../scenario/params.js';
 import type { Problem } from '../scenario/parse.js';
@@ -63,7 +63,10 @@ export interface VariantPlan {
   /** Expected anomalies; empty means clean. */
   readonly expected: readonly Anomaly[];
   readonly retry: { readonly on: readonly ErrorKind[]; readonly attempts: number } | null;
-  /** Why this engine behaves as it does (the scenario's or fix's note for the engine). */
+  /**
+   * Why this engine behaves as it does (the scenario's or fix's note for the engine), or null.
+   * Notes are written for the variant's own isolation level: null when run at another one.
+   */
   readonly engineNote: string | null;
   readonly timeoutMs: number | null;
 }
@@ -78,15 +81,32 @@ export interface PlanOptions {
 }
 
 /**
- * Why a scenario does not run on `engine`, or null when it does. A scenario without `engines:`
- * runs everywhere its SQL covers. `mysql` covers MariaDB too: MariaDB is a MySQL fork, and a
- * scenario's MySQL SQL, notes and expectations already apply to it (see sqlFor/forEngine).
- * The one place that decides it: `run` skips with this reason, planning refuses with it.
+ * Why a scenario does not run on `engine`, or null when it does. The one place that decides it:
+ * `run` skips with this reason, planning refuses with it.
+ *
+ * - With `engines:`, the scenario runs on those engines. `mysql` covers MariaDB too: MariaDB is a
+ *   MySQL fork, and a scenario's MySQL SQL, notes and expectations already apply to it (see
+ *   sqlFor/forEngine). The checker makes sure the SQL covers every declared engine.
+ * - Without, it runs on every engine its SQL (and expectations) cover; the reason names the
+ *   first place, in file order, that has nothing for `engine`.
  */
-export function engineSkipReason(sc: Pick<Scenario, 'name' | 'engines'>, engine: EngineName): string | null {
+export function engineSkipReason(sc: Scenario, engine: EngineName): string | null {
+  const declared = declaredSkipReason(sc, engine);
+  if (declared || sc.engines) return declared;
+  const [gap] = coverageGaps(sc, [engine]);
+  if (!gap) return null;
+  return `${sc.name} has no ${gap.missing === 'sql' ? 'SQL' : 'expectation'} for ${engine} (${gap.where}, line ${gap.line})`;
+}
+
+function declaredSkipReason(sc: Pick<Scenario, 'name' | 'engines'>, engine: EngineName): string | null {
   if (!sc.engines) return null;
   if (sc.engines.includes(engine) || (engine === 'mariadb' && sc.engines.includes('mysql'))) return null;
   return `${sc.name} supports ${sc.engines.join(', ')}, not ${engine}`;
+}
+
+/** The engines a scenario runs on: those it declares, or else every engine its SQL covers. */
+export function scenarioEngines(sc: Scenario): EngineName[] {
+  return sc.engines ? [...sc.engines] : ENGINES.filter((e) => engineSkipReason(sc, e) === null);
 }
 
 export type PlanResult = { plans: VariantPlan[]; problems: [] } | { plans: []; problems: Problem[] };
@@ -96,7 +116,9 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
   const problem = (line: number, message: string) => problems.push({ file: sc.file, line, message });
   const { engine } = opts;
 
-  const skip = engineSkipReason(sc, engine);
+  // Planned anyway for an engine the scenario does not declare: refused. For an engine its SQL
+  // does not cover (`run` skips those first), every place that lacks SQL, with its line.
+  const skip = declaredSkipReason(sc, engine);
   if (skip) {
     problem(1, `scenario ${skip}`);
     return { plans: [], problems };
@@ -148,8 +170,9 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         checks: sc.checks.map((c) => ({ name: c.name, sql: sqlFor(c.sql, engine)!, expect: c.expect, anomaly: c.anomaly })),
         expected: [...(expectationFor(v.fix ? v.fix.expect : sc.expect, engine) ?? [])],
         retry: v.fix?.retry ?? null,
-        // The scenario's note explains the bug on this engine; a fix may explain itself.
-        engineNote: (v.fix ? forEngine(v.fix.notes, engine) : forEngine(sc.notes, engine)) ?? null,
+        // The scenario's note explains the bug on this engine; a fix may explain itself. Either
+        // speaks of the variant's own isolation level, so it is left out at another (--isolation).
+        engineNote: isolation === own ? ((v.fix ? forEngine(v.fix.notes, engine) : forEngine(sc.notes, engine)) ?? null) : null,
         timeoutMs: sc.timeoutMs,
       });
     }

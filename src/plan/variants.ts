@@ -37,12 +37,26 @@ interface NamedSteps {
   readonly steps: readonly { readonly name: string }[];
 }
 
+export interface ScheduleCheckOptions {
+  /** False when some entries of the schedule could not be read: left-out steps are not reported. */
+  readonly complete?: boolean;
+  /** Workers whose step names are not all known: entries naming them are not checked. */
+  readonly unknownWorker?: (name: string) => boolean;
+}
+
 /** Check a schedule against the workers: every step once, in each worker's own order. */
-export function checkSchedule(workers: readonly NamedSteps[], schedule: readonly StepRef[], at: number): ShapeProblem[] {
+export function checkSchedule(
+  workers: readonly NamedSteps[],
+  schedule: readonly StepRef[],
+  at: number,
+  opts: ScheduleCheckOptions = {},
+): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
   const seen = new Set<string>();
   const nextIndex = new Map(workers.map((w) => [w.name, 0]));
+  const unknown = opts.unknownWorker ?? (() => false);
   for (const ref of schedule) {
+    if (unknown(ref.worker)) continue;
     const w = workers.find((x) => x.name === ref.worker);
     const idx = w?.steps.findIndex((s) => s.name === ref.step) ?? -1;
     if (!w || idx < 0) {
@@ -63,7 +77,8 @@ export function checkSchedule(workers: readonly NamedSteps[], schedule: readonly
     }
     nextIndex.set(w.name, Math.max(expected, idx + 1));
   }
-  for (const w of workers) {
+  for (const w of opts.complete === false ? [] : workers) {
+    if (unknown(w.name)) continue;
     for (const s of w.steps) {
       if (!seen.has(`${w.name}.${s.name}`)) {
         problems.push({ line: at, message: `schedule leaves out ${w.name}.${s.name}; list every step once` });
@@ -132,8 +147,11 @@ function toWorkers(steps: Map<string, Step[]>): Worker[] {
   return [...steps].map(([name, s]) => ({ name, steps: s }));
 }
 
-/** Every `:name` a step uses must be saved by an earlier step of the same worker. */
-export function checkParams(shape: VariantShape, where: string): ShapeProblem[] {
+/**
+ * Every `:name` a step uses must be saved by an earlier step of the same worker. A step for which
+ * `savesAnything` is true (its `save` could not be read) ends the check of its worker's later steps.
+ */
+export function checkParams(shape: VariantShape, where: string, savesAnything: (s: Step) => boolean = () => false): ShapeProblem[] {
   const problems: ShapeProblem[] = [];
   for (const w of shape.workers) {
     const saved = new Set<string>();
@@ -146,6 +164,7 @@ export function checkParams(shape: VariantShape, where: string): ShapeProblem[] 
           });
         }
       }
+      if (savesAnything(s)) break;
       for (const n of s.save === null ? [] : typeof s.save === 'string' ? [s.save] : s.save) saved.add(n);
     }
   }

@@ -1,8 +1,10 @@
 /**
  * JUnit XML for CI systems: one <testsuite> per scenario, one <testcase> per variant run, a
- * <failure> when the variant did not meet its expectation.
+ * <failure> when the variant did not meet its expectation. A run in which nothing ran (every
+ * scenario skipped) fails, exit 1, so its report fails too: a "lockrepro" suite with one failed
+ * testcase, "nothing ran", naming the skip reasons.
  */
-import type { Report } from './model.js';
+import { nothingRan, type Report } from './model.js';
 
 export function toJUnit(report: Report): string {
   const suites = report.scenarios.map((s) => {
@@ -32,9 +34,25 @@ export function toJUnit(report: Report): string {
       '  </testsuite>',
     ].join('\n'),
   );
-  const tests = report.scenarios.reduce((n, s) => n + s.variants.length, 0) + skipped.length;
-  const failures = report.scenarios.reduce((n, s) => n + s.variants.filter((v) => !v.verdict.met).length, 0);
-  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="lockrepro" tests="${tests}" failures="${failures}" skipped="${skipped.length}">\n${[...suites, ...skipped].join('\n')}\n</testsuites>\n`;
+  const none = nothingRan(report) ? [nothingRanSuite(report)] : [];
+  const tests = report.scenarios.reduce((n, s) => n + s.variants.length, 0) + skipped.length + none.length;
+  const failures = report.scenarios.reduce((n, s) => n + s.variants.filter((v) => !v.verdict.met).length, 0) + none.length;
+  return `<?xml version="1.0" encoding="UTF-8"?>\n<testsuites name="lockrepro" tests="${tests}" failures="${failures}" skipped="${skipped.length}">\n${[...none, ...suites, ...skipped].join('\n')}\n</testsuites>\n`;
+}
+
+/** The failed testcase of a run in which nothing ran, with the message `run` ends with. */
+function nothingRanSuite(report: Report): string {
+  const dialect = report.database.dialect;
+  const skipped = report.skipped ?? [];
+  const message = skipped.length > 0
+    ? `nothing ran: ${skipped.map((k) => k.scenario.name).join(', ')} skipped on ${dialect} (${skipped.map((k) => k.reason).join('; ')})`
+    : 'nothing ran';
+  const reasons = skipped.map((k) => `${k.scenario.file}: skipped: ${k.reason}`).join('\n');
+  return [
+    '  <testsuite name="lockrepro" tests="1" failures="1" errors="0" time="0.000">',
+    `    <testcase classname="${esc(`lockrepro.${dialect}`)}" name="nothing ran" time="0.000"><failure message="${esc(message)}" type="nothing-ran">${esc(reasons)}</failure></testcase>`,
+    '  </testsuite>',
+  ].join('\n');
 }
 
 function failedChecks(v: Report['scenarios'][number]['variants'][number]): string {

@@ -6,14 +6,18 @@
 import type { z } from 'zod';
 import type { EngineName, ErrorKind } from '../engine/dialect.js';
 import { bugShape, checkParams, checkSchedule, fixShape } from '../plan/variants.js';
-import type { Check, Expectation, Fix, Scenario, Sql, Step, StepRef } from './model.js';
+import type { Check, Expectation, Fix, Scenario, Sql, Step, StepRef, Worker } from './model.js';
 import { referencedNames } from './params.js';
 import type { ParsedFile, Path, Problem } from './parse.js';
 import {
+  checkSchema,
+  fixSchema,
   scenarioSchema,
+  sqlSchema,
+  stepRefSchema,
+  stepSchema,
   type Anomaly,
   type ExpectInput,
-  type ScenarioInput,
   type SqlInput,
   type StepInput,
 } from './schema.js';
@@ -30,17 +34,14 @@ export function checkScenario(parsed: ParsedFile): CheckResult {
     // and no "missing key" (the key may well be in the part the error hid).
     const firstBad = Math.min(...parsed.problems.map((p) => p.line));
     const before = isMapping(parsed.data)
-      ? shapeProblems(parsed).filter((p) => p.line < firstBad && !p.message.includes(MISSING))
+      ? allProblems(parsed).problems.filter((p) => p.line < firstBad && !p.message.includes(MISSING))
       : [];
     return { problems: dedupe([...parsed.problems, ...before]) };
   }
   if (!isMapping(parsed.data)) {
     return { problems: [{ file, line: 1, message: 'a scenario file must be a YAML mapping (name:, title:, workers:, ...)' }] };
   }
-  const result = scenarioSchema.safeParse(parsed.data);
-  if (!result.success) return { problems: dedupe(shapeProblems(parsed)) };
-  const scenario = buildModel(parsed, result.data);
-  const problems = semanticProblems(scenario).map((p) => ({ file, ...p }));
+  const { scenario, problems } = allProblems(parsed);
   return problems.length > 0 ? { problems: dedupe(problems) } : { scenario, problems: [] };
 }
 
@@ -51,30 +52,17 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 }
 
 /**
- * Problems in the shape of the data, plus schedule references when the workers and the schedule
- * are themselves well-formed, so one pass reports an unknown key and a bad schedule together.
+ * Every problem at once: the shape of the data (unknown keys, wrong types, bad values), then the
+ * references between parts (schedule, saved values, fixes, engines), checked on every part that
+ * is well-formed, so one pass reports an unknown key, a bad schedule and a missing saved value
+ * together, without follow-ons of the parts already reported as malformed.
  */
-function shapeProblems(parsed: ParsedFile): Problem[] {
+function allProblems(parsed: ParsedFile): { scenario: Scenario; problems: Problem[] } {
   const result = scenarioSchema.safeParse(parsed.data);
-  if (result.success) return [];
-  const problems = result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
-  // Step names are enough to check the schedule, even when steps have other problems.
-  const data = parsed.data as Record<string, unknown>;
-  const schedule = scenarioSchema.shape.schedule.safeParse(data.schedule);
-  const workers = isMapping(data.workers)
-    ? Object.entries(data.workers).map(([name, steps]) => ({
-        name,
-        steps: Array.isArray(steps) ? steps.map((s) => ({ name: isMapping(s) && typeof s.name === 'string' ? s.name : '' })) : [],
-      }))
-    : [];
-  if (workers.length > 0 && schedule.success && schedule.data) {
-    const refs = schedule.data.map((r, i) => {
-      const [worker, step] = r.split('.') as [string, string];
-      return { worker, step, line: parsed.lineOf(['schedule', i]) };
-    });
-    for (const p of checkSchedule(workers, refs, refs[0]?.line ?? 1)) problems.push({ file: parsed.file, ...p });
-  }
-  return problems;
+  const shape = result.success ? [] : result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
+  const model = buildModel(parsed);
+  const refs = [...model.problems, ...semanticProblems(model.scenario, model.unknown)];
+  return { scenario: model.scenario, problems: [...shape, ...refs.map((p) => ({ file: parsed.file, ...p }))] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -158,51 +146,152 @@ function dedupe(problems: Problem[]): Problem[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// validated data → model (with lines)
+// data → model (with lines)
 
-function buildModel(parsed: ParsedFile, d: ScenarioInput): Scenario {
+/**
+ * What the model built from a file with shape problems does not know, so that the reference
+ * checks skip it instead of reporting follow-ons of a problem already reported. A well-formed
+ * file has none of these.
+ */
+interface Unknowns {
+  /** `workers` is not a mapping: nothing that names steps can be checked. */
+  readonly noWorkers: boolean;
+  /** Workers whose step names are not all known (a step without a valid name, no step list). */
+  readonly opaqueWorkers: ReadonlySet<string>;
+  /** Steps (`worker.step`) whose `save` is malformed: they may save any name. */
+  readonly unknownSaves: ReadonlySet<string>;
+  /** Placeholders (SQL, expectations) standing for malformed values: not checked. */
+  readonly opaque: { has(o: object): boolean };
+  /** `ok`, some entries malformed (`incomplete`: left-out steps are not reported), or not a list. */
+  readonly schedule: 'ok' | 'incomplete' | 'bad';
+  /** Fixes whose edits (replace, insert, remove) are malformed: not applied or checked. */
+  readonly brokenFixes: ReadonlySet<string>;
+}
+
+const NO_UNKNOWNS: Unknowns = {
+  noWorkers: false,
+  opaqueWorkers: new Set(),
+  unknownSaves: new Set(),
+  opaque: new WeakSet(),
+  schedule: 'ok',
+  brokenFixes: new Set(),
+};
+
+/**
+ * Build the model leaf by leaf, each part validated by its own piece of the schema. For a valid
+ * file this is exactly the validated data (defaults included). For a file with shape problems,
+ * the well-formed parts come out as they are and each malformed one as a placeholder recorded in
+ * `unknown`, so the reference checks can still run on everything else.
+ */
+function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns; problems: { line: number; message: string }[] } {
+  const d: Record<string, unknown> = isMapping(parsed.data) ? parsed.data : {};
   const line = (p: Path, key = false) => parsed.lineOf(p, key);
-  const sql = (s: SqlInput, p: Path): Sql =>
-    typeof s === 'string' ? { all: s, byEngine: {}, line: line(p) } : { byEngine: { ...s }, line: line(p) };
+  const opaque = new WeakSet<object>();
+  const opaqueWorkers = new Set<string>();
+  const unknownSaves = new Set<string>();
+  const brokenFixes = new Set<string>();
+  const problems: { line: number; message: string }[] = [];
+  const valid = <S extends z.ZodType>(schema: S, v: unknown): z.output<S> | undefined => {
+    const r = schema.safeParse(v);
+    return r.success ? r.data : undefined;
+  };
+  const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
+  const entries = (v: unknown): [string, unknown][] => (isMapping(v) ? Object.entries(v) : []);
+
+  const sql = (v: unknown, p: Path): Sql => {
+    const s = valid(sqlSchema, v);
+    if (s === undefined) {
+      const placeholder: Sql = { byEngine: {}, line: line(p) };
+      opaque.add(placeholder);
+      return placeholder;
+    }
+    return typeof s === 'string' ? { all: s, byEngine: {}, line: line(p) } : { byEngine: { ...s }, line: line(p) };
+  };
   const ref = (text: string, p: Path): StepRef => {
     const [worker, step] = text.split('.') as [string, string];
     return { worker, step, line: line(p) };
   };
-  const step = (s: StepInput, worker: string, p: Path): Step => ({
-    worker,
-    name: s.name,
-    sql: sql(s.sql, [...p, 'sql']),
-    save: s.save ?? null,
-    catch: catchMap(s.catch, (x, k) => (x === null ? null : sql(x, [...p, 'catch', k]))),
-    expectRows: s.expectRows ?? null,
-    note: s.note ?? null,
-    line: line(p),
-  });
-  const expectation = (e: ExpectInput, p: Path): Expectation => ({ byEngine: expectByEngine(e), line: line(p) });
+  const expectation = (v: unknown, schema: z.ZodType<ExpectInput>, p: Path): Expectation => {
+    const e = valid(schema, v);
+    const x: Expectation = { byEngine: e === undefined ? {} : expectByEngine(e), line: line(p) };
+    if (e === undefined) opaque.add(x);
+    return x;
+  };
+  const S = stepSchema.shape;
+  const step = (raw: unknown, worker: string, p: Path): Step => {
+    const s: Record<string, unknown> = isMapping(raw) ? raw : {};
+    const name = valid(S.name, s.name);
+    if (name === undefined) opaqueWorkers.add(worker);
+    const save = S.save.safeParse(s.save);
+    if (!save.success) unknownSaves.add(`${worker}.${name ?? ''}`);
+    return {
+      worker,
+      name: name ?? '',
+      sql: sql(s.sql, [...p, 'sql']),
+      save: save.success ? (save.data ?? null) : null,
+      catch: catchMap(valid(S.catch, s.catch), (x, k) => (x === null ? null : sql(x, [...p, 'catch', k]))),
+      expectRows: valid(S.expectRows, s.expectRows) ?? null,
+      note: valid(S.note, s.note) ?? null,
+      line: line(p),
+    };
+  };
 
-  const workers = Object.entries(d.workers).map(([name, steps]) => ({
-    name,
-    steps: steps.map((s, i) => step(s, name, ['workers', name, i])),
-  }));
-  const checks: Check[] = d.checks.map((c, i) => ({
-    name: c.name,
-    sql: sql(c.sql, ['checks', i, 'sql']),
-    expect: c.expect,
-    anomaly: c.anomaly,
-    line: line(['checks', i]),
-  }));
-  const fixes: Fix[] = Object.entries(d.fixes).map(([name, f]) => {
+  const workers: Worker[] = entries(d.workers).map(([name, steps]) => {
+    if (!Array.isArray(steps) || steps.length === 0) opaqueWorkers.add(name);
+    return { name, steps: list(steps).map((s, i) => step(s, name, ['workers', name, i])) };
+  });
+
+  const T = scenarioSchema.shape;
+  let schedule: StepRef[] | null = null;
+  let scheduleState: Unknowns['schedule'] = 'ok';
+  if (d.schedule !== undefined) {
+    if (!Array.isArray(d.schedule)) scheduleState = 'bad';
+    else {
+      schedule = d.schedule.flatMap((r, i) => {
+        const text = valid(stepRefSchema, r);
+        if (text === undefined) scheduleState = 'incomplete';
+        return text === undefined ? [] : [ref(text, ['schedule', i])];
+      });
+    }
+  }
+
+  const checks: Check[] = list(d.checks).flatMap((raw, i) => {
+    if (!isMapping(raw)) return [];
+    const C = checkSchema.shape;
+    return [{
+      name: valid(C.name, raw.name) ?? `checks[${i}]`,
+      sql: sql(raw.sql, ['checks', i, 'sql']),
+      expect: valid(C.expect, raw.expect) ?? null,
+      anomaly: valid(C.anomaly, raw.anomaly) ?? 'invariant',
+      line: line(['checks', i]),
+    }];
+  });
+
+  const F = fixSchema.shape;
+  const fixes: Fix[] = entries(d.fixes).map(([name, raw]) => {
+    const f: Record<string, unknown> = isMapping(raw) ? raw : {};
     const p = ['fixes', name];
+    const replace = F.replace.safeParse(f.replace);
+    const insert = F.insert.safeParse(f.insert);
+    const remove = F.remove.safeParse(f.remove);
+    if (!isMapping(raw) || !replace.success || !insert.success || !remove.success) brokenFixes.add(name);
+    (insert.data ?? []).forEach((ins, i) => {
+      if ((ins.after === undefined) === (ins.before === undefined)) {
+        problems.push({ line: line([...p, 'insert', i]), message: `fixes.${name}.insert[${i}]: give exactly one of after: or before: (where the step goes)` });
+        brokenFixes.add(name);
+      }
+    });
+    const retry = valid(F.retry, f.retry);
     return {
       name,
-      title: f.title ?? null,
-      story: f.story ?? null,
-      setup: (f.setup ?? []).map((s, i) => sql(s, [...p, 'setup', i])),
-      replace: Object.entries(f.replace ?? {}).map(([r, s]) => ({
+      title: valid(F.title, f.title) ?? null,
+      story: valid(F.story, f.story) ?? null,
+      setup: list(f.setup).map((s, i) => sql(s, [...p, 'setup', i])),
+      replace: Object.entries(replace.data ?? {}).map(([r, s]) => ({
         ref: ref(r, [...p, 'replace', r]),
         sql: sql(s, [...p, 'replace', r]),
       })),
-      insert: (f.insert ?? []).map((ins, i) => {
+      insert: (insert.data ?? []).map((ins, i) => {
         const ip = [...p, 'insert', i];
         const anchorText = ins.after ?? ins.before ?? '';
         const anchor = ref(anchorText, [...ip, ins.after ? 'after' : 'before']);
@@ -213,32 +302,44 @@ function buildModel(parsed: ParsedFile, d: ScenarioInput): Scenario {
           line: line(ip),
         };
       }),
-      remove: (f.remove ?? []).map((r, i) => ref(r, [...p, 'remove', i])),
-      isolation: f.isolation ?? null,
-      retry: f.retry ? { on: f.retry.on, attempts: f.retry.attempts } : null,
-      expect: expectation(f.expect, [...p, 'expect']),
-      notes: f.notes ?? {},
+      remove: (remove.data ?? []).map((r, i) => ref(r, [...p, 'remove', i])),
+      isolation: valid(F.isolation, f.isolation) ?? null,
+      retry: retry ? { on: retry.on, attempts: retry.attempts } : null,
+      expect: expectation(f.expect, F.expect, [...p, 'expect']),
+      notes: valid(F.notes, f.notes) ?? {},
       line: line(p, true),
     };
   });
-  return {
+
+  const seed = valid(T.seed, d.seed);
+  const isolation = valid(T.isolation, d.isolation) ?? 'read-committed';
+  const scenario: Scenario = {
     file: parsed.file,
-    name: d.name,
-    title: d.title,
-    seed: d.seed === undefined ? [] : Array.isArray(d.seed) ? d.seed : [d.seed],
-    story: d.story.trim(),
-    engines: d.engines ?? null,
-    isolation: typeof d.isolation === 'string' ? { default: d.isolation } : d.isolation,
-    timeoutMs: d.timeout ?? null,
-    setup: d.setup.map((s, i) => sql(s, ['setup', i])),
-    teardown: d.teardown.map((s, i) => sql(s, ['teardown', i])),
+    name: valid(T.name, d.name) ?? '',
+    title: valid(T.title, d.title) ?? '',
+    seed: seed === undefined ? [] : Array.isArray(seed) ? seed : [seed],
+    story: (valid(T.story, d.story) ?? '').trim(),
+    engines: valid(T.engines, d.engines) ?? null,
+    isolation: typeof isolation === 'string' ? { default: isolation } : isolation,
+    timeoutMs: valid(T.timeout, d.timeout) ?? null,
+    setup: list(d.setup).map((s, i) => sql(s, ['setup', i])),
+    teardown: list(d.teardown).map((s, i) => sql(s, ['teardown', i])),
     workers,
-    schedule: d.schedule ? d.schedule.map((r, i) => ref(r, ['schedule', i])) : null,
+    schedule,
     checks,
-    expect: expectation(d.expect, ['expect']),
-    notes: d.notes ?? {},
+    expect: expectation(d.expect, T.expect, ['expect']),
+    notes: valid(T.notes, d.notes) ?? {},
     fixes,
   };
+  const unknown: Unknowns = {
+    noWorkers: !isMapping(d.workers),
+    opaqueWorkers,
+    unknownSaves,
+    opaque,
+    schedule: scheduleState,
+    brokenFixes,
+  };
+  return { scenario, unknown, problems };
 }
 
 function catchMap<T>(c: StepInput['catch'], sqlOf: (x: SqlInput | null, kind: string) => T | null): Map<ErrorKind, T | null> {
@@ -259,22 +360,31 @@ function expectByEngine(e: ExpectInput): Expectation['byEngine'] {
 // ---------------------------------------------------------------------------------------------
 // references between parts
 
-function semanticProblems(sc: Scenario): { line: number; message: string }[] {
+function semanticProblems(sc: Scenario, unknown: Unknowns = NO_UNKNOWNS): { line: number; message: string }[] {
   const problems: { line: number; message: string }[] = [];
   for (const w of sc.workers) {
     const names = new Set<string>();
     for (const s of w.steps) {
       if (names.has(s.name)) problems.push({ line: s.line, message: `worker ${w.name} has two steps named ${s.name}` });
-      names.add(s.name);
+      if (s.name !== '') names.add(s.name);
     }
   }
-  const bug = bugShape(sc);
-  if (sc.schedule) problems.push(...checkSchedule(sc.workers, sc.schedule, sc.schedule[0]?.line ?? 1));
-  problems.push(...checkParams(bug, ''));
-  for (const fix of sc.fixes) {
-    const { shape, problems: fp } = fixShape(sc, fix);
-    problems.push(...fp);
-    if (fp.length === 0) problems.push(...checkParams(shape, ` (in fix ${fix.name})`));
+  if (!unknown.noWorkers) {
+    const bug = bugShape(sc);
+    const opaque = (worker: string) => unknown.opaqueWorkers.has(worker);
+    const savesAnything = (s: Step) => unknown.unknownSaves.has(`${s.worker}.${s.name}`);
+    if (sc.schedule && unknown.schedule !== 'bad') {
+      problems.push(...checkSchedule(sc.workers, sc.schedule, sc.schedule[0]?.line ?? 1, { complete: unknown.schedule === 'ok', unknownWorker: opaque }));
+    }
+    problems.push(...checkParams(bug, '', savesAnything));
+    for (const fix of sc.fixes) {
+      // A fix touching a worker whose steps are not all known could only be checked wrongly.
+      const touched = [...fix.replace.map((r) => r.ref), ...fix.remove, ...fix.insert.map((i) => i.anchor)];
+      if (unknown.brokenFixes.has(fix.name) || touched.some((r) => opaque(r.worker))) continue;
+      const { shape, problems: fp } = fixShape(sc, fix);
+      problems.push(...fp);
+      if (fp.length === 0) problems.push(...checkParams(shape, ` (in fix ${fix.name})`, savesAnything));
+    }
   }
   for (const c of sc.checks) {
     const [first] = referencedNames(c.sql);
@@ -282,17 +392,35 @@ function semanticProblems(sc: Scenario): { line: number; message: string }[] {
       problems.push({ line: c.sql.line, message: `check "${c.name}" uses :${first}; checks run after the workers and have no saved values` });
     }
   }
-  if (sc.engines) problems.push(...engineCoverage(sc, sc.engines));
+  if (sc.engines) {
+    const fixes = sc.fixes.filter((f) => !unknown.brokenFixes.has(f.name));
+    problems.push(...engineCoverage({ ...sc, fixes }, sc.engines, unknown.opaque));
+  }
   return problems;
 }
 
-/** Every SQL text must exist for every engine the scenario declares. */
-export function engineCoverage(sc: Scenario, engines: readonly EngineName[]): { line: number; message: string }[] {
-  const problems: { line: number; message: string }[] = [];
-  const need = (sql: Sql, what: string) => {
-    for (const e of engines) {
-      if (sqlFor(sql, e) === undefined) problems.push({ line: sql.line, message: `${what} has no SQL for ${e}` });
-    }
+/** A place whose SQL (or expectation) does not cover an engine. */
+export interface CoverageGap {
+  readonly line: number;
+  /** The place: `step a.lock`, `setup[0]`, `fix f: setup[1]`, `check "x"`, `expect`, ... */
+  readonly where: string;
+  readonly engine: EngineName;
+  readonly missing: 'sql' | 'expectation';
+}
+
+/**
+ * Every place whose SQL or expectation is missing for one of `engines`, in file order. `skip`
+ * leaves out placeholders for malformed values (already reported as shape problems).
+ */
+export function coverageGaps(sc: Scenario, engines: readonly EngineName[], skip: { has(o: object): boolean } = new WeakSet()): CoverageGap[] {
+  const gaps: CoverageGap[] = [];
+  const need = (sql: Sql, where: string) => {
+    if (skip.has(sql)) return;
+    for (const engine of engines) if (sqlFor(sql, engine) === undefined) gaps.push({ line: sql.line, where, engine, missing: 'sql' });
+  };
+  const needExpect = (e: Expectation, where: string) => {
+    if (skip.has(e)) return;
+    for (const engine of engines) if (expectationFor(e, engine) === undefined) gaps.push({ line: e.line, where, engine, missing: 'expectation' });
   };
   sc.setup.forEach((s, i) => need(s, `setup[${i}]`));
   sc.teardown.forEach((s, i) => need(s, `teardown[${i}]`));
@@ -311,13 +439,19 @@ export function engineCoverage(sc: Scenario, engines: readonly EngineName[]): { 
     steps(fix.insert.map((i) => ({ steps: [i.step] })), ` (in fix ${fix.name})`);
   }
   sc.checks.forEach((c) => need(c.sql, `check "${c.name}"`));
-  for (const e of engines) {
-    if (expectationFor(sc.expect, e) === undefined) problems.push({ line: sc.expect.line, message: `expect has no entry for ${e}` });
-    for (const f of sc.fixes) {
-      if (expectationFor(f.expect, e) === undefined) problems.push({ line: f.expect.line, message: `fix ${f.name}: expect has no entry for ${e}` });
-    }
-  }
-  return problems;
+  needExpect(sc.expect, 'expect');
+  for (const f of sc.fixes) needExpect(f.expect, `fix ${f.name}: expect`);
+  return gaps.sort((a, b) => a.line - b.line);
+}
+
+/** A gap as a checker problem: `step a.lock has no SQL for mariadb`. */
+export function gapMessage(g: CoverageGap): string {
+  return g.missing === 'sql' ? `${g.where} has no SQL for ${g.engine}` : `${g.where} has no entry for ${g.engine}`;
+}
+
+/** Every SQL text (and expectation) must exist for every engine the scenario declares. */
+export function engineCoverage(sc: Scenario, engines: readonly EngineName[], skip?: { has(o: object): boolean }): { line: number; message: string }[] {
+  return coverageGaps(sc, engines, skip).map((g) => ({ line: g.line, message: gapMessage(g) }));
 }
 
 /** The SQL for one engine: its own text, MySQL's for MariaDB, or the shared text. */

@@ -26,7 +26,7 @@ export const CHECK_ANOMALIES = ['lost-update', 'duplicates', 'invariant'] as con
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
 const name = (what: string) =>
   z.string().regex(NAME, `${what} must start with a letter and use only letters, digits, '_' and '-'`);
-const stepRef = z
+export const stepRefSchema = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_-]*$/, 'a step reference is written worker.step');
 
@@ -88,8 +88,8 @@ export const stepSchema = z.strictObject({
 
 const insertSchema = z
   .strictObject({
-    after: stepRef.optional(),
-    before: stepRef.optional(),
+    after: stepRefSchema.optional(),
+    before: stepRefSchema.optional(),
     step: stepSchema,
   })
   .describe('A step added to the worker named in `after`/`before`, placed there in its worker and the schedule.');
@@ -110,9 +110,9 @@ export const fixSchema = z.strictObject({
     .array(sqlSchema)
     .optional()
     .describe("More setup SQL for this fix only, run after the scenario's (a migration: a constraint, an index, a column)."),
-  replace: z.record(stepRef, sqlSchema).optional().describe('New SQL for existing steps, by worker.step.'),
+  replace: z.record(stepRefSchema, sqlSchema).optional().describe('New SQL for existing steps, by worker.step.'),
   insert: z.array(insertSchema).optional(),
-  remove: z.array(stepRef).optional(),
+  remove: z.array(stepRefSchema).optional(),
   isolation: isolation.optional(),
   retry: z
     .strictObject({
@@ -134,7 +134,7 @@ export const scenarioSchema = z.strictObject({
     .optional()
     .describe('The real story (or stories) this scenario retells.'),
   story: z.string().min(1),
-  engines: z.array(engineEnum).min(1).optional().describe('Engines this scenario supports (default: all; mysql covers mariadb).'),
+  engines: z.array(engineEnum).min(1).optional().describe('Engines this scenario supports, each needing SQL everywhere (mysql covers mariadb). Default: every engine its SQL covers; other engines skip it.'),
   isolation: z
     .union([
       isolation,
@@ -155,7 +155,7 @@ export const scenarioSchema = z.strictObject({
     .record(name('a worker name'), z.array(stepSchema).min(1, 'a worker needs at least one step'))
     .refine((w) => Object.keys(w).length >= 1, 'at least one worker is needed'),
   schedule: z
-    .array(stepRef)
+    .array(stepRefSchema)
     .optional()
     .describe("Order of preference for the steps; default: round robin over the workers' steps."),
   checks: z.array(checkSchema).default([]),

@@ -42,6 +42,51 @@ describe('usage and invalid scenarios (exit 2)', () => {
     }
   });
 
+  test('check reports shape and reference problems of one file together: five file:line lines, exit 2', () => {
+    const f = file('five.yaml', `name: five
+title: t
+story: s
+engines: [postgres, mariadb]
+workers:
+  a:
+    - { name: begin, sql: BEGIN, colour: red }
+    - { name: lock, sql: { postgres: LOCK TABLE t } }
+    - { name: use, sql: "SELECT :vv" }
+schedule: [a.begin, a.missing, a.lock, a.use]
+expect: deadlok
+`);
+    const r = lockrepro(['check', f]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.equal(r.stdout, '');
+    const lines = r.stderr.trim().split('\n');
+    assert.deepEqual(lines.map((l) => l.slice(0, l.indexOf(': ', f.length + 1))), [7, 8, 9, 10, 11].map((n) => `${f}:${n}`), r.stderr);
+    assert.match(lines[0]!, /:7: workers\.a\[0\]: unknown key "colour"$/);
+    assert.match(lines[1]!, /:8: step a\.lock has no SQL for mariadb$/);
+    assert.match(lines[2]!, /:9: a\.use uses :vv, which no earlier step of a saves$/);
+    assert.match(lines[3]!, /:10: schedule names a\.missing, which is not a step of a/);
+    assert.match(lines[4]!, /:11: expect: "deadlok" is not one of: /);
+    noStack(r.stderr);
+  });
+
+  test('show prints what a step catches and checks: the get-or-create catch, the optimistic fix\'s row count', () => {
+    const g = lockrepro(['show', 'get-or-create-duplicates']);
+    assert.equal(g.code, 0, g.stderr);
+    // Under each request's create step, and under insert-first's replaced create steps (kept).
+    const catches = g.stdout.match(/^ {17}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/gm);
+    assert.equal(catches?.length, 2, g.stdout);
+    assert.match(g.stdout, /^ {2}replace request1\.create: \[postgres\] INSERT .*\n.*\n {4}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/m);
+    const t = lockrepro(['show', 'transfer-lost-update']);
+    assert.equal(t.code, 0, t.stderr);
+    const fix = t.stdout.slice(t.stdout.indexOf('\nfix optimistic-version'));
+    assert.ok(fix.length > 1, t.stdout);
+    for (const who of ['alice', 'bob']) {
+      assert.match(fix, new RegExp(`^  replace ${who}\\.write: UPDATE account SET .* AND version = :version\\n    expects 1 row changed; any other count is a conflict \\(serialization\\)$`, 'm'));
+      assert.match(fix, new RegExp(`^  insert after ${who}\\.begin: read: SELECT balance, version FROM account WHERE id = 1 +→ saves balance, version$`, 'm'));
+    }
+    assert.match(fix, /^  on postgres: At READ COMMITTED Bob's waiting UPDATE/m);
+    assert.match(t.stdout, /^bug expects: lost-update\n  on postgres: At READ COMMITTED/m);
+  });
+
   test('check and list succeed on the built-in library', () => {
     const c = lockrepro(['check', 'scenarios']);
     assert.equal(c.code, 0, c.stderr);
@@ -104,21 +149,37 @@ expect: hang
 `);
     const child = spawn(process.execPath, [BIN, 'run', stuck, '--db', PG_URL], { env: { ...process.env, NO_COLOR: '1' } });
     const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
-    // Wait (bounded) until the worker is really blocked on the lock, then interrupt.
+    let stderr = '';
+    const acknowledged = new Promise<void>((resolve) =>
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (stderr.includes('interrupted: cleaning up')) resolve();
+      }),
+    );
     const c = new pg.Client({ connectionString: PG_URL });
     await c.connect();
-    let scratch: string | undefined;
-    const deadline = Date.now() + 30_000;
-    while (!scratch && Date.now() < deadline) {
-      const r = await c.query("SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_ctrl\\_c\\_%' AND wait_event_type = 'Lock'");
-      scratch = r.rows[0]?.datname;
+    try {
+      // Wait (bounded) until the worker is really blocked on the lock, then interrupt.
+      let scratch: string | undefined;
+      const deadline = Date.now() + 30_000;
+      while (!scratch && Date.now() < deadline) {
+        const r = await c.query("SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_ctrl\\_c\\_%' AND wait_event_type = 'Lock'");
+        scratch = r.rows[0]?.datname;
+      }
+      assert.ok(scratch, 'the run reached the blocked step');
+      // Twice, the second as soon as the first is acknowledged, as when `timeout -s INT` or a
+      // terminal signals both the process and its group: one Ctrl-C, which must still clean up.
+      child.kill('SIGINT');
+      await acknowledged;
+      child.kill('SIGINT');
+      assert.equal(await exit, 130);
+      assert.match(stderr, /interrupted: scratch databases dropped/);
+      const left = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [scratch]);
+      assert.equal(left.rowCount, 0, 'scratch database dropped');
+    } finally {
+      child.kill('SIGKILL');
+      await c.end();
     }
-    assert.ok(scratch, 'the run reached the blocked step');
-    child.kill('SIGINT');
-    assert.equal(await exit, 130);
-    const left = await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [scratch]);
-    await c.end();
-    assert.equal(left.rowCount, 0, 'scratch database dropped');
   });
 });
 
@@ -145,6 +206,14 @@ describe('runs on embedded PostgreSQL (no --db)', () => {
       const f = fixes.find((x: { name: string }) => x.name === name);
       assert.ok(Object.values(f.counts).every((n) => n === 0), `${name}: ${JSON.stringify(f.counts)}`);
     }
+    // optimistic-version meets the bug's race: both read the same row before either writes.
+    type Step = { worker: string; step: string; attempt: number; rows: Record<string, unknown>[] };
+    const race = (v: { steps: Step[] }) => v.steps.filter((s) => s.attempt === 1 && /^(read|write)$/.test(s.step)).map((s) => `${s.worker}.${s.step}`);
+    const optimistic = fixes.find((x: { name: string }) => x.name === 'optimistic-version');
+    assert.deepEqual(race(bug), ['alice.read', 'bob.read', 'alice.write', 'bob.write']);
+    assert.deepEqual(race(optimistic), race(bug));
+    const reads = optimistic.steps.filter((s: Step) => s.attempt === 1 && s.step === 'read');
+    assert.deepEqual(reads.map((s: Step) => s.rows), [[{ balance: 100, version: 0 }], [{ balance: 100, version: 0 }]]);
   });
 
   test('ab-ba-deadlock text transcript: the wait, the victim, the summary; the same twice', () => {
@@ -183,6 +252,13 @@ describe('runs on MariaDB (CI server)', { skip: maria.skip }, () => {
     assert.match(r.stdout, /expected 20, got 50 → lost-update/);
     assert.match(r.stdout, /on mariadb: .*PostgreSQL/s);
     assert.match(r.stdout, /every expectation met/);
+    // optimistic-version races like the bug: both read version 0 before either writes.
+    const fix = r.stdout.slice(r.stdout.indexOf('── fix optimistic-version'));
+    const firstWrite = fix.indexOf('alice  write');
+    for (const who of ['alice', 'bob']) {
+      const read = fix.search(new RegExp(`${who} +read .* → \\(balance = 100, version = 0\\)`));
+      assert.ok(read > 0 && read < firstWrite, `${who} reads 100 before the first write:\n${fix}`);
+    }
   });
 
   test('a wrong password: exit 3, one line, the password nowhere', () => {

@@ -208,7 +208,11 @@ describe('verdicts on PostgreSQL 15 (CI server)', { skip: external.skip }, () =>
     assert.equal(doc.ok, false);
     assert.deepEqual(doc.scenarios, []);
     assert.deepEqual(doc.skipped, [{ name: 'mysql-only', file: f, reason: 'mysql-only supports mysql, not postgres' }]);
-    assert.match(readFileSync(junit, 'utf8'), /<skipped message="mysql-only supports mysql, not postgres"\/>/);
+    const xml = readFileSync(junit, 'utf8');
+    assert.match(xml, /<skipped message="mysql-only supports mysql, not postgres"\/>/);
+    // The report fails like the exit code.
+    assert.match(xml, /<testsuites name="lockrepro" tests="2" failures="1" skipped="1">/);
+    assert.match(xml, /<testcase classname="lockrepro\.postgres" name="nothing ran" time="0\.000"><failure message="nothing ran: mysql-only skipped on postgres \(mysql-only supports mysql, not postgres\)" type="nothing-ran">/);
   });
 
   test('a run that ran something lists skipped scenarios too and still passes', () => {
@@ -222,7 +226,70 @@ describe('verdicts on PostgreSQL 15 (CI server)', { skip: external.skip }, () =>
   });
 });
 
+/** No `engines:`, and the lock step has SQL for PostgreSQL only: it runs there and nowhere else. */
+const PG_SQL_ONLY = `name: pg-sql-only
+title: A step with PostgreSQL SQL only
+story: The scenario declares no engines; its SQL covers PostgreSQL.
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: lock, sql: { postgres: SELECT pg_advisory_xact_lock(1) } }
+    - { name: commit, sql: COMMIT }
+expect: clean
+`;
+
+describe('engines its SQL covers (no engines: declared)', () => {
+  test('on embedded PostgreSQL a scenario with MySQL-only SQL is skipped, naming the place: exit 1, nothing ran, JSON and JUnit say why', () => {
+    const f = file('my-sql-only.yaml', PG_SQL_ONLY.replace('name: pg-sql-only', 'name: my-sql-only').replace('{ postgres: SELECT pg_advisory_xact_lock(1) }', '{ mysql: SELECT 1 }'));
+    const junit = file('my-sql-only.xml', '');
+    const r = lockrepro(['run', f, '--json', '--junit', junit]);
+    assert.equal(r.code, 1, r.stderr);
+    const reason = 'my-sql-only has no SQL for postgres (step a.lock, line 7)';
+    assert.ok(r.stderr.includes(`skipped: ${reason}`), r.stderr);
+    assert.match(r.stderr, /^lockrepro: nothing ran: my-sql-only skipped on postgres$/m);
+    assert.doesNotMatch(r.stderr, /:7: step a\.lock has no SQL/);
+    const doc = JSON.parse(r.stdout);
+    assert.equal(doc.ok, false);
+    assert.deepEqual(doc.scenarios, []);
+    assert.deepEqual(doc.skipped, [{ name: 'my-sql-only', file: f, reason }]);
+    const xml = readFileSync(junit, 'utf8');
+    assert.match(xml, /<testsuites name="lockrepro" tests="2" failures="1" skipped="1">/);
+    assert.match(xml, /name="nothing ran" time="0\.000"><failure message="nothing ran: my-sql-only skipped on postgres/);
+  });
+
+  test('with engines: declared, SQL missing for a declared engine is a check problem on every command, exit 2', () => {
+    const f = file('declared.yaml', PG_SQL_ONLY.replace('name: pg-sql-only', 'name: declared\nengines: [postgres, mysql, mariadb]'));
+    for (const cmd of ['check', 'run']) {
+      const r = lockrepro([cmd, f]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.deepEqual(r.stderr.trim().split('\n'), [
+        `${f}:8: step a.lock has no SQL for mysql`,
+        `${f}:8: step a.lock has no SQL for mariadb`,
+      ]);
+    }
+    const pgOnly = lockrepro(['check', file('declared-pg.yaml', PG_SQL_ONLY.replace('name: pg-sql-only', 'name: declared-pg\nengines: [postgres]'))]);
+    assert.equal(pgOnly.code, 0, pgOnly.stderr);
+  });
+});
+
 describe('engines on MariaDB (CI server)', { skip: maria.skip }, () => {
+  test('no engines: and a step with PostgreSQL SQL only: skipped on MariaDB with the place, the others run', () => {
+    maria.require();
+    const f = file('pg-sql-only.yaml', PG_SQL_ONLY);
+    const alone = lockrepro(['run', f, '--db', MYSQL_URL, '--json']);
+    assert.equal(alone.code, 1, alone.stderr);
+    assert.match(alone.stderr, /skipped: pg-sql-only has no SQL for mariadb \(step a\.lock, line 7\)/);
+    assert.match(alone.stderr, /^lockrepro: nothing ran: pg-sql-only skipped on mariadb$/m);
+    assert.deepEqual(JSON.parse(alone.stdout).skipped, [{ name: 'pg-sql-only', file: f, reason: 'pg-sql-only has no SQL for mariadb (step a.lock, line 7)' }]);
+    const mixed = lockrepro(['run', 'ab-ba-deadlock', f, '--variant', 'bug', '--db', MYSQL_URL, '--json']);
+    assert.equal(mixed.code, 0, mixed.stderr);
+    const doc = JSON.parse(mixed.stdout);
+    assert.equal(doc.ok, true);
+    assert.deepEqual(doc.scenarios.map((s: { name: string }) => s.name), ['ab-ba-deadlock']);
+    assert.deepEqual(doc.skipped.map((s: { name: string }) => s.name), ['pg-sql-only']);
+  });
+
+
   test('engines: [mysql] runs on MariaDB', () => {
     maria.require();
     const src = readFileSync('scenarios/ab-ba-deadlock.yaml', 'utf8').replace('name: ab-ba-deadlock', 'name: mysql-family\nengines: [mysql]');

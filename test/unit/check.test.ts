@@ -47,6 +47,111 @@ expect: deadlok
   ]);
 });
 
+test('shape problems do not stop the reference checks on the well-formed parts: five problems, one pass', () => {
+  const p = problemsOf(`name: x
+title: t
+story: s
+engines: [postgres, mariadb]
+workers:
+  a:
+    - { name: begin, sql: BEGIN, colour: red }
+    - { name: lock, sql: { postgres: LOCK TABLE t } }
+    - { name: use, sql: "SELECT :vv" }
+schedule: [a.begin, a.missing, a.lock, a.use]
+expect: deadlok
+`);
+  assert.deepEqual(p, [
+    'bad.yaml:7: workers.a[0]: unknown key "colour"',
+    'bad.yaml:8: step a.lock has no SQL for mariadb',
+    'bad.yaml:9: a.use uses :vv, which no earlier step of a saves',
+    'bad.yaml:10: schedule names a.missing, which is not a step of a (steps: begin, lock, use)',
+    'bad.yaml:11: expect: "deadlok" is not one of: deadlock, lost-update, duplicates, invariant, serialization, lock-timeout, unique-violation, hang, error, clean',
+  ]);
+});
+
+test('a malformed part is reported once, without follow-ons in the checks that depend on it', () => {
+  const p = problemsOf(`name: x
+title: t
+story: s
+engines: [postgres, mysql]
+setup: [5]
+workers:
+  a:
+    - { sql: BEGIN }
+    - { name: read, sql: SELECT 1 }
+  b:
+    - { name: read, sql: SELECT 1, save: [3] }
+    - { name: use, sql: "SELECT :v" }
+    - { name: write }
+schedule: [a.whatever, "not a ref", b.read, b.use, b.nope]
+expect: { postgres: clean, mysql: [] }
+fixes:
+  f:
+    replace: { a.read: SELECT 2 }
+  g:
+    insert:
+      - { after: b.read, step: { name: extra, sql: SELECT 1, colour: red } }
+    remove: [b.gone]
+`);
+  assert.deepEqual(p, [
+    'bad.yaml:5: setup[0]: 5 is not allowed here (expected string or object)',
+    'bad.yaml:8: workers.a[0]: missing required key "name"',
+    'bad.yaml:11: workers.b[0].save[0]: expected string, found 3',
+    'bad.yaml:13: workers.b[2]: missing required key "sql"',
+    'bad.yaml:14: schedule[1]: a step reference is written worker.step',
+    'bad.yaml:14: schedule names b.nope, which is not a step of b (steps: read, use, write)',
+    'bad.yaml:15: expect.mysql: Too small: expected array to have >=1 items',
+    'bad.yaml:21: fixes.g.insert[0].step: unknown key "colour"',
+  ]);
+});
+
+test('an insert needs exactly one of after: and before:', () => {
+  const p = problemsOf(GOOD.replace('expect: clean\n', `expect: clean
+fixes:
+  f:
+    insert:
+      - { step: { name: n, sql: SELECT 1 } }
+      - { after: a.begin, before: a.read, step: { name: m, sql: SELECT 1 } }
+`));
+  assert.deepEqual(p, [
+    'bad.yaml:15: fixes.f.insert[0]: give exactly one of after: or before: (where the step goes)',
+    'bad.yaml:16: fixes.f.insert[1]: give exactly one of after: or before: (where the step goes)',
+  ]);
+});
+
+test('with engines: declared, every declared engine needs SQL and an expectation everywhere', () => {
+  const p = problemsOf(GOOD.replace('name: ok\n', 'name: ok\nengines: [postgres, mysql, mariadb]\n')
+    .replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1 }, save: n }')
+    .replace('expect: clean\n', 'expect: { postgres: clean, mysql: clean }\n'));
+  assert.deepEqual(p, [
+    'bad.yaml:8: step a.read has no SQL for mysql',
+    'bad.yaml:8: step a.read has no SQL for mariadb',
+  ]);
+  const q = problemsOf(GOOD.replace('name: ok\n', 'name: ok\nengines: [postgres, mariadb]\n').replace('expect: clean\n', 'expect: { postgres: clean }\n'));
+  assert.deepEqual(q, ['bad.yaml:12: expect has no entry for mariadb']);
+});
+
+test('a note is written for the variant\'s own isolation level: left out when --isolation runs another', () => {
+  const sc = scenarioFrom(GOOD.replace('expect: clean\n', `expect: clean
+isolation: { postgres: read-committed, mysql: repeatable-read }
+notes: { postgres: bug note }
+fixes:
+  f:
+    isolation: serializable
+    notes: { postgres: fix note }
+`));
+  const notes = (isolations?: ('read-committed' | 'repeatable-read' | 'serializable')[]) =>
+    planScenario(sc, { engine: 'postgres', placeholder: () => '?', isolations }).plans.map((p) => [p.name, p.isolation, p.engineNote]);
+  assert.deepEqual(notes(), [['bug', 'read-committed', 'bug note'], ['f', 'serializable', 'fix note']]);
+  assert.deepEqual(notes(['read-committed', 'serializable']), [
+    ['bug', 'read-committed', 'bug note'],
+    ['bug', 'serializable', null],
+    ['f', 'read-committed', null],
+    ['f', 'serializable', 'fix note'],
+  ]);
+  assert.deepEqual(notes(['repeatable-read']), [['bug', 'repeatable-read', null], ['f', 'repeatable-read', null]]);
+});
+
 test('a syntax error late in the file does not hide the problems before it', () => {
   const p = problemsOf(`name: x
 title: t

@@ -6,7 +6,8 @@ import { classifyRunError, isConnectionError } from '../../src/cli/errors.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { main, type Io } from '../../src/cli/main.js';
 import { DatabaseUnavailableError, QueryError } from '../../src/engine/dialect.js';
-import { engineSkipReason } from '../../src/plan/plan.js';
+import { engineSkipReason, scenarioEngines } from '../../src/plan/plan.js';
+import { scenarioFrom } from '../helpers/scenario.js';
 
 test('connection problems and refused SQL are exit 3; a TypeError is an internal error, exit 4', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
@@ -47,9 +48,41 @@ test('main(): an exception it has no name for is one line and exit 4, never "dat
 });
 
 test('engines: mysql covers MariaDB; others are skipped with a reason', () => {
-  assert.equal(engineSkipReason({ name: 's', engines: ['mysql'] }, 'mariadb'), null);
-  assert.equal(engineSkipReason({ name: 's', engines: ['mysql'] }, 'mysql'), null);
-  assert.equal(engineSkipReason({ name: 's', engines: null }, 'postgres'), null);
-  assert.equal(engineSkipReason({ name: 's', engines: ['mariadb'] }, 'mysql'), 's supports mariadb, not mysql');
-  assert.equal(engineSkipReason({ name: 's', engines: ['mysql'] }, 'postgres'), 's supports mysql, not postgres');
+  const declaring = (engines: string) => scenarioFrom(`name: s\ntitle: t\nstory: s\nengines: ${engines}\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\n`);
+  assert.equal(engineSkipReason(declaring('[mysql]'), 'mariadb'), null);
+  assert.equal(engineSkipReason(declaring('[mysql]'), 'mysql'), null);
+  assert.equal(engineSkipReason(declaring('[mariadb]'), 'mysql'), 's supports mariadb, not mysql');
+  assert.equal(engineSkipReason(declaring('[mysql]'), 'postgres'), 's supports mysql, not postgres');
+});
+
+test('without engines: a scenario runs where its SQL goes; elsewhere it is skipped, naming the first place without SQL', () => {
+  const sc = scenarioFrom(`name: s
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: lock, sql: { postgres: LOCK TABLE t } }
+    - { name: other, sql: { postgres: SELECT 1 } }
+expect: clean
+`);
+  assert.equal(engineSkipReason(sc, 'postgres'), null);
+  assert.equal(engineSkipReason(sc, 'mariadb'), 's has no SQL for mariadb (step a.lock, line 7)');
+  assert.equal(engineSkipReason(sc, 'mysql'), 's has no SQL for mysql (step a.lock, line 7)');
+  assert.deepEqual(scenarioEngines(sc), ['postgres']);
+  // mysql SQL serves MariaDB too; an expectation per engine counts like SQL.
+  const my = scenarioFrom(`name: m
+title: t
+story: s
+workers:
+  a: [{ name: x, sql: { mysql: SELECT 1, postgres: SELECT 2 } }]
+expect: { mysql: clean, mariadb: deadlock }
+fixes:
+  f: { expect: { mariadb: clean } }
+`);
+  assert.equal(engineSkipReason(my, 'mariadb'), null);
+  assert.equal(engineSkipReason(my, 'postgres'), 'm has no expectation for postgres (expect, line 6)');
+  assert.equal(engineSkipReason(my, 'mysql'), 'm has no expectation for mysql (fix f: expect, line 8)');
+  assert.deepEqual(scenarioEngines(my), ['mariadb']);
+  assert.deepEqual(scenarioEngines(scenarioFrom(`name: n\ntitle: t\nstory: s\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\n`)), ['postgres', 'mysql', 'mariadb']);
 });
