@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { BIN, lockrepro, noStack, scratchFolder } from '../helpers/cli.js';
 import { MYSQL_URL, PG_URL, mysqlGate, pgGate } from '../helpers/servers.js';
+import { FIVE_PROBLEMS } from '../helpers/scenario.js';
 
 const external = await pgGate();
 const maria = await mysqlGate();
@@ -43,18 +44,7 @@ describe('usage and invalid scenarios (exit 2)', () => {
   });
 
   test('check reports shape and reference problems of one file together: five file:line lines, exit 2', () => {
-    const f = file('five.yaml', `name: five
-title: t
-story: s
-engines: [postgres, mariadb]
-workers:
-  a:
-    - { name: begin, sql: BEGIN, colour: red }
-    - { name: lock, sql: { postgres: LOCK TABLE t } }
-    - { name: use, sql: "SELECT :vv" }
-schedule: [a.begin, a.missing, a.lock, a.use]
-expect: deadlok
-`);
+    const f = file('five.yaml', `name: five\ntitle: t\nstory: s\n${FIVE_PROBLEMS}`);
     const r = lockrepro(['check', f]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, '');

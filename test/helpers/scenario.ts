@@ -20,3 +20,17 @@ export function plansFrom(yaml: string, engine: EngineName = 'postgres', placeho
   if (r.problems.length > 0) throw new Error(r.problems.map((p) => `${p.line}: ${p.message}`).join('\n'));
   return r.plans;
 }
+
+/**
+ * After `name`, `title` and `story` (lines 1-3): five problems on lines 7-11, of shape and of
+ * reference alike, for the tests that every problem is reported at once.
+ */
+export const FIVE_PROBLEMS = `engines: [postgres, mariadb]
+workers:
+  a:
+    - { name: begin, sql: BEGIN, colour: red }
+    - { name: lock, sql: { postgres: LOCK TABLE t } }
+    - { name: use, sql: "SELECT :vv" }
+schedule: [a.begin, a.missing, a.lock, a.use]
+expect: deadlok
+`;

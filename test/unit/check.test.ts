@@ -1,7 +1,7 @@
 // Parser and checker: every problem at once, each as file:line: message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { problemsOf, scenarioFrom } from '../helpers/scenario.js';
+import { FIVE_PROBLEMS, problemsOf, scenarioFrom } from '../helpers/scenario.js';
 import { planScenario } from '../../src/plan/plan.js';
 import { builtinFiles, loadFile } from '../../src/scenario/load.js';
 import { parseParams } from '../../src/scenario/params.js';
@@ -48,18 +48,7 @@ expect: deadlok
 });
 
 test('shape problems do not stop the reference checks on the well-formed parts: five problems, one pass', () => {
-  const p = problemsOf(`name: x
-title: t
-story: s
-engines: [postgres, mariadb]
-workers:
-  a:
-    - { name: begin, sql: BEGIN, colour: red }
-    - { name: lock, sql: { postgres: LOCK TABLE t } }
-    - { name: use, sql: "SELECT :vv" }
-schedule: [a.begin, a.missing, a.lock, a.use]
-expect: deadlok
-`);
+  const p = problemsOf(`name: x\ntitle: t\nstory: s\n${FIVE_PROBLEMS}`);
   assert.deepEqual(p, [
     'bad.yaml:7: workers.a[0]: unknown key "colour"',
     'bad.yaml:8: step a.lock has no SQL for mariadb',
