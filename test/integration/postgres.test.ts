@@ -3,7 +3,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { connectDatabase } from '../../src/dialect/connect.js';
 import type { Dialect } from '../../src/engine/dialect.js';
-import { runVariant } from '../../src/engine/run.js';
+import { RunAborted, runVariant } from '../../src/engine/run.js';
 import { detect } from '../../src/detect/detect.js';
 import { planScenario } from '../../src/plan/plan.js';
 import { loadTargets } from '../../src/scenario/load.js';
@@ -200,6 +200,47 @@ expect: unique-violation
       const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: detect(run) });
       assert.match(text, /a {2}none {3}SELECT id FROM u WHERE id = 42 {2}→ no rows/);
       assert.match(text, /transaction aborted \(only ROLLBACK or ROLLBACK TO SAVEPOINT runs now\)/);
+    });
+
+    test('Ctrl-C during a long setup statement stops at once and still drops the scratch database', async () => {
+      const sc = scenarioFrom(`
+name: slow-setup
+title: t
+story: s
+setup: ["SELECT pg_sleep(30) AS slow_setup"]
+workers:
+  a: [{ name: one, sql: SELECT 1 }]
+expect: clean
+`);
+      const [plan] = planScenario(sc, { engine: 'postgres', placeholder: (n) => `$${n}` }).plans;
+      const made: string[] = [];
+      const spy: Dialect = Object.create(dialect);
+      spy.createScratch = async (label) => {
+        const s = await dialect.createScratch(label);
+        made.push(s.name);
+        return s;
+      };
+      const ac = new AbortController();
+      const started = performance.now();
+      const running = runVariant(spy, plan!, { signal: ac.signal });
+      running.catch(() => undefined);
+      // Wait (bounded) until the setup statement really runs on the server, then interrupt.
+      const probe = await dialect.createScratch('probe');
+      try {
+        const deadline = performance.now() + 20_000;
+        for (;;) {
+          const r = await probe.exec("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30) AS slow_setup%' AND state = 'active'");
+          if (r.rows[0]!.n === 1) break;
+          assert.ok(performance.now() < deadline, 'the setup statement never started');
+        }
+        ac.abort();
+        await assert.rejects(running, RunAborted);
+        assert.ok(performance.now() - started < 15_000, 'stopped long before the 30 s statement ended');
+        const left = await probe.exec('SELECT count(*)::int AS n FROM pg_database WHERE datname = $1', [made[0]]);
+        assert.equal(left.rows[0]!.n, 0, 'scratch database dropped');
+      } finally {
+        await probe.drop();
+      }
     });
 
     test('scratch databases are dropped after every run', async () => {

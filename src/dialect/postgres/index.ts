@@ -206,6 +206,8 @@ class PostgresScratch implements Scratch {
   /** Open worker clients, their backend pids and what lockrepro knows of their state. */
   private readonly sessions = new Map<pg.Client, WorkerConn>();
   private dropped = false;
+  /** Statements running on the monitor (setup, checks, teardown). */
+  private adminBusy = 0;
 
   constructor(
     readonly name: string,
@@ -218,8 +220,13 @@ class PostgresScratch implements Scratch {
     private readonly onDrop: () => Promise<void>,
   ) {}
 
-  exec(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
-    return run(this.admin, sql, params);
+  async exec(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+    this.adminBusy++;
+    try {
+      return await run(this.admin, sql, params);
+    } finally {
+      this.adminBusy--;
+    }
   }
 
   async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
@@ -302,10 +309,13 @@ class PostgresScratch implements Scratch {
     if (this.dropped) return;
     this.dropped = true;
     // A backend blocked on a lock does not read its socket, so a polite end() could wait forever:
-    // end such sessions on the server first. The monitor too, in case an interrupted setup
-    // statement still runs on it; and from the control connection, which is never busy here.
+    // end such sessions on the server first. The monitor too if a statement still runs on it (a
+    // setup statement interrupted by Ctrl-C); this from the control connection, never busy here.
+    // Only those: DROP DATABASE waits in 100 ms steps for terminated backends to exit, while a
+    // polite end() of an idle connection is over at once.
     const pids = [...this.sessions.values()].map((c) => c.pid);
-    await run(this.control, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [[...pids, this.adminPid]]).catch(() => undefined);
+    if (this.adminBusy > 0) pids.push(this.adminPid);
+    if (pids.length > 0) await run(this.control, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [pids]).catch(() => undefined);
     for (const c of this.sessions.keys()) await c.end().catch(() => undefined);
     this.sessions.clear();
     await this.admin.end().catch(() => undefined);
