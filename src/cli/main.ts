@@ -60,7 +60,8 @@ interface RunFlags {
   junit?: string;
   verbose?: boolean;
   stepTimeout?: number;
-  interleavings?: number | true;
+  interleavings?: boolean;
+  maxInterleavings?: number;
   color?: boolean;
 }
 
@@ -98,7 +99,8 @@ async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
     .addOption(new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS))
     .option('--json', 'print the result as JSON on stdout')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
-    .option('--interleavings [max]', `run every interleaving of the workers' steps instead of the schedule (at most max per variant, evenly spread; default ${DEFAULT_INTERLEAVINGS})`, interleavingLimit)
+    .option('--interleavings', "run every interleaving of the workers' steps instead of the schedule")
+    .option('--max-interleavings <n>', `with --interleavings: at most n per variant, evenly spread (default ${DEFAULT_INTERLEAVINGS})`, interleavingLimit)
     .option('--step-timeout <ms>', "a step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang (default 5000)", positiveInt)
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
@@ -260,7 +262,7 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
         if (io.signal?.aborted) throw new RunAborted();
         const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
         const v = flags.interleavings
-          ? await exploreVariant(dialect, plan, flags.interleavings === true ? DEFAULT_INTERLEAVINGS : flags.interleavings, opts)
+          ? await exploreVariant(dialect, plan, flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS, opts)
           : await runOnce(dialect, plan, opts);
         sr.variants.push(v);
         human(text.variant(v));

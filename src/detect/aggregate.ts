@@ -1,7 +1,7 @@
 /**
  * `--interleavings`: one verdict for many runs of a variant, each with another interleaving.
- * The variant shows an anomaly if any interleaving does, so a bug reproduces when at least one
- * interleaving shows exactly its expected anomalies, and a fix holds only when none shows any.
+ * A bug reproduces when at least one interleaving shows exactly its expected anomalies, and a
+ * fix holds only when none shows any. `observed` is every anomaly any interleaving showed.
  * A pure function, like detect().
  */
 import type { VariantRun } from '../engine/result.js';
@@ -22,7 +22,7 @@ export interface Exploration {
   readonly failing: number;
   /** For each anomaly, how many runs showed it. */
   readonly byAnomaly: Partial<Record<Anomaly, number>>;
-  /** The run to show: the first that showed an anomaly, or else the first. */
+  /** The run to show: for a bug the first that reproduced it, else the first that showed an anomaly, else the first. */
   readonly shown: ExploredRun;
 }
 
@@ -36,9 +36,12 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
   const byAnomaly: Partial<Record<Anomaly, number>> = {};
   for (const r of runs) for (const a of r.verdict.observed) byAnomaly[a] = (byAnomaly[a] ?? 0) + 1;
   const observed = ORDER.filter((a) => byAnomaly[a]);
-  const shown = runs.find((r) => r.verdict.observed.length > 0) ?? first;
   const expected = first.verdict.expected;
-  const met = observed.length === expected.length && expected.every((e) => observed.includes(e));
+  // A bug is reproduced when some interleaving shows exactly its anomalies (others may show
+  // less, or something else: it can happen, which is the question); a fix holds only when no
+  // interleaving shows anything.
+  const met = expected.length > 0 ? runs.some((r) => r.verdict.met) : observed.length === 0;
+  const shown = (expected.length > 0 ? runs.find((r) => r.verdict.met) : undefined) ?? runs.find((r) => r.verdict.observed.length > 0) ?? first;
   return {
     exploration: { total, runs: runs.length, failing: runs.filter((r) => r.verdict.observed.length > 0).length, byAnomaly, shown },
     verdict: {

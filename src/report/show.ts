@@ -130,7 +130,8 @@ function wrap(text: string, first: string, rest: string): string[] {
 
 /** A per-engine expectation: `deadlock`, or `postgres: clean, mysql: lost-update`. */
 function byEngineText(by: Scenario['expect']['byEngine']): string {
-  return Object.entries(by)
-    .map(([k, v]) => `${k === 'default' ? '' : `${k}: `}${expectText(v ?? [])}`)
-    .join(', ');
+  const entries = Object.entries(by);
+  // One expectation for all engines reads plainly; beside per-engine ones, `default` is labelled.
+  if (entries.length === 1 && entries[0]![0] === 'default') return expectText(entries[0]![1] ?? []);
+  return entries.map(([k, v]) => `${k === 'default' ? 'other engines' : k}: ${expectText(v ?? [])}`).join(', ');
 }

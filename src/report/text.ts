@@ -67,7 +67,9 @@ export class TextReporter {
     if (p.retry) out.push(c.dim(`   on ${p.retry.on.join(' or ')} the worker rolls back and starts its transaction again, up to ${timesText(p.retry.attempts)}`));
     const ex = v.explored;
     if (ex) {
-      const which = ex.shown.verdict.observed.length > 0 ? 'the first that showed an anomaly' : 'none showed an anomaly; the first';
+      const which = ex.shown.verdict.met && p.expected.length > 0
+        ? 'the first that reproduced it'
+        : ex.shown.verdict.observed.length > 0 ? 'the first that showed an anomaly' : 'none showed an anomaly; the first';
       out.push(c.dim(`   interleaving ${ex.shown.rank + 1n} of ${ex.total} (${which}):`));
       out.push(...wrap(p.schedule.map((r) => `${r.worker}.${r.step}`).join(' '), 92).map((l) => c.dim(`     ${l}`)));
     }

@@ -48,7 +48,10 @@ export function checkScenario(parsed: ParsedFile): CheckResult {
 const MISSING = 'missing required key';
 
 function isMapping(v: unknown): v is Record<string, unknown> {
-  return v !== null && typeof v === 'object' && !Array.isArray(v);
+  if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
+  // A plain mapping, not a !!binary Buffer or another object YAML can build.
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
 }
 
 /**
@@ -62,7 +65,20 @@ function allProblems(parsed: ParsedFile): { scenario: Scenario; problems: Proble
   const shape = result.success ? [] : result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
   const model = buildModel(parsed);
   const refs = [...model.problems, ...semanticProblems(model.scenario, model.unknown)];
-  return { scenario: model.scenario, problems: [...shape, ...refs.map((p) => ({ file: parsed.file, ...p }))] };
+  return { scenario: model.scenario, problems: [...shape, ...protoKeys(parsed), ...refs.map((p) => ({ file: parsed.file, ...p }))] };
+}
+
+/**
+ * zod's record check passes over a `__proto__` key, which YAML does give as an own key: not a
+ * valid worker or fix name (names start with a letter), so said here.
+ */
+function protoKeys(parsed: ParsedFile): Problem[] {
+  const d = parsed.data as Record<string, unknown>;
+  return (['workers', 'fixes'] as const).flatMap((k) => {
+    const m = d[k];
+    if (!isMapping(m) || !Object.prototype.hasOwnProperty.call(m, '__proto__')) return [];
+    return [{ file: parsed.file, line: parsed.lineOf([k, '__proto__'], true), message: `${k}: "__proto__" is not a valid name (start with a letter; letters, digits, '_' and '-')` }];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------

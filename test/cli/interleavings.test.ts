@@ -32,7 +32,7 @@ expect: clean
 
 for (const target of [
   { label: 'MariaDB (CI server)', url: MYSQL_URL, gate: maria, max: [] as string[] },
-  { label: 'PostgreSQL 15 (CI server)', url: PG_URL, gate: external, max: ['24'] },
+  { label: 'PostgreSQL 15 (CI server)', url: PG_URL, gate: external, max: ['--max-interleavings', '24'] },
 ]) {
   describe(`--interleavings on ${target.label}`, { skip: target.gate.skip }, () => {
     test('a deadlock the given schedule hides is found, with how often and which interleaving', () => {

@@ -249,3 +249,16 @@ test('every built-in scenario is valid and says which seed story it retells', ()
     assert.ok(r.scenario!.seed.every((s) => /^00[0-3]\b/.test(s)), `${f}: seeds start with the story number`);
   }
 });
+
+test('a __proto__ worker or fix name is refused, and a non-mapping file (a !!binary) is one problem', () => {
+  const p = problemsOf(`name: x
+title: t
+story: s
+workers:
+  a: [{ name: s, sql: SELECT 1 }]
+  __proto__: [{ name: s, sql: SELECT 2 }]
+expect: clean
+`);
+  assert.deepEqual(p, [`bad.yaml:6: workers: "__proto__" is not a valid name (start with a letter; letters, digits, '_' and '-')`]);
+  assert.deepEqual(problemsOf('!!binary aGVsbG8=\n'), ['bad.yaml:1: a scenario file must be a YAML mapping (name:, title:, workers:, ...)']);
+});

@@ -37,7 +37,7 @@ test('beyond the limit, an evenly spread selection, the same every time', () => 
 
 const verdict = (observed: Verdict['observed'], expected: Verdict['expected'], deadlocks = 0): Verdict => ({
   counts: { deadlocks, duplicates: 0, lostUpdates: 0, invariantViolations: 0, serializationFailures: 0, lockTimeouts: 0, uniqueViolations: 0, hangs: 0, retries: 0, otherErrors: 0 },
-  observed, expected, met: false, handledErrors: 0, notCounted: {},
+  observed, expected, met: observed.join() === expected.join(), handledErrors: 0, notCounted: {},
 });
 const runOf = (rank: number, v: Verdict): ExploredRun => ({ rank: BigInt(rank), run: { steps: [] } as unknown as VariantRun, verdict: v });
 
@@ -52,6 +52,14 @@ test('a bug reproduces when some interleaving shows it; the first such run is sh
   assert.equal(exploration.failing, 2);
   assert.equal(exploration.shown.rank, 1n);
   assert.deepEqual(exploration.byAnomaly, { deadlock: 2 });
+});
+
+test('a bug reproduces when one interleaving shows exactly it, even if another shows more', () => {
+  const met = (observed: Verdict['observed']) => ({ ...verdict(observed, ['deadlock']), met: observed.join() === 'deadlock' });
+  const { verdict: v, exploration } = aggregate([runOf(0, met(['deadlock', 'invariant'])), runOf(1, met(['deadlock']))], 2n);
+  assert.equal(v.met, true);
+  assert.deepEqual(v.observed, ['deadlock', 'invariant']);
+  assert.equal(exploration.shown.rank, 1n, 'the run that reproduced it is shown');
 });
 
 test('a fix holds only if no interleaving shows anything', () => {

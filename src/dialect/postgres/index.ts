@@ -196,6 +196,8 @@ interface WorkerConn {
   pid: number;
   /** From the last ReadyForQuery: `I` idle, `T` in a transaction block, `E` in a failed one. */
   txStatus?: string;
+  /** ReadyForQuery messages seen. */
+  ready: number;
   /** A statement was sent and has not finished: the scheduler only sends one while others wait. */
   inFlight: boolean;
   /** The session's deadlock_timeout as last set, or undefined when unknown. */
@@ -231,11 +233,15 @@ class PostgresScratch implements Scratch {
 
   async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
     const client = await openClient(this.url, worker);
-    const conn: WorkerConn = { pid: 0, inFlight: false };
+    const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0 };
     this.sessions.set(client, conn);
     // node-postgres keeps the server's transaction status to itself; its connection emits it.
     (client as unknown as { connection: EventEmitter }).connection.on('readyForQuery', (m: { status?: string }) => {
+      // A SET made inside a transaction is undone if it rolls back: when one ends, the session's
+      // deadlock_timeout is unknown until set again.
+      if (m.status === 'I' && conn.txStatus !== 'I') conn.deadlockTimeoutMs = undefined;
       conn.txStatus = m.status;
+      conn.ready++;
     });
     await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
     conn.pid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
@@ -245,16 +251,16 @@ class PostgresScratch implements Scratch {
       query: async (sql, params) => {
         if (this.lowerDeadlockTimeout) await this.staggerDeadlockTimeout(client, conn);
         conn.inFlight = true;
-        const before = conn.txStatus;
+        const before = { status: conn.txStatus, ready: conn.ready };
         try {
-          const res = await run(client, sql, params);
-          // A SET made inside a transaction is undone if it rolls back: know nothing after one ends.
-          if (/^\s*(rollback|abort|commit|end)\b/i.test(sql)) conn.deadlockTimeoutMs = undefined;
-          return res;
+          return await run(client, sql, params);
         } catch (e) {
           conn.deadlockTimeoutMs = undefined;
-          // Outside a transaction block the failed statement was all there was to undo.
-          if (e instanceof QueryError && before === 'I') e.db.rolledBack = 'statement';
+          // The server's status after the error says what it did: `E` a failed transaction block,
+          // `I` none (only the failed statement). It arrives with the error; should it not have
+          // been read yet, the status before the statement tells the same for one statement.
+          const after = conn.ready > before.ready ? conn.txStatus : before.status === 'I' ? 'I' : 'E';
+          if (e instanceof QueryError && after === 'I') e.db.rolledBack = 'statement';
           throw e;
         } finally {
           conn.inFlight = false;
