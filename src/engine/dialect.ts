@@ -39,8 +39,8 @@ export interface DbError {
   /** The server's message, with anything that could hold a password removed. */
   message: string;
   /**
-   * What the server did to the open transaction: `transaction` (rolled back or unusable until
-   * ROLLBACK, as after a PostgreSQL error or a MySQL deadlock) or `statement` (only the statement
+   * What the server did to the open transaction: `transaction` (rolled back, as after a MySQL
+   * deadlock or a failed PostgreSQL COMMIT) or `statement` (only the statement
    * was undone and the transaction goes on, as after MySQL's lock wait timeout 1205), `aborted`
    * (PostgreSQL, inside a transaction block: its changes are undone and its locks released at
    * once, but the server accepts only ROLLBACK or ROLLBACK TO SAVEPOINT until it ends), or `none`

@@ -21,7 +21,7 @@ export interface TextOptions {
 
 const UNDO_TEXT: Record<DbError['rolledBack'], string> = {
   transaction: 'transaction rolled back',
-  statement: 'only the statement rolled back, the transaction stays open',
+  statement: 'only the statement rolled back (an open transaction stays open)',
   aborted: 'transaction aborted (only ROLLBACK or ROLLBACK TO SAVEPOINT runs now)',
   none: 'the transaction stays open',
 };

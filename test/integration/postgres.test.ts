@@ -202,6 +202,16 @@ expect: unique-violation
       assert.match(text, /transaction aborted \(only ROLLBACK or ROLLBACK TO SAVEPOINT runs now\)/);
     });
 
+    test('a COMMIT that fails with 40001 rolled the whole transaction back, every time', async () => {
+      for (let i = 0; i < 3; i++) {
+        const variants = await runBuiltin(dialect, 'write-skew');
+        const v = variants.find((x) => x.run.plan.name === 'serializable-retry')!;
+        const failed = v.run.steps.filter((s) => s.error?.code === '40001');
+        assert.ok(failed.length >= 1);
+        for (const s of failed) assert.equal(`${s.step}:${s.error!.rolledBack}`, s.step === 'commit' ? 'commit:transaction' : `${s.step}:aborted`);
+      }
+    });
+
     test('Ctrl-C during a long setup statement stops at once and still drops the scratch database', async () => {
       const sc = scenarioFrom(`
 name: slow-setup

@@ -9,6 +9,7 @@ import {
   DatabaseUnavailableError,
   QueryError,
   type DatabaseInfo,
+  type DbError,
   type Dialect,
   ISOLATION_SQL,
   type IsolationLevel,
@@ -31,6 +32,8 @@ import { classifyPgError } from './errors.js';
  * would work too, only slower and without the stagger.
  */
 const DEADLOCK_TIMEOUT_BASE_MS = 100;
+/** Bound on waiting for the ReadyForQuery that follows an error (it comes with it, in practice). */
+const READY_WAIT_MS = 2000;
 const DEADLOCK_TIMEOUT_STAGGER_MS = 200;
 
 // bigint and numeric arrive as strings; give numbers where that loses nothing, so transcripts and
@@ -198,6 +201,10 @@ interface WorkerConn {
   txStatus?: string;
   /** ReadyForQuery messages seen. */
   ready: number;
+  ended: boolean;
+  /** Resolve every nextReady() promise (a ReadyForQuery came, or the connection ended). */
+  wake(): void;
+  nextReady(): Promise<void>;
   /** A statement was sent and has not finished: the scheduler only sends one while others wait. */
   inFlight: boolean;
   /** The session's deadlock_timeout as last set, or undefined when unknown. */
@@ -233,7 +240,18 @@ class PostgresScratch implements Scratch {
 
   async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
     const client = await openClient(this.url, worker);
-    const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0 };
+    let waiters: (() => void)[] = [];
+    const conn: WorkerConn = {
+      pid: 0,
+      inFlight: false,
+      ready: 0,
+      ended: false,
+      wake: () => {
+        for (const w of waiters) w();
+        waiters = [];
+      },
+      nextReady: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    };
     this.sessions.set(client, conn);
     // node-postgres keeps the server's transaction status to itself; its connection emits it.
     (client as unknown as { connection: EventEmitter }).connection.on('readyForQuery', (m: { status?: string }) => {
@@ -242,6 +260,11 @@ class PostgresScratch implements Scratch {
       if (m.status === 'I' && conn.txStatus !== 'I') conn.deadlockTimeoutMs = undefined;
       conn.txStatus = m.status;
       conn.ready++;
+      conn.wake();
+    });
+    client.on('end', () => {
+      conn.ended = true;
+      conn.wake();
     });
     await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
     conn.pid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
@@ -256,11 +279,7 @@ class PostgresScratch implements Scratch {
           return await run(client, sql, params);
         } catch (e) {
           conn.deadlockTimeoutMs = undefined;
-          // The server's status after the error says what it did: `E` a failed transaction block,
-          // `I` none (only the failed statement). It arrives with the error; should it not have
-          // been read yet, the status before the statement tells the same for one statement.
-          const after = conn.ready > before.ready ? conn.txStatus : before.status === 'I' ? 'I' : 'E';
-          if (e instanceof QueryError && after === 'I') e.db.rolledBack = 'statement';
+          if (e instanceof QueryError) e.db.rolledBack = await this.undone(conn, before);
           throw e;
         } finally {
           conn.inFlight = false;
@@ -271,6 +290,23 @@ class PostgresScratch implements Scratch {
         await client.end().catch(() => undefined);
       },
     };
+  }
+
+  /**
+   * What the server undid after an error, from its transaction status after it (ReadyForQuery,
+   * which follows every error on a live connection; waited for if not read yet, bounded):
+   * `E` the transaction block is aborted; `I` after `I` only the statement failed; `I` after a
+   * block the transaction ended with it (a COMMIT that failed with 40001 rolled everything back).
+   */
+  private async undone(conn: WorkerConn, before: { status?: string; ready: number }): Promise<DbError['rolledBack']> {
+    if (conn.ready === before.ready && !conn.ended) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([conn.nextReady(), new Promise<void>((r) => (timer = setTimeout(r, READY_WAIT_MS)))]);
+      clearTimeout(timer);
+    }
+    if (conn.ready === before.ready) return 'aborted'; // no answer (connection gone): assume the worst
+    if (conn.txStatus === 'E') return 'aborted';
+    return before.status === 'I' ? 'statement' : 'transaction';
   }
 
   /** See DEADLOCK_TIMEOUT_BASE_MS. One extra round trip, only when the value must change. */
