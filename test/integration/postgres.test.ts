@@ -25,6 +25,18 @@ async function runBuiltin(dialect: Dialect, name: string) {
   return out;
 }
 
+/** The dialect, noting the name of every scratch database it creates. */
+function recordingScratches(dialect: Dialect): { spy: Dialect; made: string[] } {
+  const made: string[] = [];
+  const spy: Dialect = Object.create(dialect);
+  spy.createScratch = async (label) => {
+    const s = await dialect.createScratch(label);
+    made.push(s.name);
+    return s;
+  };
+  return { spy, made };
+}
+
 /** Scratch databases on the server, asked from a scratch database of its own (works embedded too). */
 async function scratchDatabases(dialect: Dialect): Promise<string[]> {
   const probe = await dialect.createScratch('probe');
@@ -223,13 +235,7 @@ workers:
 expect: clean
 `);
       const [plan] = planScenario(sc, { engine: 'postgres', placeholder: (n) => `$${n}` }).plans;
-      const made: string[] = [];
-      const spy: Dialect = Object.create(dialect);
-      spy.createScratch = async (label) => {
-        const s = await dialect.createScratch(label);
-        made.push(s.name);
-        return s;
-      };
+      const { spy, made } = recordingScratches(dialect);
       const ac = new AbortController();
       const started = performance.now();
       const running = runVariant(spy, plan!, { signal: ac.signal });
@@ -254,13 +260,7 @@ expect: clean
     });
 
     test('scratch databases are dropped after every run', async () => {
-      const made: string[] = [];
-      const spy: Dialect = Object.create(dialect);
-      spy.createScratch = async (label) => {
-        const s = await dialect.createScratch(label);
-        made.push(s.name);
-        return s;
-      };
+      const { spy, made } = recordingScratches(dialect);
       await runBuiltin(spy, 'transfer-lost-update');
       assert.ok(made.length >= 2);
       // Only this test's own databases: anything else on a shared server is none of its business.
