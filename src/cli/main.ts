@@ -71,8 +71,7 @@ export async function main(argv: readonly string[], rawIo: Io = processIo()): Pr
   // only: replacing the password's text everywhere would turn a password like "postgres" or "1"
   // into damage all over the report (`"dialect": "***"`, invalid JSON). Driver messages, the
   // one free text that could repeat a password, are scrubbed where they are caught (src/dialect).
-  const clean = (t: string) => scrubUrls(t);
-  const io: Io = { ...rawIo, out: (t) => rawIo.out(clean(t)), err: (t) => rawIo.err(clean(t)) };
+  const io: Io = { ...rawIo, out: (t) => rawIo.out(scrubUrls(t)), err: (t) => rawIo.err(scrubUrls(t)) };
   try {
     return await parseAndRun(argv, io);
   } catch (e) {
@@ -161,20 +160,22 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 const DEFAULT_INTERLEAVINGS = 200;
 const MAX_INTERLEAVINGS = 100_000;
 
-function interleavingLimit(v: string): number {
-  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!(n >= 1 && n <= MAX_INTERLEAVINGS)) throw new InvalidArgumentError(`Expected a whole number of runs from 1 to ${MAX_INTERLEAVINGS}.`);
-  return n;
+/**
+ * A flag's value parser: a whole number from 1 to `max`. Commander prints an InvalidArgumentError
+ * with the option's name ("option '--step-timeout <ms>' argument 'abc' is invalid. …") through
+ * outputError; any other error would escape unprinted.
+ */
+function wholeNumber(max: number, unit: string): (v: string) => number {
+  return (v) => {
+    const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+    if (!(n >= 1 && n <= max)) throw new InvalidArgumentError(`Expected a whole number of ${unit} from 1 to ${max}.`);
+    return n;
+  };
 }
 
-function positiveInt(v: string): number {
-  // Commander prints an InvalidArgumentError with the option's name ("option '--step-timeout <ms>'
-  // argument 'abc' is invalid. …") through outputError; any other error would escape unprinted.
-  // The upper bound is setTimeout's: a longer delay silently becomes 1 ms.
-  const n = /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-  if (!(n >= 1 && n <= MAX_TIMER_MS)) throw new InvalidArgumentError(`Expected a whole number of milliseconds from 1 to ${MAX_TIMER_MS}.`);
-  return n;
-}
+/** --step-timeout: setTimeout's bound (a longer delay silently becomes 1 ms). */
+const positiveInt = wholeNumber(MAX_TIMER_MS, 'milliseconds');
+const interleavingLimit = wholeNumber(MAX_INTERLEAVINGS, 'runs');
 
 function oneLine(s: string): string {
   return s.trim().split('\n')[0] + '\n';

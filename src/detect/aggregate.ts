@@ -24,6 +24,7 @@ export interface Exploration {
   readonly byAnomaly: Partial<Record<Anomaly, number>>;
   /** The run to show: for a bug the first that reproduced it, else the first that showed an anomaly, else the first. */
   readonly shown: ExploredRun;
+  readonly shownBecause: 'reproduced' | 'anomaly' | 'first';
 }
 
 export function aggregate(runs: readonly ExploredRun[], total: bigint): { exploration: Exploration; verdict: Verdict } {
@@ -41,9 +42,12 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
   // less, or something else: it can happen, which is the question); a fix holds only when no
   // interleaving shows anything.
   const met = expected.length > 0 ? runs.some((r) => r.verdict.met) : observed.length === 0;
-  const shown = (expected.length > 0 ? runs.find((r) => r.verdict.met) : undefined) ?? runs.find((r) => r.verdict.observed.length > 0) ?? first;
+  const reproduced = expected.length > 0 ? runs.find((r) => r.verdict.met) : undefined;
+  const anomalous = runs.find((r) => r.verdict.observed.length > 0);
+  const shown = reproduced ?? anomalous ?? first;
+  const shownBecause = reproduced ? 'reproduced' : anomalous ? 'anomaly' : 'first';
   return {
-    exploration: { total, runs: runs.length, failing: runs.filter((r) => r.verdict.observed.length > 0).length, byAnomaly, shown },
+    exploration: { total, runs: runs.length, failing: runs.filter((r) => r.verdict.observed.length > 0).length, byAnomaly, shown, shownBecause },
     verdict: {
       counts,
       observed,

@@ -80,7 +80,7 @@ export function detect(run: VariantRun): Verdict {
   // A lost-update check compares the final value with what every worker's change should have
   // made it. When a worker's transaction failed and was rolled back, its change never happened:
   // the value differs, but nothing was lost (the error is what the run shows).
-  const rolledBack = [...new Set(run.events.flatMap((e) => (e.type === 'rollback' && e.reason !== 'retry' ? [e.worker] : [])))];
+  const gaveUp = [...new Set(run.events.flatMap((e) => (e.type === 'rollback' && e.reason !== 'retry' ? [e.worker] : [])))];
   const notCounted: Record<string, string> = {};
   for (const c of run.checks) {
     if (c.passed) continue;
@@ -88,9 +88,9 @@ export function detect(run: VariantRun): Verdict {
       observed.add('error');
       continue;
     }
-    if (c.anomaly === 'lost-update' && rolledBack.length > 0) {
-      const who = rolledBack.join(' and ');
-      notCounted[c.name] = `not a lost update: ${who}'s transaction failed and was rolled back, so ${rolledBack.length > 1 ? 'their changes' : 'its change'} never happened`;
+    if (c.anomaly === 'lost-update' && gaveUp.length > 0) {
+      const who = gaveUp.join(' and ');
+      notCounted[c.name] = `not a lost update: ${who}'s transaction failed and was rolled back, so ${gaveUp.length > 1 ? 'their changes' : 'its change'} never happened`;
       continue;
     }
     switch (c.anomaly) {

@@ -40,11 +40,10 @@ export interface DbError {
   message: string;
   /**
    * What the server did to the open transaction: `transaction` (rolled back, as after a MySQL
-   * deadlock or a failed PostgreSQL COMMIT) or `statement` (only the statement
-   * was undone and the transaction goes on, as after MySQL's lock wait timeout 1205), `aborted`
-   * (PostgreSQL, inside a transaction block: its changes are undone and its locks released at
-   * once, but the server accepts only ROLLBACK or ROLLBACK TO SAVEPOINT until it ends), or `none`
-   * (the server undid nothing: lockrepro's own optimistic-lock check, code `rows`).
+   * deadlock or a failed PostgreSQL COMMIT), `statement` (only the statement was undone and any
+   * transaction goes on, as after MySQL's lock wait timeout 1205), `aborted` (PostgreSQL, inside
+   * a transaction block: the server accepts only ROLLBACK or ROLLBACK TO SAVEPOINT until it
+   * ends), or `none` (the server undid nothing: lockrepro's own optimistic-lock check, `rows`).
    */
   rolledBack: 'transaction' | 'statement' | 'aborted' | 'none';
   /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */

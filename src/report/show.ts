@@ -7,7 +7,7 @@ import type { Scenario, Sql, Step } from '../scenario/model.js';
 import { bugShape, fixShape } from '../plan/variants.js';
 import { scenarioEngines } from '../plan/plan.js';
 import { refText } from '../scenario/model.js';
-import { expectText } from './expect-text.js';
+import { expectText, oneLine, wrap } from './format.js';
 
 const WIDTH = 96;
 /** Step names are padded to this width; detail lines start under the SQL. */
@@ -29,7 +29,7 @@ export function showScenario(sc: Scenario): string {
     out.push(`  ${w.name}:`);
     for (const s of w.steps) out.push(...stepLines(s, '    '));
   }
-  out.push('', ...wrap(`schedule: ${bugShape(sc).schedule.map(refText).join(', ')}`, '', '  '));
+  out.push('', ...wrap(`schedule: ${bugShape(sc).schedule.map(refText).join(', ')}`, WIDTH, '', '  '));
   if (sc.checks.length) {
     out.push('', 'checks:');
     for (const c of sc.checks) out.push(...sqlLines(`  ${c.name} (${c.anomaly}): `, c.sql, ` = ${JSON.stringify(c.expect)}`));
@@ -55,7 +55,7 @@ export function showScenario(sc: Scenario): string {
     if (f.isolation) out.push(`  isolation: ${f.isolation}`);
     if (f.retry) out.push(`  retry on ${f.retry.on.join(', ')} up to ${f.retry.attempts} times`);
     const sched = fixShape(sc, f).shape.schedule.map(refText).join(', ');
-    if (sched !== bugShape(sc).schedule.map(refText).join(', ')) out.push(...wrap(`schedule: ${sched}`, '  ', '    '));
+    if (sched !== bugShape(sc).schedule.map(refText).join(', ')) out.push(...wrap(`schedule: ${sched}`, WIDTH, '  ', '    '));
     out.push(...notesLines(f.notes, '  '));
   }
   return out.join('\n') + '\n';
@@ -86,7 +86,7 @@ function detailLines(s: Step, pad: string): string[] {
 
 /** Per-engine notes, each wrapped: `on postgres: …`. */
 function notesLines(notes: Scenario['notes'], pad: string): string[] {
-  return Object.entries(notes).flatMap(([engine, note]) => (note ? wrap(`on ${engine}: ${oneLine(note)}`, pad, `${pad}  `) : []));
+  return Object.entries(notes).flatMap(([engine, note]) => (note ? wrap(`on ${engine}: ${oneLine(note)}`, WIDTH, pad, `${pad}  `) : []));
 }
 
 /**
@@ -102,30 +102,8 @@ function sqlLines(prefix: string, s: Sql, suffix = ''): string[] {
   return lines;
 }
 
-function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
-}
-
 function indent(text: string): string[] {
   return text.trim().split('\n').map((l) => `  ${l}`);
-}
-
-/** Word-wrap one paragraph to WIDTH: the first line after `first`, the others after `rest`. */
-function wrap(text: string, first: string, rest: string): string[] {
-  const lines: string[] = [];
-  let line = first;
-  let empty = true;
-  for (const word of text.split(' ')) {
-    if (!empty && line.length + 1 + word.length > WIDTH) {
-      lines.push(line);
-      line = rest + word;
-    } else {
-      line += (empty ? '' : ' ') + word;
-    }
-    empty = false;
-  }
-  lines.push(line);
-  return lines;
 }
 
 /** A per-engine expectation: `deadlock`, or `postgres: clean, mysql: lost-update`. */

@@ -11,13 +11,19 @@ import type { Scenario } from '../scenario/model.js';
 import type { Report, VariantReport } from './model.js';
 import type { Exploration } from '../detect/aggregate.js';
 import { reportOk } from './model.js';
-import { expectText } from './expect-text.js';
+import { expectText, oneLine, wrap } from './format.js';
 import { normalise } from '../detect/compare.js';
 
 export interface TextOptions {
   color: boolean;
   verbose: boolean;
 }
+
+const SHOWN_TEXT: Record<Exploration['shownBecause'], string> = {
+  reproduced: 'the first that reproduced it',
+  anomaly: 'the first that showed an anomaly',
+  first: 'none showed an anomaly; the first',
+};
 
 const UNDO_TEXT: Record<DbError['rolledBack'], string> = {
   transaction: 'transaction rolled back',
@@ -63,14 +69,11 @@ export class TextReporter {
     const out: string[] = ['', c.bold.cyan(`── ${head}`)];
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
-    for (const sql of p.fixSetup) out.push(c.dim(`   + setup: ${sql.trim().replace(/\s+/g, ' ')}`));
+    for (const sql of p.fixSetup) out.push(c.dim(`   + setup: ${oneLine(sql)}`));
     if (p.retry) out.push(c.dim(`   on ${p.retry.on.join(' or ')} the worker rolls back and starts its transaction again, up to ${timesText(p.retry.attempts)}`));
     const ex = v.explored;
     if (ex) {
-      const which = ex.shown.verdict.met && p.expected.length > 0
-        ? 'the first that reproduced it'
-        : ex.shown.verdict.observed.length > 0 ? 'the first that showed an anomaly' : 'none showed an anomaly; the first';
-      out.push(c.dim(`   interleaving ${ex.shown.rank + 1n} of ${ex.total} (${which}):`));
+      out.push(c.dim(`   interleaving ${ex.shown.rank + 1n} of ${ex.total} (${SHOWN_TEXT[ex.shownBecause]}):`));
       out.push(...wrap(p.schedule.map((r) => `${r.worker}.${r.step}`).join(' '), 92).map((l) => c.dim(`     ${l}`)));
     }
 
@@ -208,23 +211,7 @@ export class TextReporter {
   }
 }
 
-/** Word-wrap a paragraph to lines of at most `width` characters. */
-function wrap(text: string, width: number): string[] {
-  const lines: string[] = [];
-  let line = '';
-  for (const word of text.split(/\s+/)) {
-    if (line && line.length + 1 + word.length > width) {
-      lines.push(line);
-      line = word;
-    } else {
-      line = line ? `${line} ${word}` : word;
-    }
-  }
-  if (line) lines.push(line);
-  return lines;
-}
-
-/** `70 of 70 interleavings run: deadlock in 12 (17%), none in 58`. */
+/** `all 70 interleavings run: deadlock in 36 (51%), no anomaly in 34`. */
 function exploredText(ex: Exploration): string {
   const of = BigInt(ex.runs) === ex.total ? `all ${ex.total} interleavings run` : `${ex.runs} of ${ex.total} interleavings run (evenly spread)`;
   const parts = Object.entries(ex.byAnomaly).map(([a, n]) => `${a} in ${n} (${Math.round((100 * n) / ex.runs)}%)`);
@@ -257,9 +244,6 @@ function listText(names: readonly string[]): string {
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 
-function oneLine(sql: string): string {
-  return sql.replace(/\s+/g, ' ').trim();
-}
 
 function paramText(params: Readonly<Record<string, unknown>>): string {
   const e = Object.entries(params);

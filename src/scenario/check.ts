@@ -65,20 +65,7 @@ function allProblems(parsed: ParsedFile): { scenario: Scenario; problems: Proble
   const shape = result.success ? [] : result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
   const model = buildModel(parsed);
   const refs = [...model.problems, ...semanticProblems(model.scenario, model.unknown)];
-  return { scenario: model.scenario, problems: [...shape, ...protoKeys(parsed), ...refs.map((p) => ({ file: parsed.file, ...p }))] };
-}
-
-/**
- * zod's record check passes over a `__proto__` key, which YAML does give as an own key: not a
- * valid worker or fix name (names start with a letter), so said here.
- */
-function protoKeys(parsed: ParsedFile): Problem[] {
-  const d = parsed.data as Record<string, unknown>;
-  return (['workers', 'fixes'] as const).flatMap((k) => {
-    const m = d[k];
-    if (!isMapping(m) || !Object.prototype.hasOwnProperty.call(m, '__proto__')) return [];
-    return [{ file: parsed.file, line: parsed.lineOf([k, '__proto__'], true), message: `${k}: "__proto__" is not a valid name (start with a letter; letters, digits, '_' and '-')` }];
-  });
+  return { scenario: model.scenario, problems: [...shape, ...refs.map((p) => ({ file: parsed.file, ...p }))] };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,7 +199,14 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     return r.success ? r.data : undefined;
   };
   const list = (v: unknown): unknown[] => (Array.isArray(v) ? v : []);
-  const entries = (v: unknown): [string, unknown][] => (isMapping(v) ? Object.entries(v) : []);
+  // Names of workers and fixes. zod's record check passes over a `__proto__` key, which YAML
+  // gives as an own key: not a valid name (names start with a letter), so refused here.
+  const entries = (v: unknown, key: 'workers' | 'fixes'): [string, unknown][] =>
+    (isMapping(v) ? Object.entries(v) : []).filter(([name]) => {
+      if (name !== '__proto__') return true;
+      problems.push({ line: line([key, name], true), message: `${key}: "__proto__" is not a valid name (start with a letter; letters, digits, '_' and '-')` });
+      return false;
+    });
 
   const sql = (v: unknown, p: Path): Sql => {
     const s = valid(sqlSchema, v);
@@ -252,7 +246,7 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     };
   };
 
-  const workers: Worker[] = entries(d.workers).map(([name, steps]) => {
+  const workers: Worker[] = entries(d.workers, 'workers').map(([name, steps]) => {
     if (!Array.isArray(steps) || steps.length === 0) opaqueWorkers.add(name);
     return { name, steps: list(steps).map((s, i) => step(s, name, ['workers', name, i])) };
   });
@@ -284,7 +278,7 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
   });
 
   const F = fixSchema.shape;
-  const fixes: Fix[] = entries(d.fixes).map(([name, raw]) => {
+  const fixes: Fix[] = entries(d.fixes, 'fixes').map(([name, raw]) => {
     const f: Record<string, unknown> = isMapping(raw) ? raw : {};
     const p = ['fixes', name];
     const replace = F.replace.safeParse(f.replace);

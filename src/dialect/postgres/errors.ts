@@ -20,8 +20,8 @@ export function classifyPgError(e: unknown): DbError | null {
     kind: KINDS[err.code] ?? 'other',
     message: scrub(String(err.message ?? '')),
     // Any error inside a PostgreSQL transaction block aborts the whole transaction: nothing but
-    // ROLLBACK is accepted until it ends, and its locks are released at once. (A worker session
-    // knows whether it was in a block and says `statement` when it was not.)
+    // ROLLBACK is accepted until it ends. A worker session refines this from the transaction
+    // status the server reports after the error (index.ts: statement, transaction).
     rolledBack: 'aborted',
     ...(typeof err.detail === 'string' ? { detail: scrub(err.detail) } : {}),
   };

@@ -17,7 +17,7 @@ import {
   type Scratch,
   type Session,
 } from '../../engine/dialect.js';
-import { redactUrl, registerSecret, scrub } from '../../util/redact.js';
+import { redactUrl, scrub } from '../../util/redact.js';
 import { classifyPgError } from './errors.js';
 
 /**
@@ -32,9 +32,10 @@ import { classifyPgError } from './errors.js';
  * would work too, only slower and without the stagger.
  */
 const DEADLOCK_TIMEOUT_BASE_MS = 100;
+const DEADLOCK_TIMEOUT_STAGGER_MS = 200;
+
 /** Bound on waiting for the ReadyForQuery that follows an error (it comes with it, in practice). */
 const READY_WAIT_MS = 2000;
-const DEADLOCK_TIMEOUT_STAGGER_MS = 200;
 
 // bigint and numeric arrive as strings; give numbers where that loses nothing, so transcripts and
 // JSON read the same on every engine.
@@ -55,8 +56,7 @@ export interface PostgresOptions {
 }
 
 export async function connectPostgres(url: string, opts: PostgresOptions = {}): Promise<Dialect> {
-  const parsed = new URL(url);
-  registerSecret(parsed.password, { urlEncoded: true }); // as written and decoded; a bad %-escape is BadDatabaseUrl
+  // The URL's password is already known to scrub(): connectDatabase registers it for every engine.
   const admin = await openClient(url, 'lockrepro');
   try {
     const version = String((await admin.query('SHOW server_version')).rows[0].server_version).split(' ')[0]!;
@@ -202,9 +202,8 @@ interface WorkerConn {
   /** ReadyForQuery messages seen. */
   ready: number;
   ended: boolean;
-  /** Resolve every nextReady() promise (a ReadyForQuery came, or the connection ended). */
-  wake(): void;
-  nextReady(): Promise<void>;
+  /** Called at the next ReadyForQuery or when the connection ends (one statement at a time). */
+  onReady: (() => void) | null;
   /** A statement was sent and has not finished: the scheduler only sends one while others wait. */
   inFlight: boolean;
   /** The session's deadlock_timeout as last set, or undefined when unknown. */
@@ -240,17 +239,10 @@ class PostgresScratch implements Scratch {
 
   async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
     const client = await openClient(this.url, worker);
-    let waiters: (() => void)[] = [];
-    const conn: WorkerConn = {
-      pid: 0,
-      inFlight: false,
-      ready: 0,
-      ended: false,
-      wake: () => {
-        for (const w of waiters) w();
-        waiters = [];
-      },
-      nextReady: () => new Promise<void>((resolve) => waiters.push(resolve)),
+    const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null };
+    const wake = () => {
+      conn.onReady?.();
+      conn.onReady = null;
     };
     this.sessions.set(client, conn);
     // node-postgres keeps the server's transaction status to itself; its connection emits it.
@@ -260,11 +252,11 @@ class PostgresScratch implements Scratch {
       if (m.status === 'I' && conn.txStatus !== 'I') conn.deadlockTimeoutMs = undefined;
       conn.txStatus = m.status;
       conn.ready++;
-      conn.wake();
+      wake();
     });
     client.on('end', () => {
       conn.ended = true;
-      conn.wake();
+      wake();
     });
     await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
     conn.pid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
@@ -301,8 +293,12 @@ class PostgresScratch implements Scratch {
   private async undone(conn: WorkerConn, before: { status?: string; ready: number }): Promise<DbError['rolledBack']> {
     if (conn.ready === before.ready && !conn.ended) {
       let timer: NodeJS.Timeout | undefined;
-      await Promise.race([conn.nextReady(), new Promise<void>((r) => (timer = setTimeout(r, READY_WAIT_MS)))]);
+      await new Promise<void>((resolve) => {
+        conn.onReady = resolve;
+        timer = setTimeout(resolve, READY_WAIT_MS);
+      });
       clearTimeout(timer);
+      conn.onReady = null;
     }
     if (conn.ready === before.ready) return 'aborted'; // no answer (connection gone): assume the worst
     if (conn.txStatus === 'E') return 'aborted';
