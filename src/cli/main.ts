@@ -243,7 +243,7 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
         skipped.push({ scenario: sc, reason: skip });
         continue;
       }
-      const r = planScenario(sc, { engine, placeholder: (n) => dialect.placeholder(n), variants: flags.variant, isolations: flags.isolation });
+      const r = planScenario(sc, { engine, placeholder: (n) => dialect.placeholder(n), variants: flags.variant, isolations: flags.isolation, runsAs: dialect.info.runsAs });
       problems.push(...r.problems);
       planned.push({ scenario: sc, plans: r.plans });
     }

@@ -5,14 +5,23 @@
  */
 import type { CheckValue } from '../scenario/model.js';
 
+/**
+ * `error` is set when the expectation cannot be compared at all: an expected row that does not
+ * name exactly the columns the query returns (a misspelt, missing or extra column would otherwise
+ * pass or fail for the wrong reason).
+ */
 export function compareCheck(
   expect: CheckValue | readonly Record<string, CheckValue>[],
   rows: readonly Record<string, unknown>[],
   columns: readonly string[],
-): { passed: boolean; actual: unknown } {
+): { passed: boolean; actual: unknown; error?: string } {
   if (Array.isArray(expect)) {
     const wantRows = expect as readonly Record<string, CheckValue>[];
     const actual = rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, normalise(v)])));
+    for (const [i, want] of wantRows.entries()) {
+      const wrong = columnMismatch(Object.keys(want), columns);
+      if (wrong) return { passed: false, actual, error: `expected row ${i + 1} ${wrong}` };
+    }
     const passed =
       actual.length === wantRows.length &&
       wantRows.every((want, i) => Object.entries(want).every(([k, v]) => sameValue(v, actual[i]![k])));
@@ -42,4 +51,19 @@ export function normalise(v: unknown): unknown {
   if (typeof v === 'string' && /^-?\d+(\.\d+)?$/.test(v) && String(Number(v)) === v) return Number(v);
   if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : String(v);
   return v;
+}
+
+/** What is wrong with an expected row's column names, or null when they are exactly `columns`. */
+function columnMismatch(names: readonly string[], columns: readonly string[]): string | null {
+  const unknown = names.filter((n) => !columns.includes(n));
+  const missing = columns.filter((c) => !names.includes(c));
+  if (unknown.length === 0 && missing.length === 0) return null;
+  const parts: string[] = [];
+  if (unknown.length > 0) parts.push(`names ${quoted(unknown)}, which the query does not return`);
+  if (missing.length > 0) parts.push(`lacks ${quoted(missing)}`);
+  return `${parts.join(' and ')} (the query returns ${quoted(columns)})`;
+}
+
+function quoted(names: readonly string[]): string {
+  return names.map((n) => `"${n}"`).join(', ');
 }

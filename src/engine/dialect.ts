@@ -5,12 +5,16 @@
  * src/dialect/. Nothing outside those folders asks which engine it is talking to.
  */
 
-/** Isolation levels lockrepro knows, in the spelling scenario files and the CLI use. */
-export const ISOLATION_LEVELS = ['read-committed', 'repeatable-read', 'serializable'] as const;
+/**
+ * Isolation levels lockrepro knows, in the spelling scenario files and the CLI use. PostgreSQL
+ * accepts read uncommitted but runs it as read committed (its MVCC never shows uncommitted rows).
+ */
+export const ISOLATION_LEVELS = ['read-uncommitted', 'read-committed', 'repeatable-read', 'serializable'] as const;
 export type IsolationLevel = (typeof ISOLATION_LEVELS)[number];
 
 /** The SQL standard's spelling of each level, which every supported engine accepts. */
 export const ISOLATION_SQL: Record<IsolationLevel, string> = {
+  'read-uncommitted': 'READ UNCOMMITTED',
   'read-committed': 'READ COMMITTED',
   'repeatable-read': 'REPEATABLE READ',
   serializable: 'SERIALIZABLE',
@@ -48,6 +52,19 @@ export interface DbError {
   rolledBack: 'transaction' | 'statement' | 'aborted' | 'none';
   /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */
   detail?: string;
+  /** For a deadlock: the database's own report of the cycle it broke, when it gives one. */
+  deadlock?: DeadlockReport;
+}
+
+/**
+ * A deadlock as the database reported it (PostgreSQL's error detail, InnoDB's LATEST DETECTED
+ * DEADLOCK), in backend ids; the engine puts worker names in their place.
+ */
+export interface DeadlockReport {
+  /** Who waited for whom, in the report's order; `lock` is what was waited for, as the server says it. */
+  waits: { waiter: number; holders: number[]; lock: string | null }[];
+  /** The server's own text. Backend ids in it are written `{{id}}`, so a reporter can name them. */
+  text: string;
 }
 
 /** Thrown (rejected) by {@link Session.query} for any error the server reports. */
@@ -118,6 +135,8 @@ export interface DatabaseInfo {
   embedded: boolean;
   /** Engine settings that shape the results (e.g. deadlock_timeout), as the sessions see them. */
   settings: Record<string, string>;
+  /** Isolation levels the engine accepts but runs as another one. */
+  runsAs?: Partial<Record<IsolationLevel, IsolationLevel>>;
 }
 
 /** A connected server. Created by src/dialect/connect.ts from a URL (or the embedded default). */

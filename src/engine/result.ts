@@ -21,8 +21,12 @@ export interface StepRecord {
   blocked: boolean;
   /** Workers it waited for (every worker named at any point of the wait). */
   blockedBy: string[];
+  /** The first rows of the result (at most the run's keepRows, 100 by default). */
   rows: Row[];
+  /** Rows changed or returned, as the server counts them; null if unknown. */
   rowCount: number | null;
+  /** More rows were returned than kept in `rows`. */
+  truncated: boolean;
   /** The statement returned a result set (possibly with no rows), as a SELECT does. */
   resultSet: boolean;
   error: DbError | null;
@@ -63,8 +67,19 @@ export interface CheckOutcome {
   readonly error: string | null;
 }
 
+/** A deadlock the database broke, with worker names (`cycle` in the order the report gives). */
+export interface DeadlockRecord {
+  /** The step that got the deadlock error. */
+  readonly step: number;
+  readonly victim: string;
+  readonly cycle: string[];
+  /** The database's own report, worker names in place of backend ids; null if it gave none. */
+  readonly server: string | null;
+}
+
 export interface VariantRun {
   readonly plan: VariantPlan;
+  readonly deadlocks: DeadlockRecord[];
   readonly steps: StepRecord[];
   readonly events: RunEvent[];
   readonly checks: CheckOutcome[];

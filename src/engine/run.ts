@@ -13,7 +13,7 @@ import type { DbError, Dialect, QueryResult, Scratch, Session } from './dialect.
 import { QueryError } from './dialect.js';
 import type { LocatedSql, PlannedSql, PlannedStep, VariantPlan } from '../plan/plan.js';
 import { compareCheck } from '../detect/compare.js';
-import type { CheckOutcome, Row, RunEvent, StepRecord, VariantRun } from './result.js';
+import type { CheckOutcome, DeadlockRecord, Row, RunEvent, StepRecord, VariantRun } from './result.js';
 
 export interface RunOptions {
   /** A step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang. */
@@ -22,7 +22,7 @@ export interface RunOptions {
   pollMs?: number;
   /** Ctrl-C: stop between polls, clean up, and reject with {@link RunAborted}. */
   signal?: AbortSignal;
-  /** How many rows of each result to keep. */
+  /** How many rows of each result to keep (100). */
   keepRows?: number;
 }
 
@@ -100,7 +100,7 @@ export async function runVariant(dialect: Dialect, plan: VariantPlan, opts: RunO
     }
     const checks = await runChecks(scratch, plan, opts.signal);
     await runPhase(scratch, plan, 'teardown', opts.signal);
-    return { plan, steps: run.records, events: run.events, checks, durationMs: performance.now() - t0 };
+    return { plan, steps: run.records, events: run.events, deadlocks: run.deadlocks, checks, durationMs: performance.now() - t0 };
   } finally {
     // Also after Ctrl-C with a setup statement still running: drop() ends it on the server.
     await scratch.drop();
@@ -126,11 +126,11 @@ async function runChecks(scratch: Scratch, plan: VariantPlan, signal?: AbortSign
       // Workers' transactions are over by now, so a check cannot wait on their locks; setup,
       // checks and teardown are bounded by Ctrl-C only (a big setup may rightly take long).
       const res = await abortable(scratch.exec(c.sql), signal);
-      const { passed, actual } = compareCheck(c.expect, res.rows, res.columns);
-      out.push({ name: c.name, anomaly: c.anomaly, passed, expected: c.expect, actual, error: null });
+      const { passed, actual, error } = compareCheck(c.expect, res.rows, res.columns);
+      out.push({ name: c.name, anomaly: c.anomaly, passed, expected: c.expect, actual, error: error ?? null });
     } catch (e) {
       if (e instanceof RunAborted) throw e;
-      const message = e instanceof QueryError ? `${e.db.code} ${e.db.message}` : (e as Error).message;
+      const message = `its SQL failed: ${e instanceof QueryError ? `${e.db.code} ${e.db.message}` : (e as Error).message}`;
       out.push({ name: c.name, anomaly: c.anomaly, passed: false, expected: c.expect, actual: null, error: message });
     }
   }
@@ -140,6 +140,7 @@ async function runChecks(scratch: Scratch, plan: VariantPlan, signal?: AbortSign
 class Scheduler {
   readonly records: StepRecord[] = [];
   readonly events: RunEvent[] = [];
+  readonly deadlocks: DeadlockRecord[] = [];
   private readonly workers = new Map<string, WorkerState>();
   private readonly byBackend = new Map<number, string>();
   private pending: Entry[] = [];
@@ -155,7 +156,7 @@ class Scheduler {
   ) {
     this.stepTimeout = plan.timeoutMs ?? opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
     this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
-    this.keepRows = opts.keepRows ?? 5;
+    this.keepRows = opts.keepRows ?? 100;
   }
 
   async open(): Promise<void> {
@@ -219,7 +220,7 @@ class Scheduler {
   private record(entry: Entry, w: WorkerState, status: StepRecord['status'], params: Record<string, unknown> = {}): number {
     this.records.push({
       worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, params,
-      status, blocked: false, blockedBy: [], rows: [], rowCount: null, resultSet: false, error: null,
+      status, blocked: false, blockedBy: [], rows: [], rowCount: null, truncated: false, resultSet: false, error: null,
       handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
       backendId: w.session.backendId, startedMs: null, waitSeenMs: null, endedMs: null,
     });
@@ -241,10 +242,11 @@ class Scheduler {
   }
 
   /**
-   * Wait until each given worker's step has finished or the database says it waits on a lock.
-   * Steps that finish together are recorded in a fixed order (errors first, since an error such
-   * as a deadlock victim's is what lets the others go on; then schedule order), so the transcript
-   * is the same every run.
+   * Wait until each given worker's step has finished or the database says it waits on a lock,
+   * then record the finished ones together, in a fixed order: errors first (an error such as a
+   * deadlock victim's is what lets the others go on, and its response can reach us after theirs),
+   * then the order they were sent. Nothing is recorded while another of them is still on its way,
+   * so the transcript is the same however the results' arrival interleaves.
    */
   private async settle(list: WorkerState[]): Promise<void> {
     const started = performance.now();
@@ -252,34 +254,50 @@ class Scheduler {
     let open = list.filter((w) => w.inflight);
     for (;;) {
       this.checkAbort();
-      const done = open.filter((w) => w.inflight!.outcome);
-      done.sort((a, b) => errFirst(a) - errFirst(b) || a.inflight!.record - b.inflight!.record);
-      for (const w of done) await this.finish(w);
-      // Keep steps whose result arrived while the others were being recorded: they are
-      // recorded in the next round, still within this settle, so their place never varies.
       open = open.filter((w) => w.inflight);
       if (open.length === 0) return;
-
-      const waits = await this.scratch.lockWaits(open.map((w) => w.session.backendId));
-      const running: WorkerState[] = [];
-      for (const w of open) {
-        const f = w.inflight!;
-        if (f.outcome) continue; // finished during the poll; recorded next round
-        const blockers = waits.get(w.session.backendId);
-        if (blockers) this.markWaiting(w, blockers);
-        else running.push(w);
+      const undecided = open.filter((w) => !w.inflight!.outcome);
+      let waitingOnly = true;
+      let cycle: WorkerState[] = [];
+      if (undecided.length > 0) {
+        // Every in-flight step is asked about, not only the open ones: a cycle can pass through
+        // a step parked earlier.
+        const inflight = this.parked();
+        const waits = await this.scratch.lockWaits(inflight.map((w) => w.session.backendId));
+        const running: WorkerState[] = [];
+        for (const w of undecided) {
+          if (w.inflight!.outcome) continue; // finished during the poll
+          const blockers = waits.get(w.session.backendId);
+          if (blockers) this.markWaiting(w, blockers);
+          else running.push(w);
+        }
+        if (running.length > 0) {
+          if (performance.now() <= deadline) {
+            // Poll again, or stop at once when a step finishes. A statement usually reaches its
+            // lock wait well under a millisecond after it is sent, so the first polls follow each
+            // other directly (one monitor round trip apart); after that, every pollMs.
+            const next = performance.now() - started < FAST_POLL_MS ? setImmediate() : delay(this.pollMs);
+            await Promise.race([...running.map((w) => w.inflight!.promise), next]);
+            continue;
+          }
+          await this.hang(running, 'running');
+        }
+        waitingOnly = running.length === 0 && !open.some((w) => w.inflight?.outcome);
+        cycle = waitingOnly ? this.waitCycle(inflight, waits) : [];
       }
-      if (open.some((w) => w.inflight!.outcome)) continue; // record it at once
-      if (running.length === 0) return; // every open step is waiting on a lock
-      if (performance.now() > deadline) {
-        await this.hang(running, 'running');
+      const done = open.filter((w) => w.inflight?.outcome);
+      done.sort((a, b) => errFirst(a) - errFirst(b) || a.inflight!.record - b.inflight!.record);
+      for (const w of done) await this.finish(w);
+      if (!waitingOnly || cycle.length === 0 || performance.now() > deadline) {
+        if (done.length > 0 || !waitingOnly) continue;
         return;
       }
-      // Poll again, or stop at once when a step finishes. A statement usually reaches its lock
-      // wait well under a millisecond after it is sent, so the first polls follow each other
-      // directly (one monitor round trip apart); after that, every pollMs.
-      const next = performance.now() - started < FAST_POLL_MS ? setImmediate() : delay(this.pollMs);
-      await Promise.race([...running.map((w) => w.inflight!.promise), next]);
+      // Every open step waits, and the waits form a cycle: the database has yet to break a
+      // deadlock. Wait for it (bounded), so that its victim is recorded before the schedule goes
+      // on, whether or not the monitor saw the victim wait first. Polling goes on meanwhile: a
+      // cycle seen in a stale lock view would vanish.
+      for (const w of cycle) if (!open.includes(w)) open.push(w);
+      await Promise.race([...cycle.map((w) => w.inflight!.promise), delay(this.pollMs)]);
     }
   }
 
@@ -295,6 +313,36 @@ class Scheduler {
     rec.blocked = true;
     for (const n of names) if (!rec.blockedBy.includes(n)) rec.blockedBy.push(n);
     this.events.push({ type: 'wait', step: f.record, blockedBy: names });
+  }
+
+  /** In-flight workers on a cycle of lock waits among workers (empty when there is none). */
+  private waitCycle(inflight: WorkerState[], waits: Map<number, number[]>): WorkerState[] {
+    const next = new Map<WorkerState, WorkerState[]>();
+    for (const w of inflight) {
+      const ids = waits.get(w.session.backendId) ?? [];
+      next.set(w, ids.map((id) => this.workers.get(this.byBackend.get(id) ?? '')).filter((b): b is WorkerState => b !== undefined && b.inflight !== null));
+    }
+    // A walk from each waiter; a worker met twice on one path closes a cycle.
+    for (const start of inflight) {
+      const path: WorkerState[] = [];
+      const seen = new Set<WorkerState>();
+      const visit = (w: WorkerState): WorkerState[] => {
+        const at = path.indexOf(w);
+        if (at >= 0) return path.slice(at);
+        if (seen.has(w)) return [];
+        seen.add(w);
+        path.push(w);
+        for (const b of next.get(w) ?? []) {
+          const c = visit(b);
+          if (c.length > 0) return c;
+        }
+        path.pop();
+        return [];
+      };
+      const c = visit(start);
+      if (c.length > 0) return c;
+    }
+    return [];
   }
 
   private blockerNames(ids: number[]): string[] {
@@ -349,10 +397,20 @@ class Scheduler {
     rec.endedMs = this.now();
     // A statement that completed in spite of the cancel was slow, not hung: it is recorded as is.
     if (f.hang && !outcome.ok) this.events.push({ type: 'hang', step: f.record, reason: f.hang, afterMs: this.stepTimeout });
+    if (!outcome.ok && outcome.error.kind === 'deadlock' && !rec.blocked) {
+      // A deadlock victim waited for a lock, even when the database broke the cycle before the
+      // monitor saw the wait: said the same way every run, with the holders from the database's
+      // own report (none known without one).
+      const ids = outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
+      rec.blocked = true;
+      rec.blockedBy = this.blockerNames(ids);
+      this.events.push({ type: 'wait', step: f.record, blockedBy: rec.blockedBy });
+    }
     this.events.push({ type: 'finish', step: f.record });
     if (outcome.ok) {
       const { result } = outcome;
       rec.rows = result.rows.slice(0, this.keepRows);
+      rec.truncated = result.rows.length > this.keepRows;
       rec.rowCount = result.rowCount;
       rec.resultSet = result.columns.length > 0;
       this.save(w, f.entry.step, result);
@@ -360,6 +418,7 @@ class Scheduler {
     }
     rec.status = 'error';
     rec.error = outcome.error;
+    if (outcome.error.kind === 'deadlock') this.recordDeadlock(w, f.record, outcome.error);
     if (f.hang) {
       rec.hang = true;
       await this.giveUp(w, 'hang');
@@ -412,6 +471,17 @@ class Scheduler {
     w.skipping = true;
     if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
     this.events.push({ type: 'rollback', worker: w.name, reason });
+  }
+
+  /** The database's own account of a deadlock, with worker names in place of backend ids. */
+  private recordDeadlock(w: WorkerState, step: number, error: DbError): void {
+    const report = error.deadlock;
+    const name = (id: number) => this.byBackend.get(id) ?? 'another session';
+    const cycle = report
+      ? [...new Set(report.waits.map((x) => name(x.waiter)))]
+      : [w.name, ...this.records[step]!.blockedBy.filter((n) => n !== w.name)];
+    const server = report ? report.text.replace(/\{\{(\d+)\}\}/g, (_, id: string) => name(Number(id))) : null;
+    this.deadlocks.push({ step, victim: w.name, cycle, server });
   }
 
   private save(w: WorkerState, step: PlannedStep, result: QueryResult): void {

@@ -52,6 +52,8 @@ export interface VariantPlan {
   readonly story: string | null;
   readonly engine: EngineName;
   readonly isolation: IsolationLevel;
+  /** The level the engine really runs `isolation` as, when it differs (PostgreSQL: read uncommitted). */
+  readonly runsAs: IsolationLevel | null;
   /** The scenario's setup, then the fix's own. */
   readonly setup: readonly LocatedSql[];
   /** The fix's own setup SQL (also in `setup`), shown with the fix. */
@@ -78,6 +80,8 @@ export interface PlanOptions {
   variants?: readonly string[];
   /** Isolation levels to run each variant at; default the variant's own. */
   isolations?: readonly IsolationLevel[];
+  /** Levels the engine accepts but runs as another (the dialect's `info.runsAs`). */
+  runsAs?: Partial<Record<IsolationLevel, IsolationLevel>>;
 }
 
 /**
@@ -162,6 +166,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         story: v.fix?.story ?? null,
         engine,
         isolation,
+        runsAs: opts.runsAs?.[isolation] ?? null,
         setup: [...sc.setup, ...(v.fix?.setup ?? [])].map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
         fixSetup: (v.fix?.setup ?? []).map((s) => sqlFor(s, engine)!),
         teardown: sc.teardown.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),

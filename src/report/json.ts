@@ -31,6 +31,7 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
     name: p.name,
     fix: p.fix,
     isolation: p.isolation,
+    ...(p.runsAs ? { runsAs: p.runsAs } : {}),
     mode: v.explored ? 'interleavings' : 'schedule',
     runs: v.explored?.runs ?? 1,
     expected: p.expected.length === 0 ? 'clean' : p.expected.join(','),
@@ -39,6 +40,7 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
     counts: verdict.counts,
     note: p.engineNote,
     steps: run.steps.map((s) => stepJson(s, verbose)),
+    deadlockReports: run.deadlocks.map((d) => ({ victim: d.victim, cycle: d.cycle, server: d.server })),
     checks: run.checks.map((c) => ({
       name: c.name,
       anomaly: c.anomaly,
@@ -75,7 +77,10 @@ function stepJson(s: StepRecord, verbose: boolean): unknown {
     status: s.status,
     blocked: s.blocked,
     blockedBy: s.blockedBy,
-    rows: s.rows,
+    // null: the statement returns no result set; []: an empty one.
+    rows: s.resultSet ? s.rows : null,
+    rowCount: s.rowCount,
+    truncated: s.truncated,
     error: s.error
       ? {
           code: s.error.code,

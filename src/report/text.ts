@@ -65,7 +65,8 @@ export class TextReporter {
     const { c } = this;
     const { run, verdict } = v;
     const p = run.plan;
-    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')} · expect ${expectText(p.expected)}`;
+    const runsAs = p.runsAs ? ` (runs as ${p.runsAs.replace('-', ' ')} on ${p.engine})` : '';
+    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')}${runsAs} · expect ${expectText(p.expected)}`;
     const out: string[] = ['', c.bold.cyan(`── ${head}`)];
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
@@ -100,7 +101,8 @@ export class TextReporter {
         }
         case 'wait': {
           const s = run.steps[e.step]!;
-          out.push(c.yellow(`   ${pad}  ⏳ ${s.worker} waits for ${listText(e.blockedBy)}`));
+          const whom = e.blockedBy.length > 0 ? `for ${listText(e.blockedBy)}` : 'on a lock (holder unknown)';
+          out.push(c.yellow(`   ${pad}  ⏳ ${s.worker} waits ${whom}`));
           break;
         }
         case 'finish': {
@@ -136,7 +138,7 @@ export class TextReporter {
     if (run.checks.length > 0) {
       out.push('', '   checks');
       for (const ch of run.checks) {
-        if (ch.error) out.push(c.red(`     ✗ ${ch.name}: the check failed to run: ${ch.error}`));
+        if (ch.error) out.push(c.red(`     ✗ ${ch.name}: cannot be checked: ${ch.error}`));
         else if (ch.passed) out.push(c.green(`     ✓ ${ch.name}: ${valueText(ch.actual)}`));
         else if (verdict.notCounted[ch.name]) out.push(c.yellow(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)}: ${verdict.notCounted[ch.name]}`));
         else out.push(c.red(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)} → ${ch.anomaly}`));
@@ -240,7 +242,7 @@ function missText(v: VariantReport): string {
 }
 
 function listText(names: readonly string[]): string {
-  if (names.length <= 1) return names[0] ?? 'another session';
+  if (names.length <= 1) return names[0] ?? '';
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
 

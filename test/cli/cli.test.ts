@@ -107,7 +107,8 @@ describe('runs on PostgreSQL 15 (CI server)', { skip: external.skip }, () => {
     assert.equal(j.database.embedded, false);
     const [bug, fix] = j.scenarios[0].variants;
     assert.equal(j.scenarios[0].file, 'scenarios/ab-ba-deadlock.yaml');
-    assert.deepEqual(Object.keys(bug), ['name', 'fix', 'isolation', 'mode', 'runs', 'expected', 'observed', 'met', 'counts', 'note', 'steps', 'checks']);
+    assert.deepEqual(Object.keys(bug), ['name', 'fix', 'isolation', 'mode', 'runs', 'expected', 'observed', 'met', 'counts', 'note', 'steps', 'deadlockReports', 'checks']);
+    assert.deepEqual(bug.deadlockReports.map((d: { victim: string; cycle: string[] }) => [d.victim, [...d.cycle].sort()]), [['bob', ['alice', 'bob']]]);
     assert.equal(bug.counts.deadlocks, 1);
     assert.equal(fix.counts.deadlocks, 0);
     const victim = bug.steps.find((s: { error: unknown }) => s.error);
@@ -210,7 +211,7 @@ describe('runs on embedded PostgreSQL (no --db)', () => {
     const a = lockrepro(['run', 'ab-ba-deadlock']);
     assert.equal(a.code, 0, a.stderr);
     assert.match(a.stdout, /⏳ alice waits for bob/);
-    assert.match(a.stdout, /alice is the deadlock victim/);
+    assert.match(a.stdout, /bob is the deadlock victim/);
     assert.match(a.stdout, /every expectation met/);
     const b = lockrepro(['run', 'ab-ba-deadlock']);
     assert.equal(b.stdout, a.stdout);

@@ -182,7 +182,7 @@ describe('verdicts on PostgreSQL 15 (CI server)', { skip: external.skip }, () =>
       assert.equal(doc.database.dialect, 'postgres');
       const t = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug', '--db', url, '--verbose']);
       assert.equal(t.code, 0, t.stderr);
-      assert.match(t.stdout, /alice is the deadlock victim/);
+      assert.match(t.stdout, /bob is the deadlock victim/);
       assert.match(t.stdout, /postgres:\/\/postgres:\*\*\*@127\.0\.0\.1/, 'the URL is shown with its password hidden');
       assert.doesNotMatch(t.stdout, new RegExp(`postgres:${password}@`));
     }

@@ -3,8 +3,11 @@
  * evidence that a scenario works on a real database). Its SQL:
  *   BEGIN | COMMIT | ROLLBACK      transaction control; COMMIT/ROLLBACK release every lock
  *   LOCK <name>                    exclusive lock, waits while another session holds it; a wait
- *                                  that would close a cycle fails at once with a deadlock
- *                                  (like InnoDB: the session closing the cycle is the victim)
+ *                                  that would close a cycle fails with a deadlock (the session
+ *                                  closing the cycle is the victim), at once (like InnoDB) or,
+ *                                  with `deadlockAfterPolls` n, when the n-th monitor poll has
+ *                                  seen the cycle (like PostgreSQL's delayed check); the error
+ *                                  carries a report of the cycle
  *   SELECT <n>                     returns one row { v: n } (or the bound parameter for `?`)
  *   FAIL <kind>                    fails with that error kind
  *   FAILONCE <kind>                fails the first time it runs in a scratch database, then succeeds
@@ -14,6 +17,7 @@
 import {
   QueryError,
   type DatabaseInfo,
+  type DeadlockReport,
   type Dialect,
   type ErrorKind,
   type IsolationLevel,
@@ -32,11 +36,12 @@ export class FakeDialect implements Dialect {
   readonly info: DatabaseInfo = { dialect: 'postgres', version: 'fake', embedded: false, settings: {} };
   readonly scratches: FakeScratch[] = [];
   onQuery: (sql: string) => void = () => undefined;
+  constructor(private readonly deadlockAfterPolls = 0) {}
   placeholder(): string {
     return '?';
   }
   async createScratch(label: string): Promise<Scratch> {
-    const s = new FakeScratch(label, (sql) => this.onQuery(sql));
+    const s = new FakeScratch(label, (sql) => this.onQuery(sql), this.deadlockAfterPolls);
     this.scratches.push(s);
     return s;
   }
@@ -52,8 +57,14 @@ class FakeScratch implements Scratch {
   private readonly waiting = new Map<number, Waiter>();
   private readonly hangs = new Map<number, (e: Error) => void>();
   private readonly failedOnce = new Set<string>();
+  /** A cycle the "database" has yet to break: its closer, its report, polls that saw it. */
+  private pendingDeadlock: { id: number; report: DeadlockReport; polls: number } | null = null;
 
-  constructor(readonly name: string, private readonly onQuery: (sql: string) => void) {}
+  constructor(
+    readonly name: string,
+    private readonly onQuery: (sql: string) => void,
+    private readonly deadlockAfterPolls: number,
+  ) {}
 
   async exec(sql: string): Promise<QueryResult> {
     this.executed.push(sql);
@@ -104,15 +115,33 @@ class FakeScratch implements Scratch {
       return Promise.resolve();
     }
     // Would this wait close a cycle? Follow holder → what it waits for → its holder ...
+    const waits: DeadlockReport['waits'] = [{ waiter: id, holders: [holder], lock }];
     for (let h: number | undefined = holder; h !== undefined; ) {
       if (h === id) {
+        const report = { waits, text: waits.map((w) => `{{${w.waiter}}} waits for ${w.lock} held by {{${w.holders[0]}}}`).join('\n') };
+        if (this.deadlockAfterPolls > 0) {
+          this.pendingDeadlock = { id, report, polls: 0 };
+          break;
+        }
         this.release(id);
-        return Promise.reject(new QueryError({ code: 'FAKE-DL', kind: 'deadlock', message: 'fake deadlock', rolledBack: 'transaction' }));
+        return Promise.reject(deadlockError(report));
       }
       const w = this.waiting.get(h);
       h = w ? this.holders.get(w.lock) : undefined;
+      if (w && h !== undefined) waits.push({ waiter: waits[waits.length - 1]!.holders[0]!, holders: [h], lock: w.lock });
     }
     return new Promise((resolve, reject) => this.waiting.set(id, { lock, grant: () => resolve(this.lock(id, lock)), reject }));
+  }
+
+  /** The delayed detector: after enough polls saw the cycle, its closer is the victim. */
+  private detectDeadlock(): void {
+    const d = this.pendingDeadlock;
+    if (!d || ++d.polls < this.deadlockAfterPolls) return;
+    this.pendingDeadlock = null;
+    const w = this.waiting.get(d.id)!;
+    this.waiting.delete(d.id);
+    this.release(d.id);
+    w.reject(deadlockError(d.report));
   }
 
   private release(id: number): void {
@@ -129,6 +158,7 @@ class FakeScratch implements Scratch {
 
   async lockWaits(ids: readonly number[]): Promise<Map<number, number[]>> {
     const out = new Map<number, number[]>();
+    queueMicrotask(() => this.detectDeadlock());
     for (const id of ids) {
       const w = this.waiting.get(id);
       if (w) out.set(id, [this.holders.get(w.lock)!]);
@@ -150,4 +180,8 @@ class FakeScratch implements Scratch {
   async drop(): Promise<void> {
     this.dropped = true;
   }
+}
+
+function deadlockError(report: DeadlockReport): QueryError {
+  return new QueryError({ code: 'FAKE-DL', kind: 'deadlock', message: 'fake deadlock', rolledBack: 'transaction', deadlock: report });
 }

@@ -62,17 +62,24 @@ for (const target of [
       await dialect?.close();
     });
 
-    test('ab-ba-deadlock: the bug deadlocks, the first waiter (alice) is the victim every time; the fix is clean', async () => {
+    test('ab-ba-deadlock: the bug deadlocks, the closer (bob) is the victim every time; the fix is clean', async () => {
       for (let i = 0; i < 3; i++) {
         const [bug, fix] = await runBuiltin(dialect, 'ab-ba-deadlock');
         assert.equal(bug!.verdict.counts.deadlocks, 1);
         assert.equal(bug!.verdict.met, true);
         const victim = bug!.run.steps.find((s) => s.error?.kind === 'deadlock')!;
-        assert.equal(`${victim.worker}.${victim.step}`, 'alice.second');
+        assert.equal(`${victim.worker}.${victim.step}`, 'bob.second');
         assert.equal(victim.error!.code, '40P01');
-        const closer = bug!.run.steps.find((s) => s.worker === 'bob' && s.step === 'second')!;
-        assert.equal(closer.status, 'ok');
-        assert.deepEqual(closer.blockedBy, ['alice']);
+        assert.deepEqual(victim.blockedBy, ['alice']);
+        const first = bug!.run.steps.find((s) => s.worker === 'alice' && s.step === 'second')!;
+        assert.equal(first.status, 'ok');
+        assert.deepEqual(first.blockedBy, ['bob']);
+        // The database's own report, with worker names and no ids that change from run to run.
+        assert.deepEqual(bug!.run.deadlocks.map((d) => [d.victim, [...d.cycle].sort()]), [['bob', ['alice', 'bob']]]);
+        assert.equal(
+          bug!.run.deadlocks[0]!.server,
+          "bob waits for ShareLock on alice's transaction; blocked by alice.\nalice waits for ShareLock on bob's transaction; blocked by bob.",
+        );
         assert.equal(fix!.verdict.met, true);
         assert.deepEqual(fix!.verdict.observed, []);
         assert.equal(fix!.run.steps.find((s) => s.worker === 'bob' && s.step === 'first')!.blocked, true);
@@ -125,8 +132,8 @@ expect: hang
       assert.deepEqual(detect(run).observed, ['hang']);
     });
 
-    test('deadlock_timeout is staggered: a statement sent while another worker waits gets 100 ms more per waiter', async () => {
-      assert.match(dialect.info.settings.deadlock_timeout!, /^100ms \(\+200ms/, 'this role may set deadlock_timeout');
+    test('deadlock_timeout: 10 ms for a statement sent while every other worker waits, 500 ms more for each that does not', async () => {
+      assert.match(dialect.info.settings.deadlock_timeout!, /^10ms \+ 500ms/, 'this role may set deadlock_timeout');
       const sc = scenarioFrom(`
 name: stagger
 title: t
@@ -150,11 +157,12 @@ expect: clean
       const [plan] = planScenario(sc, { engine: 'postgres', placeholder: (n) => `$${n}` }).plans;
       const run = await runVariant(dialect, plan!);
       const shown = (w: string) => run.steps.find((s) => s.worker === w && s.step === 'show')!.rows[0]?.deadlock_timeout;
-      assert.equal(shown('a'), '100ms');
-      assert.equal(shown('d'), '500ms');
+      // a: sent while none of the other three waits; d: while b and c wait, a does not.
+      assert.equal(shown('a'), '1510ms');
+      assert.equal(shown('d'), '510ms');
     });
 
-    test('a three-way cycle: the first waiter is the victim, every time', async () => {
+    test('a three-way cycle: the statement that closes it is the victim, every time', async () => {
       const sc = scenarioFrom(`
 name: ring
 title: t
@@ -185,7 +193,8 @@ expect: deadlock
       for (let i = 0; i < 3; i++) {
         const run = await runVariant(dialect, plan!);
         const victims = run.steps.filter((s) => s.error?.kind === 'deadlock').map((s) => `${s.worker}.${s.step}`);
-        assert.deepEqual(victims, ['a.next']);
+        assert.deepEqual(victims, ['c.next']);
+        assert.deepEqual([...run.deadlocks[0]!.cycle].sort(), ['a', 'b', 'c']);
         assert.equal(detect(run).met, true);
       }
     });

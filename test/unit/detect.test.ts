@@ -18,7 +18,7 @@ expect: lost-update
 `);
 
 const failedCheck: CheckOutcome = { name: 'both applied', anomaly: 'lost-update', passed: false, expected: 20, actual: 70, error: null };
-const run = (events: RunEvent[]): VariantRun => ({ plan: plan!, steps: [], events, checks: [failedCheck], durationMs: 0 });
+const run = (events: RunEvent[]): VariantRun => ({ plan: plan!, steps: [], events, deadlocks: [], checks: [failedCheck], durationMs: 0 });
 
 test('a failed lost-update check is a lost update when every transaction went through', () => {
   const v = detect(run([]));

@@ -254,3 +254,51 @@ test('the transcript is the same text on every run', async () => {
   assert.match(first, /deadlock detected \(FAKE-DL\); b is the deadlock victim/);
   for (let i = 0; i < 5; i++) assert.equal(await render(), first);
 });
+
+test('a deadlock victim broken before the monitor saw it wait is still shown waiting, for whom the report says', async () => {
+  const [bug] = plansFrom(ABBA);
+  const run = await runVariant(new FakeDialect(), bug!);
+  const bx = run.steps.find((s) => s.worker === 'b' && s.step === 'x')!;
+  assert.equal(bx.blocked, true);
+  assert.deepEqual(bx.blockedBy, ['a']);
+  const i = run.steps.indexOf(bx);
+  const mine = run.events.filter((e) => 'step' in e && e.step === i).map((e) => e.type);
+  assert.deepEqual(mine, ['start', 'wait', 'finish']);
+  assert.deepEqual(run.deadlocks, [{ step: i, victim: 'b', cycle: ['b', 'a'], server: 'b waits for x held by a\na waits for y held by b' }]);
+});
+
+// c's step comes right after the step that closes the cycle; it must not run before the database
+// has broken the deadlock, however many monitor polls that takes.
+const ABBA_C = `
+name: abba-c
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: x, sql: LOCK x }
+    - { name: y, sql: LOCK y }
+    - { name: commit, sql: COMMIT }
+  b:
+    - { name: begin, sql: BEGIN }
+    - { name: y, sql: LOCK y }
+    - { name: x, sql: LOCK x }
+    - { name: commit, sql: COMMIT }
+  c:
+    - { name: look, sql: SELECT 7 }
+schedule: [a.begin, b.begin, a.x, b.y, a.y, b.x, c.look, a.commit, b.commit]
+expect: deadlock
+`;
+
+test('the transcript does not depend on how soon the database breaks a deadlock', async () => {
+  const text = new TextReporter({ color: false, verbose: false });
+  const transcripts = new Set<string>();
+  for (const polls of [0, 1, 3, 8]) {
+    const [bug] = plansFrom(ABBA_C);
+    const run = await runVariant(new FakeDialect(polls), bug!);
+    const steps = run.events.filter((e) => e.type === 'finish').map((e) => `${run.steps[e.step]!.worker}.${run.steps[e.step]!.step}`);
+    assert.ok(steps.indexOf('b.x') < steps.indexOf('c.look'), `after ${polls} polls: ${steps.join(' ')}`);
+    transcripts.add(text.variant({ run, verdict: detect(run) }));
+  }
+  assert.equal(transcripts.size, 1, [...transcripts].join('\n----\n'));
+});

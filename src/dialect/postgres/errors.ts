@@ -1,5 +1,5 @@
 /** PostgreSQL errors → {@link DbError}, by SQLSTATE (never by message text). */
-import type { DbError, ErrorKind } from '../../engine/dialect.js';
+import type { DbError, DeadlockReport, ErrorKind } from '../../engine/dialect.js';
 import { scrub } from '../../util/redact.js';
 
 const KINDS: Record<string, ErrorKind> = {
@@ -25,4 +25,45 @@ export function classifyPgError(e: unknown): DbError | null {
     rolledBack: 'aborted',
     ...(typeof err.detail === 'string' ? { detail: scrub(err.detail) } : {}),
   };
+}
+
+/**
+ * The cycle in a 40P01 error's detail, one line per waiting backend:
+ * `Process 8000 waits for ShareLock on transaction 756; blocked by process 8001.`
+ * The detail is the server's prose (translated where lc_messages says so), so this is a report to
+ * show, never a classification: an unparsable detail gives no report and the monitor's own view
+ * stands. Backend ids become `{{pid}}`; a transaction id (different every run) becomes the
+ * transaction of the process blocking it, so the same deadlock reads the same every run.
+ * Relation OIDs are left for the caller to name (see {@link relationOids}).
+ */
+export function parseDeadlockDetail(detail: string | undefined): DeadlockReport | undefined {
+  if (!detail) return undefined;
+  const waits: DeadlockReport['waits'] = [];
+  const lines: string[] = [];
+  for (const line of detail.split('\n')) {
+    const m = /^Process (\d+) waits for (.+); blocked by process (\d+)\.$/.exec(line.trim());
+    if (!m) return undefined;
+    const [, waiter, what, holder] = m as unknown as [string, string, string, string];
+    const lock = what.replace(/\btransaction \d+/, `{{${holder}}}'s transaction`);
+    waits.push({ waiter: Number(waiter), holders: [Number(holder)], lock });
+    lines.push(`{{${waiter}}} waits for ${lock}; blocked by {{${holder}}}.`);
+  }
+  return waits.length > 0 ? { waits, text: lines.join('\n') } : undefined;
+}
+
+/** OIDs of relations a report names (`relation 16390`): they differ from run to run. */
+export function relationOids(report: DeadlockReport): number[] {
+  return [...report.text.matchAll(/\brelation (\d+)/g)].map((m) => Number(m[1]));
+}
+
+/**
+ * Put relation names in place of OIDs and drop database OIDs (the scratch database's, different
+ * every run), in the text and in each wait's lock.
+ */
+export function nameRelations(report: DeadlockReport, names: ReadonlyMap<number, string>): DeadlockReport {
+  const fix = (s: string) =>
+    s
+      .replace(/\brelation (\d+)/g, (all, oid: string) => (names.has(Number(oid)) ? `relation ${names.get(Number(oid))}` : all))
+      .replace(/ of database \d+/g, '');
+  return { waits: report.waits.map((w) => ({ ...w, lock: w.lock === null ? null : fix(w.lock) })), text: fix(report.text) };
 }

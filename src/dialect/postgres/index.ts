@@ -10,6 +10,7 @@ import {
   QueryError,
   type DatabaseInfo,
   type DbError,
+  type DeadlockReport,
   type Dialect,
   ISOLATION_SQL,
   type IsolationLevel,
@@ -18,35 +19,43 @@ import {
   type Session,
 } from '../../engine/dialect.js';
 import { redactUrl, scrub } from '../../util/redact.js';
-import { classifyPgError } from './errors.js';
+import { classifyPgError, nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
 
 /**
  * deadlock_timeout for worker sessions, in ms. PostgreSQL runs its deadlock check once per wait,
  * deadlock_timeout after that wait began, in the waiting backend; the backend whose check finds the
- * cycle is the victim (lab-notes). With one value for everyone, the waits of a cycle begin a few ms
- * apart and so do their checks: on a loaded machine the later check can run first and the victim
- * changes from run to run. So lockrepro staggers it: a statement sent while no other worker has a
- * statement in flight (none waits) gets BASE; one sent while k others wait gets BASE + k × STAGGER.
- * Checks then run at least STAGGER apart, in the order the waits began, and the earliest waiter
- * whose check comes after the cycle closed is the victim, every run. The server default (1 s)
- * would work too, only slower and without the stagger.
+ * cycle is the victim (lab-notes). A cycle closes when its last member starts to wait, and at that
+ * moment the others already wait: so the statement that closes it gets the shortest timeout and
+ * its check, CLOSER after its own wait began, sees the whole cycle however late it arrived. The
+ * scheduler sends a statement only while the other in-flight statements wait, so "k others
+ * waiting when sent" ranks how late a statement joins: it gets CLOSER + (workers − 1 − k) ×
+ * STAGGER. Earlier waiters' checks come at least STAGGER later than a closer's, or ran before the
+ * cycle existed and found nothing. The victim is decided by order, not by a race (measured in
+ * lab-notes: 60 of 60 runs, also beside busy loops and with the closer sent late), and a deadlock
+ * costs CLOSER, not the server's 1 s. The longest value stays far below the step timeout, so a
+ * cycle closed by a statement that waited before (granted one lock, then waiting for another) is
+ * still found by the database rather than cancelled as a hang.
  */
-const DEADLOCK_TIMEOUT_BASE_MS = 100;
-const DEADLOCK_TIMEOUT_STAGGER_MS = 200;
+const DEADLOCK_TIMEOUT_CLOSER_MS = 10;
+const DEADLOCK_TIMEOUT_STAGGER_MS = 500;
 
 /** Bound on waiting for the ReadyForQuery that follows an error (it comes with it, in practice). */
 const READY_WAIT_MS = 2000;
 
-// bigint and numeric arrive as strings; give numbers where that loses nothing, so transcripts and
-// JSON read the same on every engine.
-const INT8 = 20;
-const NUMERIC = 1700;
+// Values are shown as the database's own text: node-postgres would turn a date into a JavaScript
+// Date at local midnight (2008-12-22 became 2008-12-21T15:00:00.000Z under TZ=Asia/Tokyo), and
+// intervals, JSON, arrays and bytea into objects of its own. Only numbers and booleans are parsed;
+// bigint and numeric become numbers where that loses nothing (`1.50` stays the text `1.50`).
+const BOOL = 16;
+const NUMBERS = new Set([21 /* int2 */, 23 /* int4 */, 26 /* oid */, 700 /* float4 */, 701 /* float8 */]);
+const EXACT_NUMBERS = new Set([20 /* int8 */, 1700 /* numeric */]);
+const asText = (v: string): string => v;
 const types = {
-  getTypeParser(oid: number, format?: 'text' | 'binary') {
-    if (oid === INT8 || oid === NUMERIC) {
-      return (v: string) => (String(Number(v)) === v ? Number(v) : v);
-    }
-    return pg.types.getTypeParser(oid, format as 'text');
+  getTypeParser(oid: number) {
+    if (oid === BOOL) return (v: string) => v === 't';
+    if (NUMBERS.has(oid)) return Number;
+    if (EXACT_NUMBERS.has(oid)) return (v: string) => (String(Number(v)) === v ? Number(v) : v);
+    return asText;
   },
 };
 
@@ -60,16 +69,19 @@ export async function connectPostgres(url: string, opts: PostgresOptions = {}): 
   const admin = await openClient(url, 'lockrepro');
   try {
     const version = String((await admin.query('SHOW server_version')).rows[0].server_version).split(' ')[0]!;
-    const canLower = await trySet(admin, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT_BASE_MS}ms'`);
-    await admin.query('RESET deadlock_timeout');
+    // An ordinary role may neither SET nor RESET deadlock_timeout (context superuser).
+    const canLower = await trySet(admin, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT_CLOSER_MS}ms'`);
+    if (canLower) await admin.query('RESET deadlock_timeout');
     const serverDefault = String((await admin.query('SHOW deadlock_timeout')).rows[0].deadlock_timeout);
     const info: DatabaseInfo = {
       dialect: 'postgres',
       version,
       embedded: opts.embedded !== undefined,
+      // PostgreSQL's MVCC never shows uncommitted rows: READ UNCOMMITTED is READ COMMITTED.
+      runsAs: { 'read-uncommitted': 'read-committed' },
       settings: {
         deadlock_timeout: canLower
-          ? `${DEADLOCK_TIMEOUT_BASE_MS}ms (+${DEADLOCK_TIMEOUT_STAGGER_MS}ms for each worker already waiting; set by lockrepro)`
+          ? `${DEADLOCK_TIMEOUT_CLOSER_MS}ms + ${DEADLOCK_TIMEOUT_STAGGER_MS}ms per other worker not waiting (set by lockrepro: the closer of a cycle is the victim)`
            : `${serverDefault} (server setting; this role may not lower it)`,
       },
     };
@@ -89,7 +101,15 @@ async function dropLeftovers(admin: pg.Client): Promise<void> {
 }
 
 async function openClient(url: string, applicationName: string): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, application_name: applicationName, types, connectionTimeoutMillis: 10_000 });
+  const client = new pg.Client({
+    connectionString: url,
+    application_name: applicationName,
+    types,
+    connectionTimeoutMillis: 10_000,
+    // Timestamps with time zone are shown in UTC and in ISO style whatever the server's or the
+    // machine's zone, so a transcript reads the same everywhere. A scenario may SET its own.
+    options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres',
+  });
   // A connection ended by the server (pg_terminate_backend) emits 'error'; the pending query
   // rejects as well, which is where it is handled.
   client.on('error', () => undefined);
@@ -208,6 +228,17 @@ interface WorkerConn {
   inFlight: boolean;
   /** The session's deadlock_timeout as last set, or undefined when unknown. */
   deadlockTimeoutMs?: number;
+  /** The scenario set deadlock_timeout itself: lockrepro leaves it alone from then on. */
+  ownDeadlockTimeout: boolean;
+}
+
+/**
+ * Whether a statement may set deadlock_timeout: SET [SESSION | LOCAL], RESET, set_config(), RESET
+ * ALL. Read from the text (SHOW only reads it); a match inside a comment or a string only means
+ * that lockrepro stops managing the value a statement early.
+ */
+function setsDeadlockTimeout(sql: string): boolean {
+  return /\b(?:set|reset)\s+(?:session\s+|local\s+)?deadlock_timeout\b|\bset_config\s*\(\s*'deadlock_timeout'|\breset\s+all\b/i.test(sql);
 }
 
 class PostgresScratch implements Scratch {
@@ -239,7 +270,7 @@ class PostgresScratch implements Scratch {
 
   async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
     const client = await openClient(this.url, worker);
-    const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null };
+    const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null, ownDeadlockTimeout: false };
     const wake = () => {
       conn.onReady?.();
       conn.onReady = null;
@@ -264,14 +295,18 @@ class PostgresScratch implements Scratch {
       worker,
       backendId: conn.pid,
       query: async (sql, params) => {
-        if (this.lowerDeadlockTimeout) await this.staggerDeadlockTimeout(client, conn);
+        if (setsDeadlockTimeout(sql)) conn.ownDeadlockTimeout = true;
+        if (this.lowerDeadlockTimeout && !conn.ownDeadlockTimeout) await this.staggerDeadlockTimeout(client, conn);
         conn.inFlight = true;
         const before = { status: conn.txStatus, ready: conn.ready };
         try {
           return await run(client, sql, params);
         } catch (e) {
           conn.deadlockTimeoutMs = undefined;
-          if (e instanceof QueryError) e.db.rolledBack = await this.undone(conn, before);
+          if (e instanceof QueryError) {
+            e.db.rolledBack = await this.undone(conn, before);
+            if (e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(e.db.detail);
+          }
           throw e;
         } finally {
           conn.inFlight = false;
@@ -305,11 +340,27 @@ class PostgresScratch implements Scratch {
     return before.status === 'I' ? 'statement' : 'transaction';
   }
 
-  /** See DEADLOCK_TIMEOUT_BASE_MS. One extra round trip, only when the value must change. */
+  /** The cycle from a 40P01's detail, with relation names in place of this run's OIDs. */
+  private async deadlockReport(detail: string | undefined): Promise<DeadlockReport | undefined> {
+    const report = parseDeadlockDetail(detail);
+    const oids = report ? relationOids(report) : [];
+    if (!report || oids.length === 0) return report;
+    const names = new Map<number, string>();
+    try {
+      const res = await this.exec('SELECT oid::int AS oid, oid::regclass::text AS name FROM pg_class WHERE oid = ANY($1::oid[])', [oids]);
+      for (const r of res.rows) names.set(Number(r.oid), String(r.name));
+    } catch {
+      // The report is shown as the server wrote it.
+    }
+    return nameRelations(report, names);
+  }
+
+  /** See DEADLOCK_TIMEOUT_CLOSER_MS. One extra round trip, only when the value must change. */
   private async staggerDeadlockTimeout(client: pg.Client, conn: WorkerConn): Promise<void> {
     let waiting = 0;
     for (const other of this.sessions.values()) if (other !== conn && other.inFlight) waiting++;
-    const ms = DEADLOCK_TIMEOUT_BASE_MS + waiting * DEADLOCK_TIMEOUT_STAGGER_MS;
+    const notWaiting = Math.max(0, this.sessions.size - 1 - waiting);
+    const ms = DEADLOCK_TIMEOUT_CLOSER_MS + notWaiting * DEADLOCK_TIMEOUT_STAGGER_MS;
     if (conn.deadlockTimeoutMs === ms) return;
     try {
       await run(client, `SET deadlock_timeout = '${ms}ms'`);
@@ -324,13 +375,14 @@ class PostgresScratch implements Scratch {
     // pg_blocking_pids is computed from the lock manager at call time (no caching, ~0.15 ms).
     const res = await run(
       this.admin,
-      'SELECT pid, pg_blocking_pids(pid) AS blockers FROM unnest($1::int[]) AS pid',
+      // One row per (waiter, blocker); values are text here (see `types`), so no array to parse.
+      'SELECT pid, b AS blocker FROM unnest($1::int[]) AS pid, LATERAL unnest(pg_blocking_pids(pid)) AS b',
       [backendIds],
     );
     const waits = new Map<number, number[]>();
     for (const r of res.rows) {
-      const blockers = (r.blockers as number[]) ?? [];
-      if (blockers.length > 0) waits.set(Number(r.pid), blockers.map(Number));
+      const pid = Number(r.pid);
+      waits.set(pid, [...(waits.get(pid) ?? []), Number(r.blocker)]);
     }
     return waits;
   }

@@ -1,0 +1,123 @@
+// What the trust issue found, pinned: values as the database's text in any time zone, checks that
+// name exactly the columns they get, a scenario's own deadlock_timeout kept, and JSON rows with
+// their count. Through the built binary, against real servers.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { lockrepro, scratchFolder } from '../helpers/cli.js';
+import { PG_URL, pgGate } from '../helpers/servers.js';
+
+const external = await pgGate();
+const file = scratchFolder();
+
+const head = (name: string) => `name: ${name}\ntitle: t\nstory: s\n`;
+
+/** Every type whose text a driver would otherwise turn into something else. */
+const VALUES = `${head('values')}setup:
+  - CREATE TABLE v (d date, ts timestamp, tstz timestamptz, t time, iv interval, j jsonb, a int[], b bytea, ok boolean, n numeric(5,2), big bigint, f float8)
+  - "INSERT INTO v VALUES ('2008-12-22', '2008-12-22 10:11:12', '2008-12-22 10:11:12+09', '10:11:12', '1 day 02:00:00', '{\\"a\\": 1}', '{1,2,3}', '\\\\x0102', true, 1.50, 9007199254740993, 0.5)"
+workers:
+  a:
+    - { name: read, sql: SELECT * FROM v }
+schedule: [a.read]
+checks:
+  - { name: the date, sql: SELECT d FROM v, expect: "2008-12-22", anomaly: invariant }
+expect: clean
+`;
+
+type Json = { ok: boolean; scenarios: { variants: { steps: { step: string; worker: string; rows: unknown; rowCount: number | null; truncated: boolean }[]; checks: { passed: boolean; error?: string }[] }[] }[] };
+const json = (stdout: string) => JSON.parse(stdout) as Json;
+
+for (const target of [
+  { label: 'PostgreSQL 15', db: ['--db', PG_URL], gate: external },
+  { label: 'embedded PostgreSQL', db: [], gate: { skip: false as const, require: () => undefined } },
+]) {
+  describe(`values on ${target.label}`, { skip: target.gate.skip }, () => {
+    for (const tz of ['Asia/Tokyo', 'America/Los_Angeles']) {
+      test(`are the database's own text under TZ=${tz}`, () => {
+        target.gate.require();
+        const r = lockrepro(['run', file('values.yaml', VALUES), ...target.db, '--json'], { TZ: tz });
+        assert.equal(r.code, 0, r.stderr);
+        const v = json(r.stdout).scenarios[0]!.variants[0]!;
+        assert.deepEqual(v.steps[0]!.rows, [{
+          d: '2008-12-22', ts: '2008-12-22 10:11:12', tstz: '2008-12-22 01:11:12+00', t: '10:11:12', iv: '1 day 02:00:00',
+          j: '{"a": 1}', a: '{1,2,3}', b: '\\x0102', ok: true, n: '1.50', big: '9007199254740993', f: 0.5,
+        }]);
+        assert.equal(v.checks[0]!.passed, true);
+      });
+    }
+  });
+}
+
+describe('PostgreSQL 15: checks, settings and rows', { skip: external.skip }, () => {
+  test('an expected row with a misspelt column fails the check and names the column', () => {
+    external.require();
+    const src = `${head('row-check')}setup:
+  - CREATE TABLE account (id int PRIMARY KEY, balance int)
+  - INSERT INTO account VALUES (1, 999), (2, 100)
+workers:
+  a:
+    - { name: read, sql: SELECT 1 }
+schedule: [a.read]
+checks:
+  - name: rows
+    sql: SELECT id, balance FROM account ORDER BY id
+    expect: [{ id: 1 }, { id: 2, balanse: null }]
+    anomaly: invariant
+expect: clean
+`;
+    const r = lockrepro(['run', file('row-check.yaml', src), '--db', PG_URL, '--json']);
+    assert.equal(r.code, 1, r.stderr);
+    const check = json(r.stdout).scenarios[0]!.variants[0]!.checks[0]!;
+    assert.equal(check.passed, false);
+    assert.equal(check.error, 'expected row 1 lacks "balance" (the query returns "id", "balance")');
+    const text = lockrepro(['run', file('row-check.yaml', src), '--db', PG_URL]);
+    assert.match(text.stdout, /✗ rows: cannot be checked: expected row 1 lacks "balance"/);
+  });
+
+  test("a worker's own deadlock_timeout stands while another worker waits", () => {
+    external.require();
+    const src = `${head('own-timeout')}setup:
+  - CREATE TABLE t (id int PRIMARY KEY, v int)
+  - INSERT INTO t VALUES (1, 0)
+workers:
+  alice:
+    - { name: begin, sql: BEGIN }
+    - { name: write, sql: UPDATE t SET v = 1 WHERE id = 1 }
+    - { name: commit, sql: COMMIT }
+  carol:
+    - { name: write, sql: UPDATE t SET v = 2 WHERE id = 1 }
+  bob:
+    - { name: mine, sql: "SET deadlock_timeout = '10s'" }
+    - { name: show, sql: SHOW deadlock_timeout }
+schedule: [bob.mine, alice.begin, alice.write, carol.write, bob.show, alice.commit]
+expect: clean
+`;
+    const r = lockrepro(['run', file('own-timeout.yaml', src), '--db', PG_URL, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const steps = json(r.stdout).scenarios[0]!.variants[0]!.steps;
+    assert.deepEqual(steps.find((s) => s.step === 'show')!.rows, [{ deadlock_timeout: '10s' }]);
+    assert.equal(steps.find((s) => s.worker === 'carol')!.rowCount, 1);
+  });
+
+  test('JSON rows: up to 100 with rowCount and truncated; [] for an empty result set, null for none', () => {
+    external.require();
+    const src = `${head('rows')}workers:
+  a:
+    - { name: many, sql: "SELECT g AS n FROM generate_series(1, 150) AS g" }
+    - { name: empty, sql: "SELECT 1 AS n WHERE false" }
+    - { name: none, sql: "CREATE TEMP TABLE x (n int)" }
+schedule: [a.many, a.empty, a.none]
+expect: clean
+`;
+    const r = lockrepro(['run', file('rows.yaml', src), '--db', PG_URL, '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const [many, empty, none] = json(r.stdout).scenarios[0]!.variants[0]!.steps;
+    assert.equal((many!.rows as unknown[]).length, 100);
+    assert.deepEqual((many!.rows as unknown[])[99], { n: 100 });
+    assert.equal(many!.rowCount, 150);
+    assert.equal(many!.truncated, true);
+    assert.deepEqual(empty!.rows, []);
+    assert.equal(empty!.truncated, false);
+    assert.equal(none!.rows, null);
+  });
+});
