@@ -3,7 +3,8 @@
  * line. Only a database that cannot be reached (or used) is exit 3; an error lockrepro has no name
  * for is its own bug, exit 4, never "database error".
  */
-import { DatabaseUnavailableError, QueryError } from '../engine/dialect.js';
+import { QueryError } from '../engine/dialect.js';
+import { ConnectionLost, DatabaseUnavailableError } from '../errors.js';
 import { scrub, scrubUrls } from '../util/redact.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 
@@ -30,6 +31,7 @@ const CONNECTION_MESSAGE = new RegExp(
 );
 
 export function isConnectionError(e: unknown): boolean {
+  if (e instanceof ConnectionLost) return true;
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;
   return (typeof code === 'string' && CONNECTION_CODES.has(code)) || CONNECTION_MESSAGE.test(e.message);

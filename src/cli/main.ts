@@ -5,11 +5,11 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { accessSync, constants as fsc, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { connectDatabase } from '../dialect/connect.js';
-import { BadDatabaseUrl, ISOLATION_LEVELS, type Dialect, type IsolationLevel } from '../engine/dialect.js';
-import { RunAborted, SetupFailed, runVariant, type RunOptions } from '../engine/run.js';
-import { chooseInterleavings, withInterleaving } from '../plan/interleavings.js';
-import { aggregate, type ExploredRun } from '../detect/aggregate.js';
-import { detect } from '../detect/detect.js';
+import type { Dialect } from '../engine/dialect.js';
+import { ISOLATION_LEVELS, type IsolationLevel } from '../vocabulary.js';
+import { BadDatabaseUrl } from '../errors.js';
+import { RunAborted, SetupFailed } from '../engine/run.js';
+import { runInterleavings, runScheduled } from '../modes/run-modes.js';
 import { engineSkipReason, planScenario, scenarioEngines, type VariantPlan } from '../plan/plan.js';
 import { formatProblem, type Problem } from '../scenario/parse.js';
 import { builtinFiles, loadFile, loadTargets } from '../scenario/load.js';
@@ -17,7 +17,7 @@ import type { Scenario } from '../scenario/model.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { toJson } from '../report/json.js';
 import { toJUnit } from '../report/junit.js';
-import { nothingRan, reportOk, type Report, type ScenarioReport, type SkippedScenario, type VariantReport } from '../report/model.js';
+import { nothingRan, reportOk, type Report, type ScenarioReport, type SkippedScenario } from '../report/model.js';
 import { TextReporter } from '../report/text.js';
 import { showScenario } from '../report/show.js';
 import { redactUrl, scrubUrls } from '../util/redact.js';
@@ -263,8 +263,8 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
         if (io.signal?.aborted) throw new RunAborted();
         const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
         const v = flags.interleavings
-          ? await exploreVariant(dialect, plan, flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS, opts)
-          : await runOnce(dialect, plan, opts);
+          ? await runInterleavings(dialect, plan, flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS, opts)
+          : await runScheduled(dialect, plan, opts);
         sr.variants.push(v);
         human(text.variant(v));
       }
@@ -292,24 +292,6 @@ async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<E
   } finally {
     await dialect.close().catch(() => undefined);
   }
-}
-
-async function runOnce(dialect: Dialect, plan: VariantPlan, opts: RunOptions): Promise<VariantReport> {
-  const run = await runVariant(dialect, plan, opts);
-  return { run, verdict: detect(run) };
-}
-
-/** `--interleavings`: the variant once per interleaving (each in its own scratch database). */
-async function exploreVariant(dialect: Dialect, plan: VariantPlan, max: number, opts: RunOptions): Promise<VariantReport> {
-  const { total, ranks } = chooseInterleavings(plan.workers.map((w) => w.steps.length), max);
-  const runs: ExploredRun[] = [];
-  for (const rank of ranks) {
-    if (opts.signal?.aborted) throw new RunAborted();
-    const run = await runVariant(dialect, withInterleaving(plan, rank), opts);
-    runs.push({ rank, run, verdict: detect(run) });
-  }
-  const { exploration, verdict } = aggregate(runs, total);
-  return { run: exploration.shown.run, verdict, explored: exploration };
 }
 
 /** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */

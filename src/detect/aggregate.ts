@@ -55,6 +55,7 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
       met,
       handledErrors: runs.reduce((n, r) => n + r.verdict.handledErrors, 0),
       notCounted: shown.verdict.notCounted,
+      checks: shown.verdict.checks,
     },
   };
 }

@@ -4,6 +4,25 @@
  * a number and a numeric string with the same value are equal.
  */
 import type { CheckValue } from '../scenario/model.js';
+import type { CheckRun } from '../engine/result.js';
+
+/** A check judged: passed or not, and what it got. */
+export interface CheckOutcome {
+  readonly name: string;
+  readonly anomaly: CheckRun['anomaly'];
+  readonly passed: boolean;
+  readonly expected: unknown;
+  readonly actual: unknown;
+  /** The check could not be compared: its SQL failed, or an expected row names other columns. */
+  readonly error: string | null;
+}
+
+export function judgeCheck(c: CheckRun): CheckOutcome {
+  const base = { name: c.name, anomaly: c.anomaly, expected: c.expect };
+  if (c.error) return { ...base, passed: false, actual: null, error: c.error };
+  const { passed, actual, error } = compareCheck(c.expect, c.rows, c.columns);
+  return { ...base, passed, actual, error: error ?? null };
+}
 
 /**
  * `error` is set when the expectation cannot be compared at all: an expected row that does not

@@ -6,8 +6,9 @@
  * everything else (unhandled errors, hangs, failed checks) is an observed anomaly, and the variant
  * meets its expectation when the observed anomalies are exactly the expected ones.
  */
-import type { ErrorKind } from '../engine/dialect.js';
+import type { ErrorKind } from '../vocabulary.js';
 import type { VariantRun } from '../engine/result.js';
+import { judgeCheck, type CheckOutcome } from './compare.js';
 import type { Anomaly } from '../scenario/schema.js';
 
 export interface Counts {
@@ -34,6 +35,8 @@ export interface Verdict {
   handledErrors: number;
   /** Failed checks not counted as their anomaly, by check name, and why. */
   notCounted: Record<string, string>;
+  /** Each check of the run, judged. */
+  checks: CheckOutcome[];
 }
 
 const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
@@ -82,7 +85,8 @@ export function detect(run: VariantRun): Verdict {
   // the value differs, but nothing was lost (the error is what the run shows).
   const gaveUp = [...new Set(run.events.flatMap((e) => (e.type === 'rollback' && e.reason !== 'retry' ? [e.worker] : [])))];
   const notCounted: Record<string, string> = {};
-  for (const c of run.checks) {
+  const checks = run.checks.map(judgeCheck);
+  for (const c of checks) {
     if (c.passed) continue;
     if (c.error) {
       observed.add('error');
@@ -109,7 +113,7 @@ export function detect(run: VariantRun): Verdict {
   const obs = ORDER.filter((a) => observed.has(a));
   const expected = run.plan.expected;
   const met = obs.length === expected.length && expected.every((e) => observed.has(e));
-  return { counts, observed: obs, expected, met, handledErrors, notCounted };
+  return { counts, observed: obs, expected, met, handledErrors, notCounted, checks };
 }
 
 /** For a count check (expected 1, found 3): 2 duplicate rows; otherwise one finding. */

@@ -2,7 +2,8 @@
  * `--db` URL (or the embedded default) → a connected {@link Dialect}. The only place that maps a
  * URL scheme to an engine folder.
  */
-import { BadDatabaseUrl, DatabaseUnavailableError, type Dialect } from '../engine/dialect.js';
+import type { Dialect } from '../engine/dialect.js';
+import { BadDatabaseUrl, DatabaseUnavailableError } from '../errors.js';
 import { redactUrl, registerSecret } from '../util/redact.js';
 import type { EmbeddedOptions } from './postgres/embedded.js';
 

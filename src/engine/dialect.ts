@@ -5,35 +5,7 @@
  * src/dialect/. Nothing outside those folders asks which engine it is talking to.
  */
 
-/**
- * Isolation levels lockrepro knows, in the spelling scenario files and the CLI use. PostgreSQL
- * accepts read uncommitted but runs it as read committed (its MVCC never shows uncommitted rows).
- */
-export const ISOLATION_LEVELS = ['read-uncommitted', 'read-committed', 'repeatable-read', 'serializable'] as const;
-export type IsolationLevel = (typeof ISOLATION_LEVELS)[number];
-
-/** The SQL standard's spelling of each level, which every supported engine accepts. */
-export const ISOLATION_SQL: Record<IsolationLevel, string> = {
-  'read-uncommitted': 'READ UNCOMMITTED',
-  'read-committed': 'READ COMMITTED',
-  'repeatable-read': 'REPEATABLE READ',
-  serializable: 'SERIALIZABLE',
-};
-
-/** Engine names as reported in `database.dialect` and as keys of per-engine SQL. */
-export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
-export type EngineName = (typeof ENGINES)[number];
-
-/** Error kinds of the JSON contract (`steps[].error.kind`). */
-export const ERROR_KINDS = [
-  'deadlock',
-  'serialization',
-  'unique-violation',
-  'lock-timeout',
-  'timeout',
-  'other',
-] as const;
-export type ErrorKind = (typeof ERROR_KINDS)[number];
+import type { EngineName, ErrorKind, IsolationLevel } from '../vocabulary.js';
 
 /** A database error, classified by code (SQLSTATE or errno), never by message text. */
 export interface DbError {
@@ -153,18 +125,6 @@ export interface Dialect {
   close(): Promise<void>;
 }
 
-/** Raised when the database cannot be reached or started (exit code 3). */
-export class DatabaseUnavailableError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'DatabaseUnavailableError';
-  }
-}
-
-/** A `--db` value lockrepro cannot use: bad usage (exit 2), not an unreachable database. */
-export class BadDatabaseUrl extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'BadDatabaseUrl';
-  }
-}
+// Dialect implementations take the vocabulary and the database errors from here too.
+export * from '../vocabulary.js';
+export * from '../errors.js';

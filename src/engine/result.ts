@@ -4,6 +4,7 @@
  */
 import type { DbError } from './dialect.js';
 import type { VariantPlan } from '../plan/plan.js';
+import type { CheckValue } from '../scenario/model.js';
 
 export type Row = Record<string, unknown>;
 
@@ -57,13 +58,14 @@ export type RunEvent =
   | { type: 'rollback'; worker: string; reason: 'error' | 'retry' | 'hang' }
   | { type: 'retry'; worker: string; attempt: number };
 
-export interface CheckOutcome {
+/** What a check's SQL returned; detect/ decides whether it passed. */
+export interface CheckRun {
   readonly name: string;
   readonly anomaly: 'lost-update' | 'duplicates' | 'invariant';
-  readonly passed: boolean;
-  readonly expected: unknown;
-  readonly actual: unknown;
-  /** The check's own SQL failed. */
+  readonly expect: CheckValue | readonly Record<string, CheckValue>[];
+  readonly rows: readonly Row[];
+  readonly columns: readonly string[];
+  /** The check's own SQL failed (`its SQL failed: <code> <message>`). */
   readonly error: string | null;
 }
 
@@ -82,6 +84,6 @@ export interface VariantRun {
   readonly deadlocks: DeadlockRecord[];
   readonly steps: StepRecord[];
   readonly events: RunEvent[];
-  readonly checks: CheckOutcome[];
+  readonly checks: CheckRun[];
   readonly durationMs: number;
 }

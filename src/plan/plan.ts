@@ -2,13 +2,13 @@
  * Scenario × engine × variant × isolation level → runnable plans: SQL resolved for the engine,
  * `:name` references turned into the dialect's placeholders, the expectation for this engine.
  */
-import { ENGINES, type EngineName, type ErrorKind, type IsolationLevel } from '../engine/dialect.js';
-import { coverageGaps, engineCoverage, expectationFor, forEngine, sqlFor } from '../scenario/check.js';
+import { ENGINE_SQL, ENGINES, type EngineName, type ErrorKind, type IsolationLevel } from '../vocabulary.js';
+import { coverageGaps, engineCoverage, expectationFor, forEngine, sqlFor } from '../scenario/engines.js';
 import type { Check, Scenario, Sql, Step, StepRef } from '../scenario/model.js';
 import { parseParams } from '../scenario/params.js';
 import type { Problem } from '../scenario/parse.js';
 import type { Anomaly } from '../scenario/schema.js';
-import { bugShape, fixShape, type VariantShape } from './variants.js';
+import { bugShape, fixShape, type VariantShape } from '../scenario/variants.js';
 
 /** A statement ready for one engine: the text as written and as sent. */
 export interface PlannedSql {
@@ -104,7 +104,7 @@ export function engineSkipReason(sc: Scenario, engine: EngineName): string | nul
 
 function declaredSkipReason(sc: Pick<Scenario, 'name' | 'engines'>, engine: EngineName): string | null {
   if (!sc.engines) return null;
-  if (sc.engines.includes(engine) || (engine === 'mariadb' && sc.engines.includes('mysql'))) return null;
+  if (sc.engines.some((e) => ENGINE_SQL[engine].keys.includes(e))) return null;
   return `${sc.name} supports ${sc.engines.join(', ')}, not ${engine}`;
 }
 

@@ -41,7 +41,7 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
     note: p.engineNote,
     steps: run.steps.map((s) => stepJson(s, verbose)),
     deadlockReports: run.deadlocks.map((d) => ({ victim: d.victim, cycle: d.cycle, server: d.server })),
-    checks: run.checks.map((c) => ({
+    checks: verdict.checks.map((c) => ({
       name: c.name,
       anomaly: c.anomaly,
       passed: c.passed,

@@ -56,7 +56,7 @@ function nothingRanSuite(report: Report): string {
 }
 
 function failedChecks(v: Report['scenarios'][number]['variants'][number]): string {
-  return v.run.checks
+  return v.verdict.checks
     .filter((c) => !c.passed)
     .map((c) => `${c.name}: expected ${JSON.stringify(c.expected)}, got ${JSON.stringify(c.actual)}`)
     .join('\n');

@@ -1,17 +1,9 @@
 /** What reporters render: every variant's run with its verdict, grouped by scenario. */
 import type { DatabaseInfo } from '../engine/dialect.js';
-import type { VariantRun } from '../engine/result.js';
-import type { Verdict } from '../detect/detect.js';
-import type { Exploration } from '../detect/aggregate.js';
 import type { Scenario } from '../scenario/model.js';
+import type { VariantReport } from '../modes/run-modes.js';
 
-export interface VariantReport {
-  /** The run shown (with --interleavings: the first that showed an anomaly, or the first). */
-  readonly run: VariantRun;
-  readonly verdict: Verdict;
-  /** With --interleavings: what all the runs showed. */
-  readonly explored?: Exploration;
-}
+export type { VariantReport };
 
 export interface ScenarioReport {
   readonly scenario: Scenario;

@@ -4,7 +4,7 @@
  * what each step saves, catches and checks, the per-engine notes, and each fix's changes.
  */
 import type { Scenario, Sql, Step } from '../scenario/model.js';
-import { bugShape, fixShape } from '../plan/variants.js';
+import { bugShape, fixShape } from '../scenario/variants.js';
 import { scenarioEngines } from '../plan/plan.js';
 import { refText } from '../scenario/model.js';
 import { expectText, oneLine, wrap } from './format.js';

@@ -135,9 +135,9 @@ export class TextReporter {
       }
     }
 
-    if (run.checks.length > 0) {
+    if (verdict.checks.length > 0) {
       out.push('', '   checks');
-      for (const ch of run.checks) {
+      for (const ch of verdict.checks) {
         if (ch.error) out.push(c.red(`     ✗ ${ch.name}: cannot be checked: ${ch.error}`));
         else if (ch.passed) out.push(c.green(`     ✓ ${ch.name}: ${valueText(ch.actual)}`));
         else if (verdict.notCounted[ch.name]) out.push(c.yellow(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)}: ${verdict.notCounted[ch.name]}`));

@@ -4,8 +4,9 @@
  * values) are checked here. The runner never re-validates.
  */
 import type { z } from 'zod';
-import type { EngineName, ErrorKind } from '../engine/dialect.js';
-import { bugShape, checkParams, checkSchedule, fixShape } from '../plan/variants.js';
+import type { EngineName, ErrorKind } from '../vocabulary.js';
+import { engineCoverage } from './engines.js';
+import { bugShape, checkParams, checkSchedule, fixShape } from './variants.js';
 import type { Check, Expectation, Fix, Scenario, Sql, Step, StepRef, Worker } from './model.js';
 import { referencedNames } from './params.js';
 import type { ParsedFile, Path, Problem } from './parse.js';
@@ -407,75 +408,4 @@ function semanticProblems(sc: Scenario, unknown: Unknowns = NO_UNKNOWNS): { line
     problems.push(...engineCoverage({ ...sc, fixes }, sc.engines, unknown.opaque));
   }
   return problems;
-}
-
-/** A place whose SQL (or expectation) does not cover an engine. */
-export interface CoverageGap {
-  readonly line: number;
-  /** The place: `step a.lock`, `setup[0]`, `fix f: setup[1]`, `check "x"`, `expect`, ... */
-  readonly where: string;
-  readonly engine: EngineName;
-  readonly missing: 'sql' | 'expectation';
-}
-
-/**
- * Every place whose SQL or expectation is missing for one of `engines`, in file order. `skip`
- * leaves out placeholders for malformed values (already reported as shape problems).
- */
-export function coverageGaps(sc: Scenario, engines: readonly EngineName[], skip: { has(o: object): boolean } = new WeakSet()): CoverageGap[] {
-  const gaps: CoverageGap[] = [];
-  const need = (sql: Sql, where: string) => {
-    if (skip.has(sql)) return;
-    for (const engine of engines) if (sqlFor(sql, engine) === undefined) gaps.push({ line: sql.line, where, engine, missing: 'sql' });
-  };
-  const needExpect = (e: Expectation, where: string) => {
-    if (skip.has(e)) return;
-    for (const engine of engines) if (expectationFor(e, engine) === undefined) gaps.push({ line: e.line, where, engine, missing: 'expectation' });
-  };
-  sc.setup.forEach((s, i) => need(s, `setup[${i}]`));
-  sc.teardown.forEach((s, i) => need(s, `teardown[${i}]`));
-  const steps = (ws: readonly { steps: readonly Step[] }[], where: string) => {
-    for (const w of ws) {
-      for (const s of w.steps) {
-        need(s.sql, `step ${s.worker}.${s.name}${where}`);
-        for (const [k, c] of s.catch) if (c) need(c, `catch ${k} of ${s.worker}.${s.name}${where}`);
-      }
-    }
-  };
-  steps(sc.workers, '');
-  for (const fix of sc.fixes) {
-    fix.setup.forEach((s, i) => need(s, `fix ${fix.name}: setup[${i}]`));
-    for (const r of fix.replace) need(r.sql, `fix ${fix.name}: ${r.ref.worker}.${r.ref.step}`);
-    steps(fix.insert.map((i) => ({ steps: [i.step] })), ` (in fix ${fix.name})`);
-  }
-  sc.checks.forEach((c) => need(c.sql, `check "${c.name}"`));
-  needExpect(sc.expect, 'expect');
-  for (const f of sc.fixes) needExpect(f.expect, `fix ${f.name}: expect`);
-  return gaps.sort((a, b) => a.line - b.line);
-}
-
-/** A gap as a checker problem: `step a.lock has no SQL for mariadb`. */
-export function gapMessage(g: CoverageGap): string {
-  return g.missing === 'sql' ? `${g.where} has no SQL for ${g.engine}` : `${g.where} has no entry for ${g.engine}`;
-}
-
-/** Every SQL text (and expectation) must exist for every engine the scenario declares. */
-export function engineCoverage(sc: Scenario, engines: readonly EngineName[], skip?: { has(o: object): boolean }): { line: number; message: string }[] {
-  return coverageGaps(sc, engines, skip).map((g) => ({ line: g.line, message: gapMessage(g) }));
-}
-
-/** The SQL for one engine: its own text, MySQL's for MariaDB, or the shared text. */
-export function sqlFor(sql: Sql, engine: EngineName): string | undefined {
-  if (sql.all !== undefined) return sql.all;
-  return sql.byEngine[engine] ?? (engine === 'mariadb' ? sql.byEngine.mysql : undefined);
-}
-
-/** A per-engine value: the engine's own, MySQL's for MariaDB, then `default`. */
-export function forEngine<T>(by: Readonly<Partial<Record<EngineName | 'default', T>>>, engine: EngineName): T | undefined {
-  return by[engine] ?? (engine === 'mariadb' ? by.mysql : undefined) ?? by.default;
-}
-
-/** The expectation for one engine, with the same fallbacks as SQL, then `default`. */
-export function expectationFor(e: Expectation, engine: EngineName): readonly Anomaly[] | undefined {
-  return forEngine(e.byEngine, engine);
 }

@@ -2,7 +2,7 @@
  * The checked scenario: plain readonly data with the line each piece came from, so later stages
  * (planning for one engine) can still point at the file. Built only by src/scenario/check.ts.
  */
-import type { EngineName, ErrorKind, IsolationLevel } from '../engine/dialect.js';
+import type { EngineName, ErrorKind, IsolationLevel } from '../vocabulary.js';
 import type { Anomaly } from './schema.js';
 
 export interface Located {

@@ -6,8 +6,8 @@
  * Strings are lexed as the engine does: MySQL/MariaDB take backslash escapes in '…' and "…";
  * PostgreSQL only in E'…' (elsewhere `\` is a plain character, so 'C:\' ends at its quote).
  */
-import type { EngineName } from '../engine/dialect.js';
-import { ENGINES } from '../engine/dialect.js';
+import type { EngineName } from '../vocabulary.js';
+import { ENGINE_SQL, ENGINES } from '../vocabulary.js';
 import type { Sql } from './model.js';
 
 export interface ParamSql {
@@ -18,7 +18,7 @@ export interface ParamSql {
 }
 
 export function parseParams(sql: string, engine: EngineName): ParamSql {
-  const backslashes = engine !== 'postgres';
+  const backslashes = ENGINE_SQL[engine].backslashEscapes;
   const parts: string[] = []; // text between references
   const names: string[] = [];
   let last = 0;

@@ -4,7 +4,7 @@
  * (`schema/scenario.schema.json`, written by `npm run schema`). docs/scenario-format.md explains it.
  */
 import { z } from 'zod';
-import { ENGINES, ERROR_KINDS, ISOLATION_LEVELS, type EngineName } from '../engine/dialect.js';
+import { ENGINES, ERROR_KINDS, ISOLATION_LEVELS, type EngineName } from '../vocabulary.js';
 
 /** Anomalies a variant can be expected to show. `clean` means none. */
 export const ANOMALIES = [

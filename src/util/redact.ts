@@ -5,7 +5,7 @@
  * (src/cli/main.ts wraps its output). Only driver messages are scrubbed by text: a password can be
  * an ordinary word ("postgres") that a report legitimately contains.
  */
-import { BadDatabaseUrl } from '../engine/dialect.js';
+import { BadDatabaseUrl } from '../errors.js';
 
 /**
  * Query parameters that carry a password (libpq's `password` and `sslpassword`). A value already

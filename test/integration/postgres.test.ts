@@ -89,7 +89,7 @@ for (const target of [
     test('transfer-lost-update: the bug loses an update (expected 20, got 50); every fix is clean with all counts 0', async () => {
       const [bug, ...fixes] = await runBuiltin(dialect, 'transfer-lost-update');
       assert.equal(bug!.verdict.counts.lostUpdates, 1);
-      assert.deepEqual(bug!.run.checks.map((c) => [c.expected, c.actual]), [[20, 50]]);
+      assert.deepEqual(bug!.verdict.checks.map((c) => [c.expected, c.actual]), [[20, 50]]);
       assert.ok(fixes.length >= 2);
       for (const f of fixes) {
         assert.equal(f.verdict.met, true, f.run.plan.name);

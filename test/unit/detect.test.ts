@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { detect } from '../../src/detect/detect.js';
-import type { CheckOutcome, RunEvent, VariantRun } from '../../src/engine/result.js';
+import type { CheckRun, RunEvent, VariantRun } from '../../src/engine/result.js';
 import { plansFrom } from '../helpers/scenario.js';
 
 const [plan] = plansFrom(`
@@ -17,7 +17,7 @@ checks:
 expect: lost-update
 `);
 
-const failedCheck: CheckOutcome = { name: 'both applied', anomaly: 'lost-update', passed: false, expected: 20, actual: 70, error: null };
+const failedCheck: CheckRun = { name: 'both applied', anomaly: 'lost-update', expect: 20, rows: [{ total: 70 }], columns: ['total'], error: null };
 const run = (events: RunEvent[]): VariantRun => ({ plan: plan!, steps: [], events, deadlocks: [], checks: [failedCheck], durationMs: 0 });
 
 test('a failed lost-update check is a lost update when every transaction went through', () => {
@@ -37,4 +37,14 @@ test('but not when a worker gave up and rolled back: its change never happened',
 test('a retried rollback does not excuse it: the retry ran the change again', () => {
   const v = detect(run([{ type: 'rollback', worker: 'bob', reason: 'retry' }]));
   assert.equal(v.counts.lostUpdates, 1);
+});
+
+test('checks are judged here, from the rows the engine recorded', () => {
+  const v = detect(run([]));
+  assert.deepEqual(v.checks, [{ name: 'both applied', anomaly: 'lost-update', expected: 20, passed: false, actual: 70, error: null }]);
+  const sqlFailed: CheckRun = { ...failedCheck, rows: [], columns: [], error: 'its SQL failed: 42P01 relation "x" does not exist' };
+  const broken = detect({ ...run([]), checks: [sqlFailed] });
+  assert.equal(broken.checks[0]!.passed, false);
+  assert.deepEqual(broken.observed, ['error']);
+  assert.equal(broken.counts.lostUpdates, 0);
 });

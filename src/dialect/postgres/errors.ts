@@ -1,5 +1,6 @@
 /** PostgreSQL errors → {@link DbError}, by SQLSTATE (never by message text). */
-import type { DbError, DeadlockReport, ErrorKind } from '../../engine/dialect.js';
+import type { DbError, DeadlockReport } from '../../engine/dialect.js';
+import type { ErrorKind } from '../../vocabulary.js';
 import { scrub } from '../../util/redact.js';
 
 const KINDS: Record<string, ErrorKind> = {

@@ -5,19 +5,9 @@
 import pg from 'pg';
 import type { EventEmitter } from 'node:events';
 import { randomBytes } from 'node:crypto';
-import {
-  DatabaseUnavailableError,
-  QueryError,
-  type DatabaseInfo,
-  type DbError,
-  type DeadlockReport,
-  type Dialect,
-  ISOLATION_SQL,
-  type IsolationLevel,
-  type QueryResult,
-  type Scratch,
-  type Session,
-} from '../../engine/dialect.js';
+import { QueryError, type DatabaseInfo, type DbError, type DeadlockReport, type Dialect, type QueryResult, type Scratch, type Session } from '../../engine/dialect.js';
+import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
+import { ConnectionLost, DatabaseUnavailableError } from '../../errors.js';
 import { redactUrl, scrub } from '../../util/redact.js';
 import { classifyPgError, nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
 
@@ -151,7 +141,8 @@ async function run(client: pg.Client, sql: string, params: readonly unknown[] = 
   } catch (e) {
     const db = classifyPgError(e);
     if (db) throw new QueryError(db);
-    throw new Error(scrub(describe(e)));
+    // Not the server's answer: the connection failed under the statement.
+    throw new ConnectionLost(scrub(describe(e)));
   }
 }
 

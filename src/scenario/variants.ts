@@ -3,9 +3,9 @@
  * the workers' steps and the schedule; this is engine-independent, so the checker uses it to
  * validate every fix up front and the planner uses it to build runs.
  */
-import type { Fix, Scenario, Step, StepRef, Worker } from '../scenario/model.js';
-import { refText } from '../scenario/model.js';
-import { referencedNames } from '../scenario/params.js';
+import type { Fix, Scenario, Step, StepRef, Worker } from './model.js';
+import { refText } from './model.js';
+import { referencedNames } from './params.js';
 
 export interface VariantShape {
   readonly workers: readonly Worker[];

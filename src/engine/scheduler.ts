@@ -1,0 +1,436 @@
+/**
+ * The scheduler: drives one session per worker through a variant's schedule, step by step.
+ *
+ * Like PostgreSQL's isolation tester, it sends a step and then waits until the step either
+ * completes or the database (asked on a monitor connection) says it waits on a lock. A waiting
+ * step is parked and the schedule goes on; parked steps are re-checked after every later step.
+ * The schedule is an order of preference: the next entry whose worker is free runs, so one
+ * schedule serves the bug and every fix. Nothing here sleeps to synchronise: every wait is on a
+ * step's completion or the database's answer, bounded by the step timeout.
+ */
+import { setImmediate, setTimeout as delay } from 'node:timers/promises';
+import type { DbError, QueryResult, Scratch, Session } from './dialect.js';
+import { QueryError } from './dialect.js';
+import type { PlannedSql, PlannedStep, VariantPlan } from '../plan/plan.js';
+import type { DeadlockRecord, Row, RunEvent, StepRecord } from './result.js';
+import { checkRows, onError, type Outcome } from './policy.js';
+import { findCycle } from './wait-graph.js';
+import { abortable, settlesWithin } from '../util/async.js';
+
+export interface RunOptions {
+  /** A step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang. */
+  stepTimeoutMs?: number;
+  /** How often the monitor asks who waits (ms). */
+  pollMs?: number;
+  /** Ctrl-C: stop between polls, clean up, and reject with {@link RunAborted}. */
+  signal?: AbortSignal;
+  /** How many rows of each result to keep (100). */
+  keepRows?: number;
+}
+
+export class RunAborted extends Error {
+  constructor() {
+    super('interrupted');
+    this.name = 'RunAborted';
+  }
+}
+
+const DEFAULT_STEP_TIMEOUT_MS = 5000;
+const DEFAULT_POLL_MS = 2;
+/** How long after a step is sent the monitor polls back to back, before settling to pollMs. */
+const FAST_POLL_MS = 3;
+/** After a cancel, how long a statement may take to stop before its connection is ended. */
+const CANCEL_GRACE_MS = 2000;
+
+interface Inflight {
+  readonly record: number;
+  readonly entry: Entry;
+  readonly promise: Promise<Outcome>;
+  outcome: Outcome | null;
+  waiting: boolean;
+  blockers: string;
+  /** Set when the step was cancelled as a hang. */
+  hang: HangReason | null;
+}
+
+type HangReason = 'running' | 'stuck';
+
+interface Entry {
+  readonly worker: string;
+  readonly step: PlannedStep;
+  readonly recovery: boolean;
+  /** A catch's recovery or a retried transaction: runs before the schedule's own entries. */
+  readonly urgent: boolean;
+}
+
+interface WorkerState {
+  readonly name: string;
+  readonly order: number;
+  readonly session: Session;
+  readonly steps: readonly PlannedStep[];
+  vars: Map<string, unknown>;
+  attempt: number;
+  /** After an unhandled error the worker's remaining steps are not run. */
+  skipping: boolean;
+  /** The connection was ended (hang that ignored a cancel). */
+  dead: boolean;
+  inflight: Inflight | null;
+}
+export class Scheduler {
+  readonly records: StepRecord[] = [];
+  readonly events: RunEvent[] = [];
+  readonly deadlocks: DeadlockRecord[] = [];
+  private readonly workers = new Map<string, WorkerState>();
+  private readonly byBackend = new Map<number, string>();
+  private pending: Entry[] = [];
+  private readonly stepTimeout: number;
+  private readonly pollMs: number;
+  private readonly keepRows: number;
+
+  constructor(
+    private readonly scratch: Scratch,
+    private readonly plan: VariantPlan,
+    private readonly opts: RunOptions,
+    private readonly t0: number,
+  ) {
+    this.stepTimeout = plan.timeoutMs ?? opts.stepTimeoutMs ?? DEFAULT_STEP_TIMEOUT_MS;
+    this.pollMs = opts.pollMs ?? DEFAULT_POLL_MS;
+    this.keepRows = opts.keepRows ?? 100;
+  }
+
+  async open(): Promise<void> {
+    for (const [order, w] of this.plan.workers.entries()) {
+      const session = await this.scratch.openSession(w.name, this.plan.isolation);
+      this.workers.set(w.name, {
+        name: w.name, order, session, steps: w.steps, vars: new Map(), attempt: 1,
+        skipping: false, dead: false, inflight: null,
+      });
+      this.byBackend.set(session.backendId, w.name);
+    }
+    this.pending = this.plan.schedule.map((r) => ({
+      worker: r.worker,
+      step: this.workers.get(r.worker)!.steps.find((s) => s.name === r.step)!,
+      recovery: false,
+      urgent: false,
+    }));
+  }
+
+  async drive(): Promise<void> {
+    for (;;) {
+      this.checkAbort();
+      const next = this.pending.findIndex((e) => this.workers.get(e.worker)!.inflight === null);
+      if (next >= 0) {
+        const [entry] = this.pending.splice(next, 1) as [Entry];
+        const w = this.workers.get(entry.worker)!;
+        if (w.skipping && !entry.recovery) {
+          this.events.push({ type: 'skip', step: this.record(entry, w, 'not-run') });
+          continue;
+        }
+        this.start(w, entry);
+        await this.settle([w]);
+        await this.settle(this.parked());
+        continue;
+      }
+      const parked = this.parked();
+      if (parked.length === 0) return;
+      // Nothing can run until a parked step finishes: the database's deadlock detector, a lock
+      // timeout, or nothing at all (a hang). Wait for the first of them, bounded. On a hang,
+      // cancel only the step that has waited longest: its rollback may well free the others.
+      const moved = await this.firstOutcome(parked, this.stepTimeout);
+      if (moved) await this.settle(parked);
+      else await this.hang([firstSent(parked)], 'stuck');
+    }
+  }
+
+  async closeSessions(): Promise<void> {
+    // After Ctrl-C, leave everything to Scratch.drop(), which ends busy sessions on the server.
+    if (this.opts.signal?.aborted) return;
+    for (const w of this.workers.values()) {
+      if (w.inflight) await this.hang([w], 'running');
+      if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
+      await w.session.close().catch(() => undefined);
+    }
+  }
+
+  private parked(): WorkerState[] {
+    return [...this.workers.values()].filter((w) => w.inflight !== null);
+  }
+
+  private record(entry: Entry, w: WorkerState, status: StepRecord['status'], params: Record<string, unknown> = {}): number {
+    this.records.push({
+      worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, params,
+      status, blocked: false, blockedBy: [], rows: [], rowCount: null, truncated: false, resultSet: false, error: null,
+      handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
+      backendId: w.session.backendId, startedMs: null, waitSeenMs: null, endedMs: null,
+    });
+    return this.records.length - 1;
+  }
+
+  private start(w: WorkerState, entry: Entry): void {
+    const sql = entry.step.sql;
+    const params = Object.fromEntries(sql.params.map((n) => [n, w.vars.get(n) ?? null]));
+    const index = this.record(entry, w, 'ok', params);
+    this.records[index]!.startedMs = this.now();
+    this.events.push({ type: 'start', step: index });
+    const inflight: Inflight = {
+      record: index, entry, outcome: null, waiting: false, blockers: '', hang: null,
+      promise: execute(w.session, sql, sql.params.map((n) => w.vars.get(n) ?? null)).then((o) => checkRows(entry.step, o)),
+    };
+    void inflight.promise.then((o) => (inflight.outcome = o));
+    w.inflight = inflight;
+  }
+
+  /**
+   * Wait until each given worker's step has finished or the database says it waits on a lock,
+   * then record the finished ones together, in a fixed order: errors first (an error such as a
+   * deadlock victim's is what lets the others go on, and its response can reach us after theirs),
+   * then the order they were sent. Nothing is recorded while another of them is still on its way,
+   * so the transcript is the same however the results' arrival interleaves.
+   */
+  private async settle(list: WorkerState[]): Promise<void> {
+    const started = performance.now();
+    const deadline = started + this.stepTimeout;
+    let open = list.filter((w) => w.inflight);
+    for (;;) {
+      this.checkAbort();
+      open = open.filter((w) => w.inflight);
+      if (open.length === 0) return;
+      const undecided = open.filter((w) => !w.inflight!.outcome);
+      let waitingOnly = true;
+      let cycle: WorkerState[] = [];
+      if (undecided.length > 0) {
+        // Every in-flight step is asked about, not only the open ones: a cycle can pass through
+        // a step parked earlier.
+        const inflight = this.parked();
+        const waits = await this.scratch.lockWaits(inflight.map((w) => w.session.backendId));
+        const running: WorkerState[] = [];
+        for (const w of undecided) {
+          if (w.inflight!.outcome) continue; // finished during the poll
+          const blockers = waits.get(w.session.backendId);
+          if (blockers) this.markWaiting(w, blockers);
+          else running.push(w);
+        }
+        if (running.length > 0) {
+          if (performance.now() <= deadline) {
+            // Poll again, or stop at once when a step finishes. A statement usually reaches its
+            // lock wait well under a millisecond after it is sent, so the first polls follow each
+            // other directly (one monitor round trip apart); after that, every pollMs.
+            const next = performance.now() - started < FAST_POLL_MS ? setImmediate() : delay(this.pollMs);
+            await Promise.race([...running.map((w) => w.inflight!.promise), next]);
+            continue;
+          }
+          await this.hang(running, 'running');
+        }
+        waitingOnly = running.length === 0 && !open.some((w) => w.inflight?.outcome);
+        cycle = waitingOnly ? this.waitCycle(inflight, waits) : [];
+      }
+      const done = open.filter((w) => w.inflight?.outcome);
+      done.sort((a, b) => errFirst(a) - errFirst(b) || a.inflight!.record - b.inflight!.record);
+      for (const w of done) await this.finish(w);
+      if (!waitingOnly || cycle.length === 0 || performance.now() > deadline) {
+        if (done.length > 0 || !waitingOnly) continue;
+        return;
+      }
+      // Every open step waits, and the waits form a cycle: the database has yet to break a
+      // deadlock. Wait for it (bounded), so that its victim is recorded before the schedule goes
+      // on, whether or not the monitor saw the victim wait first. Polling goes on meanwhile: a
+      // cycle seen in a stale lock view would vanish.
+      for (const w of cycle) if (!open.includes(w)) open.push(w);
+      await Promise.race([...cycle.map((w) => w.inflight!.promise), delay(this.pollMs)]);
+    }
+  }
+
+  private markWaiting(w: WorkerState, blockerIds: number[]): void {
+    const f = w.inflight!;
+    const names = this.blockerNames(blockerIds);
+    const key = names.join(',');
+    if (f.waiting && f.blockers === key) return;
+    f.waiting = true;
+    f.blockers = key;
+    const rec = this.records[f.record]!;
+    rec.waitSeenMs ??= this.now();
+    rec.blocked = true;
+    for (const n of names) if (!rec.blockedBy.includes(n)) rec.blockedBy.push(n);
+    this.events.push({ type: 'wait', step: f.record, blockedBy: names });
+  }
+
+  /** In-flight workers on a cycle of lock waits among workers (empty when there is none). */
+  private waitCycle(inflight: WorkerState[], waits: Map<number, number[]>): WorkerState[] {
+    const edges = new Map<string, string[]>();
+    for (const w of inflight) {
+      edges.set(w.name, (waits.get(w.session.backendId) ?? []).flatMap((id) => this.byBackend.get(id) ?? []));
+    }
+    return findCycle(edges).flatMap((name) => this.workers.get(name) ?? []);
+  }
+
+  private blockerNames(ids: number[]): string[] {
+    const names = new Set<string>();
+    for (const id of ids) names.add(this.byBackend.get(id) ?? 'another session');
+    const order = (n: string) => this.workers.get(n)?.order ?? Number.MAX_SAFE_INTEGER;
+    return [...names].sort((a, b) => order(a) - order(b));
+  }
+
+  /** Whether one of the parked steps finished within `ms` (Ctrl-C rejects with RunAborted). */
+  private firstOutcome(parked: WorkerState[], ms: number): Promise<boolean> {
+    return abortable(settlesWithin(parked.map((w) => w.inflight!.promise), ms), this.opts.signal, () => new RunAborted());
+  }
+
+  /**
+   * Cancel steps that went on too long (`running`: not waiting on another worker's lock; `stuck`:
+   * waiting while nothing else could move); end the connection if the cancel does not stop it.
+   */
+  private async hang(list: WorkerState[], reason: HangReason): Promise<void> {
+    for (const w of list) {
+      const f = w.inflight;
+      if (!f || f.outcome) continue;
+      f.hang = reason;
+      await this.scratch.cancel(w.session.backendId).catch(() => undefined);
+      if (!(await this.firstOutcome([w], CANCEL_GRACE_MS))) {
+        await this.scratch.terminate(w.session.backendId).catch(() => undefined);
+        w.dead = true;
+        if (!(await this.firstOutcome([w], CANCEL_GRACE_MS))) {
+          f.outcome = { ok: false, error: lostError('the connection did not end after it was terminated') };
+        }
+      }
+      await this.finish(w);
+    }
+  }
+
+  private async finish(w: WorkerState): Promise<void> {
+    const f = w.inflight!;
+    const outcome = f.outcome!;
+    const rec = this.records[f.record]!;
+    w.inflight = null;
+    rec.endedMs = this.now();
+    // A statement that completed in spite of the cancel was slow, not hung: it is recorded as is.
+    if (f.hang && !outcome.ok) this.events.push({ type: 'hang', step: f.record, reason: f.hang, afterMs: this.stepTimeout });
+    if (!outcome.ok && outcome.error.kind === 'deadlock' && !rec.blocked) {
+      // A deadlock victim waited for a lock, even when the database broke the cycle before the
+      // monitor saw the wait: said the same way every run, with the holders from the database's
+      // own report (none known without one).
+      const ids = outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
+      rec.blocked = true;
+      rec.blockedBy = this.blockerNames(ids);
+      this.events.push({ type: 'wait', step: f.record, blockedBy: rec.blockedBy });
+    }
+    this.events.push({ type: 'finish', step: f.record });
+    if (outcome.ok) {
+      const { result } = outcome;
+      rec.rows = result.rows.slice(0, this.keepRows);
+      rec.truncated = result.rows.length > this.keepRows;
+      rec.rowCount = result.rowCount;
+      rec.resultSet = result.columns.length > 0;
+      this.save(w, f.entry.step, result);
+      return;
+    }
+    rec.status = 'error';
+    rec.error = outcome.error;
+    if (outcome.error.kind === 'deadlock') this.recordDeadlock(w, f.record, outcome.error);
+    const action = onError({
+      kind: outcome.error.kind, step: f.entry.step, retry: this.plan.retry, attempt: w.attempt,
+      cancelledAsHang: f.hang !== null, connectionEnded: w.dead,
+    });
+    switch (action.do) {
+      case 'hang':
+        rec.hang = true;
+        await this.giveUp(w, 'hang');
+        return;
+      case 'catch':
+        rec.handled = 'caught';
+        if (action.recovery) {
+          const step = f.entry.step;
+          this.putFirst(w.name, [{
+            worker: w.name,
+            step: { ...step, name: `${step.name}:catch`, sql: action.recovery, save: null, catch: new Map(), expectRows: null, note: null },
+            recovery: true,
+            urgent: true,
+          }]);
+        }
+        return;
+      case 'retry':
+        rec.handled = 'retried';
+        await w.session.query('ROLLBACK').catch(() => undefined);
+        this.events.push({ type: 'rollback', worker: w.name, reason: 'retry' });
+        w.attempt += 1;
+        w.vars = new Map();
+        this.events.push({ type: 'retry', worker: w.name, attempt: w.attempt });
+        // The worker starts its transaction again, as soon as it can: its remaining entries are
+        // replaced by all of its steps, at the front of the order of preference.
+        this.pending = this.pending.filter((e) => e.worker !== w.name);
+        this.putFirst(w.name, w.steps.map((step) => ({ worker: w.name, step, recovery: false, urgent: true })));
+        return;
+      case 'give-up':
+        await this.giveUp(w, 'error');
+    }
+  }
+
+  /**
+   * Put urgent entries at the front of the order of preference: after urgent entries of other
+   * workers that were there first (so two retries keep the order their errors came in), but before
+   * any entry of the same worker (a recovery runs before the rest of its own transaction).
+   */
+  private putFirst(worker: string, entries: Entry[]): void {
+    let at = this.pending.findIndex((e) => !e.urgent || e.worker === worker);
+    if (at < 0) at = this.pending.length;
+    this.pending.splice(at, 0, ...entries);
+  }
+
+  /** An unhandled error: roll the transaction back and skip the worker's remaining steps. */
+  private async giveUp(w: WorkerState, reason: 'error' | 'hang'): Promise<void> {
+    w.skipping = true;
+    if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
+    this.events.push({ type: 'rollback', worker: w.name, reason });
+  }
+
+  /** The database's own account of a deadlock, with worker names in place of backend ids. */
+  private recordDeadlock(w: WorkerState, step: number, error: DbError): void {
+    const report = error.deadlock;
+    const name = (id: number) => this.byBackend.get(id) ?? 'another session';
+    const cycle = report
+      ? [...new Set(report.waits.map((x) => name(x.waiter)))]
+      : [w.name, ...this.records[step]!.blockedBy.filter((n) => n !== w.name)];
+    const server = report ? report.text.replace(/\{\{(\d+)\}\}/g, (_, id: string) => name(Number(id))) : null;
+    this.deadlocks.push({ step, victim: w.name, cycle, server });
+  }
+
+  private save(w: WorkerState, step: PlannedStep, result: QueryResult): void {
+    if (step.save === null) return;
+    const row: Row | undefined = result.rows[0];
+    if (typeof step.save === 'string') {
+      const col = result.columns[0];
+      w.vars.set(step.save, row && col !== undefined ? row[col] : null);
+    } else {
+      for (const name of step.save) w.vars.set(name, row ? (row[name] ?? null) : null);
+    }
+  }
+
+  private now(): number {
+    return Math.round((performance.now() - this.t0) * 1000) / 1000;
+  }
+
+  private checkAbort(): void {
+    if (this.opts.signal?.aborted) throw new RunAborted();
+  }
+}
+
+/** The parked step sent first (records are numbered in the order steps were sent). */
+function firstSent(parked: WorkerState[]): WorkerState {
+  return parked.reduce((a, b) => (b.inflight!.record < a.inflight!.record ? b : a));
+}
+
+function errFirst(w: WorkerState): number {
+  return w.inflight!.outcome!.ok ? 1 : 0;
+}
+
+async function execute(session: Session, sql: PlannedSql, values: unknown[]): Promise<Outcome> {
+  try {
+    return { ok: true, result: await session.query(sql.text, values) };
+  } catch (e) {
+    if (e instanceof QueryError) return { ok: false, error: e.db };
+    return { ok: false, error: lostError((e as Error).message) };
+  }
+}
+
+function lostError(message: string): DbError {
+  return { code: 'connection', kind: 'other', message, rolledBack: 'transaction' };
+}

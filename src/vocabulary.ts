@@ -1,0 +1,47 @@
+/**
+ * The words every layer shares: engines, isolation levels, error kinds. At the bottom of the
+ * import graph (it imports nothing), so a scenario can name an isolation level without knowing the
+ * engine, and the runtime checks and the types come from the same `as const` lists.
+ */
+
+/**
+ * Isolation levels lockrepro knows, in the spelling scenario files and the CLI use. PostgreSQL
+ * accepts read uncommitted but runs it as read committed (its MVCC never shows uncommitted rows).
+ */
+export const ISOLATION_LEVELS = ['read-uncommitted', 'read-committed', 'repeatable-read', 'serializable'] as const;
+export type IsolationLevel = (typeof ISOLATION_LEVELS)[number];
+
+/** The SQL standard's spelling of each level, which every supported engine accepts. */
+export const ISOLATION_SQL: Record<IsolationLevel, string> = {
+  'read-uncommitted': 'READ UNCOMMITTED',
+  'read-committed': 'READ COMMITTED',
+  'repeatable-read': 'REPEATABLE READ',
+  serializable: 'SERIALIZABLE',
+};
+
+/** Engine names as reported in `database.dialect` and as keys of per-engine SQL. */
+export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
+export type EngineName = (typeof ENGINES)[number];
+
+/** Error kinds of the JSON contract (`steps[].error.kind`). */
+export const ERROR_KINDS = [
+  'deadlock',
+  'serialization',
+  'unique-violation',
+  'lock-timeout',
+  'timeout',
+  'other',
+] as const;
+export type ErrorKind = (typeof ERROR_KINDS)[number];
+
+/**
+ * Facts about each engine's SQL text that need no connection. `keys`: the per-engine keys of a
+ * scenario that apply to it, most specific first (MariaDB takes MySQL's SQL unless it has its
+ * own). `backslashEscapes`: `\` escapes in '…' and "…" strings (MySQL, MariaDB); PostgreSQL has
+ * them only in E'…'.
+ */
+export const ENGINE_SQL: Record<EngineName, { readonly keys: readonly EngineName[]; readonly backslashEscapes: boolean }> = {
+  postgres: { keys: ['postgres'], backslashEscapes: false },
+  mysql: { keys: ['mysql'], backslashEscapes: true },
+  mariadb: { keys: ['mariadb', 'mysql'], backslashEscapes: true },
+};

@@ -1,0 +1,16 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { findCycle } from '../../src/engine/wait-graph.js';
+
+const g = (o: Record<string, string[]>) => new Map(Object.entries(o));
+
+test('a two- and a three-worker cycle are found; a chain is not a cycle', () => {
+  assert.deepEqual(findCycle(g({ a: ['b'], b: ['a'] })).sort(), ['a', 'b']);
+  assert.deepEqual(findCycle(g({ a: ['b'], b: ['c'], c: ['a'], d: ['a'] })).sort(), ['a', 'b', 'c']);
+  assert.deepEqual(findCycle(g({ a: ['b'], b: ['c'], c: [] })), []);
+  assert.deepEqual(findCycle(g({})), []);
+});
+
+test('a waiter outside the cycle is not part of it', () => {
+  assert.deepEqual(findCycle(g({ d: ['a'], a: ['b'], b: ['a'] })).sort(), ['a', 'b']);
+});
