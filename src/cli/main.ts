@@ -2,68 +2,22 @@
  * The command line. `main(argv)` returns the exit code; only bin/lockrepro.js calls process.exit.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { accessSync, constants as fsc, statSync, writeFileSync } from 'node:fs';
-import path from 'node:path';
-import { connectDatabase } from '../dialect/connect.js';
-import type { Dialect } from '../engine/dialect.js';
-import { ISOLATION_LEVELS, type IsolationLevel } from '../vocabulary.js';
-import { BadDatabaseUrl } from '../errors.js';
-import { RunAborted, SetupFailed } from '../engine/run.js';
-import { runInterleavings, runScheduled } from '../modes/run-modes.js';
-import { engineSkipReason, planScenario, scenarioEngines, type VariantPlan } from '../plan/plan.js';
+import { ISOLATION_LEVELS } from '../vocabulary.js';
+import { scenarioEngines } from '../plan/plan.js';
 import { formatProblem, type Problem } from '../scenario/parse.js';
 import { builtinFiles, loadFile, loadTargets } from '../scenario/load.js';
 import type { Scenario } from '../scenario/model.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
-import { toJson } from '../report/json.js';
-import { toJUnit } from '../report/junit.js';
-import { nothingRan, reportOk, type Report, type ScenarioReport, type SkippedScenario } from '../report/model.js';
-import { TextReporter } from '../report/text.js';
 import { showScenario } from '../report/show.js';
-import { redactUrl, scrubUrls } from '../util/redact.js';
-import { classifyRunError, internalErrorText } from './errors.js';
+import { scrubUrls } from '../util/redact.js';
+import { internalErrorText } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
+import { OUTPUT_CLOSED, jsonFailure, processIo, type Io } from './io.js';
+import { DEFAULT_INTERLEAVINGS, runCommand, type RunFlags } from './run-command.js';
 
 export { EXIT, internalErrorText };
 
-/**
- * The abort reason bin/lockrepro.js gives when stdout or stderr is closed under it (EPIPE, as in
- * `lockrepro run x | head -1`): the run stops as on Ctrl-C, but without a message.
- */
-export const OUTPUT_CLOSED = 'output closed';
-
-export interface Io {
-  out(text: string): void;
-  err(text: string): void;
-  env: NodeJS.ProcessEnv;
-  /** Whether stdout is a terminal (colours on unless NO_COLOR). */
-  isTTY: boolean;
-  /** Ctrl-C / SIGTERM: aborts a run, which then cleans up and returns 130. */
-  signal?: AbortSignal;
-}
-
-export function processIo(signal?: AbortSignal): Io {
-  return {
-    out: (t) => process.stdout.write(t),
-    err: (t) => process.stderr.write(t),
-    env: process.env,
-    isTTY: !!process.stdout.isTTY,
-    signal,
-  };
-}
-
-interface RunFlags {
-  db?: string;
-  variant?: string[];
-  isolation?: IsolationLevel[];
-  json?: boolean;
-  junit?: string;
-  verbose?: boolean;
-  stepTimeout?: number;
-  interleavings?: boolean;
-  maxInterleavings?: number;
-  color?: boolean;
-}
+export { OUTPUT_CLOSED, processIo, type Io };
 
 export async function main(argv: readonly string[], rawIo: Io = processIo()): Promise<ExitCode> {
   // The output boundary: everything lockrepro prints (its own lines, commander's errors, which
@@ -72,21 +26,34 @@ export async function main(argv: readonly string[], rawIo: Io = processIo()): Pr
   // into damage all over the report (`"dialect": "***"`, invalid JSON). Driver messages, the
   // one free text that could repeat a password, are scrubbed where they are caught (src/dialect).
   const io: Io = { ...rawIo, out: (t) => rawIo.out(scrubUrls(t)), err: (t) => rawIo.err(scrubUrls(t)) };
+  // With --json, stdout holds one JSON object on every exit, also when the command line itself is
+  // wrong (commander stops before any action) or lockrepro fails.
+  const json = argv.includes('--json');
   try {
-    return await parseAndRun(argv, io);
+    return await parseAndRun(argv, io, json);
   } catch (e) {
     // Anything not handled where it happened is lockrepro's bug: one line, exit 4.
-    return fail(io, EXIT.INTERNAL, internalErrorText(e, io.env));
+    const message = internalErrorText(e, io.env);
+    if (json) io.out(JSON.stringify(jsonFailure('internal', message.split('\n')[0]!), null, 2) + '\n');
+    return fail(io, EXIT.INTERNAL, message);
   }
 }
 
-async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
+async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Promise<ExitCode> {
   let code: ExitCode = EXIT.OK;
+  let usageError = '';
   const program = new Command('lockrepro')
     .description('Make database deadlocks and race conditions happen on purpose, deterministically, next to their fix.')
     .version(VERSION)
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr: io.err, outputError: (s, write) => write(oneLine(s)) })
+    .configureOutput({
+      writeOut: io.out,
+      writeErr: io.err,
+      outputError: (s, write) => {
+        usageError = oneLine(s).trim();
+        write(oneLine(s));
+      },
+    })
     .showSuggestionAfterError();
 
   program
@@ -147,7 +114,9 @@ async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit 0; every parse error is bad usage.
-      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+      if (e.exitCode === 0) return EXIT.OK;
+      if (json) io.out(JSON.stringify(jsonFailure('usage', usageError.replace(/^error: /, '')), null, 2) + '\n');
+      return EXIT.USAGE;
     }
     throw e;
   }
@@ -157,7 +126,6 @@ async function parseAndRun(argv: readonly string[], io: Io): Promise<ExitCode> {
 const VERSION = '0.1.0';
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const DEFAULT_INTERLEAVINGS = 200;
 const MAX_INTERLEAVINGS = 100_000;
 
 /**
@@ -207,110 +175,6 @@ function listCommand(io: Io, json: boolean): ExitCode {
     }
   }
   return rows.some((r) => r.problems.length > 0) ? EXIT.USAGE : EXIT.OK;
-}
-
-async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<ExitCode> {
-  const scenarios = load(targets, io);
-  if (!scenarios) return EXIT.USAGE;
-  // Refuse a report file that cannot be written before any database work, not after the run.
-  const junitProblem = flags.junit !== undefined ? unwritable(flags.junit) : null;
-  if (junitProblem) return fail(io, EXIT.USAGE, `--junit ${flags.junit}: ${junitProblem}`);
-  const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
-  const text = new TextReporter({ color: flags.color !== false && io.isTTY && !io.env.NO_COLOR, verbose: !!flags.verbose });
-  const human = (s: string) => {
-    if (!flags.json) io.out(s);
-  };
-
-  let dialect: Dialect;
-  try {
-    dialect = await connectDatabase(url);
-  } catch (e) {
-    if (e instanceof BadDatabaseUrl) return fail(io, EXIT.USAGE, e.message);
-    const c = classifyRunError(e, io.env);
-    return fail(io, c.code, c.message);
-  }
-  try {
-    if (io.signal?.aborted) throw new RunAborted();
-    const engine = dialect.info.dialect;
-    // Plan everything first so every scenario problem is reported before anything runs.
-    const planned: { scenario: Scenario; plans: VariantPlan[] }[] = [];
-    const skipped: SkippedScenario[] = [];
-    const problems: Problem[] = [];
-    for (const sc of scenarios) {
-      const skip = engineSkipReason(sc, engine);
-      if (skip) {
-        io.err(`${sc.file}: skipped: ${skip}\n`);
-        skipped.push({ scenario: sc, reason: skip });
-        continue;
-      }
-      const r = planScenario(sc, { engine, placeholder: (n) => dialect.placeholder(n), variants: flags.variant, isolations: flags.isolation, runsAs: dialect.info.runsAs });
-      problems.push(...r.problems);
-      planned.push({ scenario: sc, plans: r.plans });
-    }
-    if (problems.length > 0) {
-      printProblems(problems, io);
-      return EXIT.USAGE;
-    }
-
-    human(text.database(dialect.info, dialect.info.embedded ? 'embedded' : redactUrl(url ?? '')));
-    const report: Report = { database: dialect.info, scenarios: [], skipped };
-    for (const { scenario, plans } of planned) {
-      const sr: ScenarioReport = { scenario, variants: [] };
-      report.scenarios.push(sr);
-      human(text.scenario(scenario));
-      for (const plan of plans) {
-        // Ctrl-C or a closed stdout between variants: no new scratch database.
-        if (io.signal?.aborted) throw new RunAborted();
-        const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
-        const v = flags.interleavings
-          ? await runInterleavings(dialect, plan, flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS, opts)
-          : await runScheduled(dialect, plan, opts);
-        sr.variants.push(v);
-        human(text.variant(v));
-      }
-    }
-    if (!nothingRan(report)) human(text.summary(report));
-    if (flags.json) io.out(JSON.stringify(toJson(report, { verbose: flags.verbose }), null, 2) + '\n');
-    if (flags.junit) {
-      try {
-        writeFileSync(flags.junit, toJUnit(report));
-      } catch (e) {
-        return fail(io, EXIT.USAGE, `--junit ${flags.junit}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-    }
-    // Every scenario skipped proves nothing, so it does not pass.
-    if (nothingRan(report)) return fail(io, EXIT.NOT_MET, `nothing ran: ${skipped.map((k) => k.scenario.name).join(', ')} skipped on ${engine}`);
-    return reportOk(report) ? EXIT.OK : EXIT.NOT_MET;
-  } catch (e) {
-    if (e instanceof RunAborted) {
-      // A reader that went away (`| head`) is told nothing: it is not listening.
-      return io.signal?.reason === OUTPUT_CLOSED ? EXIT.INTERRUPTED : fail(io, EXIT.INTERRUPTED, 'interrupted: scratch databases dropped');
-    }
-    if (e instanceof SetupFailed) return fail(io, EXIT.USAGE, `${e.file}:${e.line}: ${e.message}`);
-    const c = classifyRunError(e, io.env);
-    return fail(io, c.code, c.message);
-  } finally {
-    await dialect.close().catch(() => undefined);
-  }
-}
-
-/** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */
-function unwritable(file: string): string | null {
-  const abs = path.resolve(file);
-  const dir = path.dirname(abs);
-  try {
-    const st = statSync(abs, { throwIfNoEntry: false });
-    if (st?.isDirectory()) return 'is a folder';
-    if (st) accessSync(abs, fsc.W_OK);
-    else if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
-    else accessSync(dir, fsc.W_OK | fsc.X_OK);
-    return null;
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return `folder ${dir} does not exist`;
-    if (code === 'ENOTDIR') return `${dir} is not a folder`;
-    return `not writable (${code ?? (e as Error).message})`;
-  }
 }
 
 function fail(io: Io, code: ExitCode, message: string): ExitCode {

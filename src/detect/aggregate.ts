@@ -56,6 +56,7 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
       handledErrors: runs.reduce((n, r) => n + r.verdict.handledErrors, 0),
       notCounted: shown.verdict.notCounted,
       checks: shown.verdict.checks,
+      fault: runs.find((r) => r.verdict.fault)?.verdict.fault ?? null,
     },
   };
 }

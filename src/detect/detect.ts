@@ -37,6 +37,15 @@ export interface Verdict {
   notCounted: Record<string, string>;
   /** Each check of the run, judged. */
   checks: CheckOutcome[];
+  /** The scenario's own SQL is wrong (a step's or a check's): exit 2, not a finding. */
+  fault: ScenarioFault | null;
+}
+
+export interface ScenarioFault {
+  readonly line: number;
+  /** The server's code, or `columns` for an expected row naming other columns than the query's. */
+  readonly code: string;
+  readonly message: string;
 }
 
 const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
@@ -113,7 +122,7 @@ export function detect(run: VariantRun): Verdict {
   const obs = ORDER.filter((a) => observed.has(a));
   const expected = run.plan.expected;
   const met = obs.length === expected.length && expected.every((e) => observed.has(e));
-  return { counts, observed: obs, expected, met, handledErrors, notCounted, checks };
+  return { counts, observed: obs, expected, met, handledErrors, notCounted, checks, fault: faultOf(run, checks) };
 }
 
 /** For a count check (expected 1, found 3): 2 duplicate rows; otherwise one finding. */
@@ -121,4 +130,13 @@ function extraRows(expected: unknown, actual: unknown): number {
   const e = Number(expected);
   const a = Number(actual);
   return Number.isFinite(e) && Number.isFinite(a) && a > e ? a - e : 1;
+}
+
+/** The first step whose statement the server called wrong, else the first check that could not be compared. */
+function faultOf(run: VariantRun, checks: readonly CheckOutcome[]): ScenarioFault | null {
+  const step = run.steps.find((s) => s.error?.invalidSql);
+  if (step) return { line: step.line, code: step.error!.code, message: `${step.worker}.${step.step}: ${step.error!.code} ${step.error!.message}` };
+  const i = checks.findIndex((c) => c.error !== null);
+  if (i < 0) return null;
+  return { line: run.checks[i]!.line, code: run.checks[i]!.code ?? 'columns', message: `check "${checks[i]!.name}": ${checks[i]!.error}` };
 }

@@ -24,6 +24,11 @@ export interface DbError {
   rolledBack: 'transaction' | 'statement' | 'aborted' | 'none';
   /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */
   detail?: string;
+  /**
+   * The statement itself is wrong (a syntax error, an undefined table, column or function): the
+   * scenario's fault, never a race's. Exit 2, like invalid setup SQL.
+   */
+  invalidSql?: boolean;
   /** For a deadlock: the database's own report of the cycle it broke, when it gives one. */
   deadlock?: DeadlockReport;
 }

@@ -13,8 +13,9 @@ export interface StepRecord {
   readonly step: string;
   /** 1 for the first try of the worker's transaction, 2 after one retry, ... */
   attempt: number;
-  /** The SQL as written (with `:name` references). */
+  /** The SQL as written (with `:name` references), and the scenario line it came from. */
   readonly sql: string;
+  readonly line: number;
   /** Values bound to the references, by name. */
   readonly params: Readonly<Record<string, unknown>>;
   status: 'ok' | 'error' | 'not-run';
@@ -61,12 +62,15 @@ export type RunEvent =
 /** What a check's SQL returned; detect/ decides whether it passed. */
 export interface CheckRun {
   readonly name: string;
+  /** The line of its SQL in the scenario file. */
+  readonly line: number;
   readonly anomaly: 'lost-update' | 'duplicates' | 'invariant';
   readonly expect: CheckValue | readonly Record<string, CheckValue>[];
   readonly rows: readonly Row[];
   readonly columns: readonly string[];
-  /** The check's own SQL failed (`its SQL failed: <code> <message>`). */
+  /** The check's own SQL failed (`its SQL failed: <code> <message>`), with the server's code. */
   readonly error: string | null;
+  readonly code: string | null;
 }
 
 /** A deadlock the database broke, with worker names (`cycle` in the order the report gives). */

@@ -60,16 +60,16 @@ async function runPhase(scratch: Scratch, plan: VariantPlan, phase: 'setup' | 't
 async function runChecks(scratch: Scratch, plan: VariantPlan, signal?: AbortSignal): Promise<CheckRun[]> {
   const out: CheckRun[] = [];
   for (const c of plan.checks) {
-    const base = { name: c.name, anomaly: c.anomaly, expect: c.expect };
+    const base = { name: c.name, line: c.line, anomaly: c.anomaly, expect: c.expect };
     try {
       // Workers' transactions are over by now, so a check cannot wait on their locks; setup,
       // checks and teardown are bounded by Ctrl-C only (a big setup may rightly take long).
       const res = await abortable(scratch.exec(c.sql), signal, aborted);
-      out.push({ ...base, rows: res.rows, columns: res.columns, error: null });
+      out.push({ ...base, rows: res.rows, columns: res.columns, error: null, code: null });
     } catch (e) {
-      if (e instanceof RunAborted) throw e;
-      const message = `its SQL failed: ${e instanceof QueryError ? `${e.db.code} ${e.db.message}` : (e as Error).message}`;
-      out.push({ ...base, rows: [], columns: [], error: message });
+      // A lost connection (or Ctrl-C) is not the check's fault: it ends the run.
+      if (!(e instanceof QueryError)) throw e;
+      out.push({ ...base, rows: [], columns: [], error: `its SQL failed: ${e.db.code} ${e.db.message}`, code: e.db.code });
     }
   }
   return out;

@@ -158,7 +158,7 @@ export class Scheduler {
 
   private record(entry: Entry, w: WorkerState, status: StepRecord['status'], params: Record<string, unknown> = {}): number {
     this.records.push({
-      worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, params,
+      worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, line: entry.step.line, params,
       status, blocked: false, blockedBy: [], rows: [], rowCount: null, truncated: false, resultSet: false, error: null,
       handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
       backendId: w.session.backendId, startedMs: null, waitSeenMs: null, endedMs: null,

@@ -30,6 +30,8 @@ export interface PlannedStep {
   readonly worker: string;
   readonly name: string;
   readonly sql: PlannedSql;
+  /** The line of its SQL in the scenario file (a fix's replacement: the fix's line). */
+  readonly line: number;
   readonly save: string | readonly string[] | null;
   readonly catch: ReadonlyMap<ErrorKind, PlannedSql | null>;
   readonly expectRows: number | null;
@@ -38,6 +40,7 @@ export interface PlannedStep {
 
 export interface PlannedCheck {
   readonly name: string;
+  readonly line: number;
   readonly sql: string;
   readonly expect: Check['expect'];
   readonly anomaly: Check['anomaly'];
@@ -143,6 +146,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
     worker: s.worker,
     name: s.name,
     sql: resolve(s.sql),
+    line: s.sql.line,
     save: s.save,
     catch: new Map([...s.catch].map(([k, v]) => [k, v ? resolve(v) : null])),
     expectRows: s.expectRows,
@@ -172,7 +176,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         teardown: sc.teardown.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
         workers: v.shape.workers.map((w) => ({ name: w.name, steps: w.steps.map(planStep) })),
         schedule: v.shape.schedule.map((r: StepRef) => ({ worker: r.worker, step: r.step })),
-        checks: sc.checks.map((c) => ({ name: c.name, sql: sqlFor(c.sql, engine)!, expect: c.expect, anomaly: c.anomaly })),
+        checks: sc.checks.map((c) => ({ name: c.name, line: c.sql.line, sql: sqlFor(c.sql, engine)!, expect: c.expect, anomaly: c.anomaly })),
         expected: [...(expectationFor(v.fix ? v.fix.expect : sc.expect, engine) ?? [])],
         retry: v.fix?.retry ?? null,
         // The scenario's note explains the bug on this engine; a fix may explain itself. Either

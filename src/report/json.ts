@@ -7,10 +7,17 @@ import type { StepRecord } from '../engine/result.js';
 import type { Report, VariantReport } from './model.js';
 import { reportOk } from './model.js';
 
-export function toJson(report: Report, opts: { verbose?: boolean } = {}): unknown {
+export interface JsonOptions {
+  verbose?: boolean;
+  /** Why the run as a whole failed (exit 2 for a scenario's own SQL): the contract's error object. */
+  error?: { kind: string; message: string; problems: readonly { file: string; line: number; message: string }[] };
+}
+
+export function toJson(report: Report, opts: JsonOptions = {}): unknown {
   return {
     lockrepro: 1,
     ok: reportOk(report),
+    ...(opts.error ? { error: opts.error } : {}),
     database: report.database,
     scenarios: report.scenarios.map((s) => ({
       name: s.scenario.name,
@@ -18,6 +25,7 @@ export function toJson(report: Report, opts: { verbose?: boolean } = {}): unknow
       title: s.scenario.title,
       seed: s.scenario.seed,
       variants: s.variants.map((v) => variantJson(v, !!opts.verbose)),
+      ...(s.error ? { error: s.error } : {}),
     })),
     // Scenarios not run because their `engines:` leave this database out.
     skipped: (report.skipped ?? []).map((k) => ({ name: k.scenario.name, file: k.scenario.file, reason: k.reason })),

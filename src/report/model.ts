@@ -8,6 +8,16 @@ export type { VariantReport };
 export interface ScenarioReport {
   readonly scenario: Scenario;
   readonly variants: VariantReport[];
+  /** The scenario's own SQL failed (setup, teardown, a step or a check): its remaining variants did not run. */
+  error?: ScenarioError;
+}
+
+export interface ScenarioError {
+  readonly kind: 'scenario-sql';
+  readonly file: string;
+  readonly line: number;
+  readonly code: string;
+  readonly message: string;
 }
 
 /** A scenario not run on this database (its `engines:` leave this one out), and why. */
@@ -24,9 +34,14 @@ export interface Report {
 
 /** Something ran and every expectation was met. A run where nothing ran proves nothing: not ok. */
 export function reportOk(r: Report): boolean {
-  return nothingRan(r) ? false : r.scenarios.every((s) => s.variants.every((v) => v.verdict.met));
+  return nothingRan(r) ? false : r.scenarios.every((s) => !s.error && s.variants.every((v) => v.verdict.met));
+}
+
+/** Scenarios whose own SQL failed. */
+export function scenarioErrors(r: Report): ScenarioError[] {
+  return r.scenarios.flatMap((s) => (s.error ? [s.error] : []));
 }
 
 export function nothingRan(r: Report): boolean {
-  return r.scenarios.every((s) => s.variants.length === 0);
+  return r.scenarios.every((s) => s.variants.length === 0 && !s.error);
 }

@@ -8,7 +8,7 @@ import Table from 'cli-table3';
 import type { DatabaseInfo, DbError } from '../engine/dialect.js';
 import type { RunEvent, StepRecord } from '../engine/result.js';
 import type { Scenario } from '../scenario/model.js';
-import type { Report, VariantReport } from './model.js';
+import type { Report, ScenarioError, VariantReport } from './model.js';
 import type { Exploration } from '../detect/aggregate.js';
 import { reportOk } from './model.js';
 import { expectText, oneLine, wrap } from './format.js';
@@ -156,6 +156,12 @@ export class TextReporter {
     return out.join('\n') + '\n';
   }
 
+  /** Where the scenario's own SQL failed; its remaining variants were not run. */
+  scenarioError(e: ScenarioError): string {
+    const { c } = this;
+    return `\n${c.red.bold(`   ✗ the scenario's own SQL failed at ${e.file}:${e.line}: ${e.message}`)}\n${c.dim('     its remaining variants were not run (exit 2: fix the scenario)')}\n`;
+  }
+
   summary(report: Report): string {
     const { c } = this;
     const table = new Table({
@@ -175,6 +181,7 @@ export class TextReporter {
           v.verdict.met ? (notAFixHere(v) ? c.yellow('✓ !') : c.green('✓')) : c.red('✗'),
         ]);
       }
+      if (s.error) table.push([s.scenario.name, c.red(`its SQL failed (line ${s.error.line})`), '', '', '', c.red('✗')]);
     }
     const ok = reportOk(report);
     const engine = report.scenarios[0]?.variants[0]?.run.plan.engine;

@@ -66,7 +66,9 @@ checks:
 expect: clean
 `;
     const r = lockrepro(['run', file('row-check.yaml', src), '--db', PG_URL, '--json']);
-    assert.equal(r.code, 1, r.stderr);
+    // The scenario is wrong, not the database: exit 2, with the check's line.
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /row-check\.yaml:13: check "rows": expected row 1 lacks "balance"/);
     const check = json(r.stdout).scenarios[0]!.variants[0]!.checks[0]!;
     assert.equal(check.passed, false);
     assert.equal(check.error, 'expected row 1 lacks "balance" (the query returns "id", "balance")');

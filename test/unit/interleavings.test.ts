@@ -37,7 +37,7 @@ test('beyond the limit, an evenly spread selection, the same every time', () => 
 
 const verdict = (observed: Verdict['observed'], expected: Verdict['expected'], deadlocks = 0): Verdict => ({
   counts: { deadlocks, duplicates: 0, lostUpdates: 0, invariantViolations: 0, serializationFailures: 0, lockTimeouts: 0, uniqueViolations: 0, hangs: 0, retries: 0, otherErrors: 0 },
-  observed, expected, met: observed.join() === expected.join(), handledErrors: 0, notCounted: {}, checks: [],
+  observed, expected, met: observed.join() === expected.join(), handledErrors: 0, notCounted: {}, checks: [], fault: null,
 });
 const runOf = (rank: number, v: Verdict): ExploredRun => ({ rank: BigInt(rank), run: { steps: [] } as unknown as VariantRun, verdict: v });
 

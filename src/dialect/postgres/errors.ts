@@ -25,7 +25,17 @@ export function classifyPgError(e: unknown): DbError | null {
     // status the server reports after the error (index.ts: statement, transaction).
     rolledBack: 'aborted',
     ...(typeof err.detail === 'string' ? { detail: scrub(err.detail) } : {}),
+    ...(invalidSql(err.code) ? { invalidSql: true } : {}),
   };
+}
+
+/**
+ * Class 42 (syntax error or access rule violation: 42601 syntax, 42P01 undefined table, 42703
+ * undefined column, 42883 undefined function, ...) says the statement is wrong, whatever runs
+ * beside it. 42501 (insufficient privilege) is about the role, not the text.
+ */
+function invalidSql(code: string): boolean {
+  return code.startsWith('42') && code !== '42501';
 }
 
 /**

@@ -1,0 +1,231 @@
+/**
+ * `lockrepro run`: load, plan, run each scenario's variants, report. A scenario whose own SQL fails
+ * is reported as such (exit 2) and the others still run; every report asked for (text, JSON, JUnit)
+ * is written whatever else failed, and with --json stdout holds one JSON object on every exit.
+ */
+import { accessSync, constants as fsc, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { connectDatabase } from '../dialect/connect.js';
+import type { Dialect } from '../engine/dialect.js';
+import { BadDatabaseUrl } from '../errors.js';
+import type { IsolationLevel } from '../vocabulary.js';
+import { RunAborted, SetupFailed } from '../engine/run.js';
+import { runInterleavings, runScheduled, type VariantReport } from '../modes/run-modes.js';
+import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
+import type { Problem } from '../scenario/parse.js';
+import { loadTargets } from '../scenario/load.js';
+import type { Scenario } from '../scenario/model.js';
+import { toJson } from '../report/json.js';
+import { toJUnit } from '../report/junit.js';
+import { nothingRan, reportOk, scenarioErrors, type Report, type ScenarioError, type ScenarioReport, type SkippedScenario } from '../report/model.js';
+import { TextReporter } from '../report/text.js';
+import { formatProblem } from '../scenario/parse.js';
+import { redactUrl } from '../util/redact.js';
+import { classifyRunError } from './errors.js';
+import { EXIT, type ExitCode } from './exit-codes.js';
+import { OUTPUT_CLOSED, jsonFailure, type FailureKind, type Io } from './io.js';
+
+export interface RunFlags {
+  db?: string;
+  variant?: string[];
+  isolation?: IsolationLevel[];
+  json?: boolean;
+  junit?: string;
+  verbose?: boolean;
+  stepTimeout?: number;
+  interleavings?: boolean;
+  maxInterleavings?: number;
+  color?: boolean;
+}
+
+export const DEFAULT_INTERLEAVINGS = 200;
+
+export async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<ExitCode> {
+  const out = new Outcome(io, !!flags.json);
+  const loaded = loadTargets(targets);
+  if (loaded.missing.length > 0 || loaded.problems.length > 0) {
+    for (const m of loaded.missing) io.err(`${m}\n`);
+    const problems = loaded.problems.map((p) => ({ file: p.file, line: p.line, message: p.message }));
+    for (const p of loaded.problems) io.err(`${formatProblem(p)}\n`);
+    const kind = loaded.problems.length > 0 ? 'invalid-scenario' : 'usage';
+    return out.json(EXIT.USAGE, kind, [...loaded.missing, ...loaded.problems.map(formatProblem)].join('; '), problems);
+  }
+  // Refuse a report file that cannot be written before any database work, not after the run.
+  const junitProblem = flags.junit !== undefined ? unwritable(flags.junit) : null;
+  if (junitProblem) return out.fail(EXIT.USAGE, 'usage', `--junit ${flags.junit}: ${junitProblem}`);
+  if (flags.db === '') return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
+  const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
+
+  let dialect: Dialect;
+  try {
+    dialect = await connectDatabase(url);
+  } catch (e) {
+    if (e instanceof BadDatabaseUrl) return out.fail(EXIT.USAGE, 'usage', e.message);
+    const c = classifyRunError(e, io.env);
+    return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
+  }
+  try {
+    if (io.signal?.aborted) throw new RunAborted();
+    const plan = planAll(loaded.scenarios, dialect, flags, io);
+    if (plan.problems.length > 0) {
+      for (const p of plan.problems) io.err(`${formatProblem(p)}\n`);
+      return out.json(EXIT.USAGE, 'invalid-scenario', plan.problems.map(formatProblem).join('; '), plan.problems);
+    }
+    const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url);
+    return finish(report, flags, io, out);
+  } catch (e) {
+    if (e instanceof RunAborted) {
+      // A reader that went away (`| head`) is told nothing: it is not listening.
+      if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
+      return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
+    }
+    const c = classifyRunError(e, io.env);
+    return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
+  } finally {
+    await dialect.close().catch(() => undefined);
+  }
+}
+
+interface Planned {
+  planned: { scenario: Scenario; plans: VariantPlan[] }[];
+  skipped: SkippedScenario[];
+  problems: Problem[];
+}
+
+/** Plan everything first, so every scenario problem is reported before anything runs. */
+function planAll(scenarios: readonly Scenario[], dialect: Dialect, flags: RunFlags, io: Io): Planned {
+  const engine = dialect.info.dialect;
+  const r: Planned = { planned: [], skipped: [], problems: [] };
+  for (const sc of scenarios) {
+    const skip = engineSkipReason(sc, engine);
+    if (skip) {
+      io.err(`${sc.file}: skipped: ${skip}\n`);
+      r.skipped.push({ scenario: sc, reason: skip });
+      continue;
+    }
+    const p = planScenario(sc, {
+      engine, placeholder: (n) => dialect.placeholder(n), variants: flags.variant, isolations: flags.isolation, runsAs: dialect.info.runsAs,
+    });
+    r.problems.push(...p.problems);
+    r.planned.push({ scenario: sc, plans: p.plans });
+  }
+  return r;
+}
+
+async function runAll(planned: Planned['planned'], skipped: SkippedScenario[], dialect: Dialect, flags: RunFlags, io: Io, url: string | undefined): Promise<Report> {
+  const text = textReporter(flags, io);
+  const human = (s: string) => {
+    if (!flags.json) io.out(s);
+  };
+  human(text.database(dialect.info, dialect.info.embedded ? 'embedded' : redactUrl(url ?? '')));
+  const report: Report = { database: dialect.info, scenarios: [], skipped };
+  for (const { scenario, plans } of planned) {
+    const sr: ScenarioReport = { scenario, variants: [] };
+    report.scenarios.push(sr);
+    human(text.scenario(scenario));
+    for (const plan of plans) {
+      // Ctrl-C or a closed stdout between variants: no new scratch database.
+      if (io.signal?.aborted) throw new RunAborted();
+      const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
+      let v: VariantReport;
+      try {
+        v = flags.interleavings
+          ? await runInterleavings(dialect, plan, flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS, opts)
+          : await runScheduled(dialect, plan, opts);
+      } catch (e) {
+        if (!(e instanceof SetupFailed)) throw e;
+        const code = 'code' in e.error ? e.error.code : 'error';
+        sr.error = scenarioError(scenario, e.line, code, e.message);
+        break;
+      }
+      sr.variants.push(v);
+      human(text.variant(v));
+      const fault = v.verdict.fault;
+      if (fault) {
+        sr.error = scenarioError(scenario, fault.line, fault.code, fault.message);
+        break;
+      }
+    }
+    if (sr.error) {
+      // On stderr as every scenario problem is, and in the text report where it happened.
+      io.err(`${sr.error.file}:${sr.error.line}: ${sr.error.message}\n`);
+      human(text.scenarioError(sr.error));
+    }
+  }
+  if (!nothingRan(report)) human(text.summary(report));
+  return report;
+}
+
+function scenarioError(sc: Scenario, line: number, code: string, message: string): ScenarioError {
+  return { kind: 'scenario-sql', file: sc.file, line, code, message };
+}
+
+/** Every report that was asked for, then the exit code. */
+function finish(report: Report, flags: RunFlags, io: Io, out: Outcome): ExitCode {
+  const errors = scenarioErrors(report);
+  const failure = errors.length > 0
+    ? { kind: 'invalid-scenario' as const, message: `the SQL of ${errors.length} scenario${errors.length > 1 ? 's' : ''} failed`, problems: errors.map((e) => ({ file: e.file, line: e.line, message: e.message })) }
+    : undefined;
+  if (flags.json) out.report(toJson(report, { verbose: flags.verbose, error: failure }));
+  if (flags.junit) {
+    try {
+      writeFileSync(flags.junit, toJUnit(report));
+    } catch (e) {
+      return out.fail(EXIT.USAGE, 'usage', `--junit ${flags.junit}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+  }
+  if (errors.length > 0) return EXIT.USAGE;
+  // Every scenario skipped proves nothing, so it does not pass.
+  if (nothingRan(report)) {
+    return out.fail(EXIT.NOT_MET, 'usage', `nothing ran: ${(report.skipped ?? []).map((k) => k.scenario.name).join(', ')} skipped on ${report.database.dialect}`);
+  }
+  return reportOk(report) ? EXIT.OK : EXIT.NOT_MET;
+}
+
+function textReporter(flags: RunFlags, io: Io): TextReporter {
+  return new TextReporter({ color: flags.color !== false && io.isTTY && !io.env.NO_COLOR, verbose: !!flags.verbose });
+}
+
+/**
+ * How the run ends for the user: one stderr line per failure and, with --json, exactly one JSON
+ * object on stdout (the report, or the contract's error object when there is no report).
+ */
+class Outcome {
+  private printed = false;
+  constructor(private readonly io: Io, private readonly asJson: boolean) {}
+
+  report(doc: unknown): void {
+    this.printed = true;
+    this.io.out(JSON.stringify(doc, null, 2) + '\n');
+  }
+
+  /** A failure already printed on stderr (problems): the JSON error object only. */
+  json(code: ExitCode, kind: FailureKind, message: string, problems: readonly { file: string; line: number; message: string }[] = []): ExitCode {
+    if (this.asJson && !this.printed) this.report(jsonFailure(kind, message, problems));
+    return code;
+  }
+
+  fail(code: ExitCode, kind: FailureKind, message: string): ExitCode {
+    this.io.err(`lockrepro: ${message}\n`);
+    return this.json(code, kind, message);
+  }
+}
+
+/** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */
+function unwritable(file: string): string | null {
+  const abs = path.resolve(file);
+  const dir = path.dirname(abs);
+  try {
+    const st = statSync(abs, { throwIfNoEntry: false });
+    if (st?.isDirectory()) return 'is a folder';
+    if (st) accessSync(abs, fsc.W_OK);
+    else if (!statSync(dir).isDirectory()) return `${dir} is not a folder`;
+    else accessSync(dir, fsc.W_OK | fsc.X_OK);
+    return null;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `folder ${dir} does not exist`;
+    if (code === 'ENOTDIR') return `${dir} is not a folder`;
+    return `not writable (${code ?? (e as Error).message})`;
+  }
+}
