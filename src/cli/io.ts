@@ -12,6 +12,8 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   /** Whether stdout is a terminal (colours on unless NO_COLOR). */
   isTTY: boolean;
+  /** Whether stderr is a terminal (progress lines only there). */
+  errIsTTY?: boolean;
   /** Ctrl-C / SIGTERM: aborts a run, which then cleans up and returns 130. */
   signal?: AbortSignal;
 }
@@ -22,6 +24,7 @@ export function processIo(signal?: AbortSignal): Io {
     err: (t) => process.stderr.write(t),
     env: process.env,
     isTTY: !!process.stdout.isTTY,
+    errIsTTY: !!process.stderr.isTTY,
     signal,
   };
 }

@@ -13,7 +13,7 @@ import { scrubUrls } from '../util/redact.js';
 import { internalErrorText } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { OUTPUT_CLOSED, jsonFailure, processIo, type Io } from './io.js';
-import { DEFAULT_INTERLEAVINGS, runCommand, type RunFlags } from './run-command.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS, runCommand, type RunFlags } from './run-command.js';
 
 export { EXIT, internalErrorText };
 
@@ -67,6 +67,8 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .option('--junit <file>', 'also write a JUnit XML report to this file')
     .option('--interleavings', "run every interleaving of the workers' steps instead of the schedule")
     .option('--max-interleavings <n>', `with --interleavings: at most n per variant, evenly spread (default ${DEFAULT_INTERLEAVINGS})`, interleavingLimit)
+    .option('--stress <n>', 'run each variant n times with its workers truly concurrent (no schedule): how often it happens', stressRuns)
+    .option('--concurrency <c>', `with --stress: runs at once, each in its own scratch database (default ${DEFAULT_CONCURRENCY})`, concurrencyLimit)
     .option('--step-timeout <ms>', "a step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang (default 5000)", positiveInt)
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
@@ -144,6 +146,8 @@ function wholeNumber(max: number, unit: string): (v: string) => number {
 /** --step-timeout: setTimeout's bound (a longer delay silently becomes 1 ms). */
 const positiveInt = wholeNumber(MAX_TIMER_MS, 'milliseconds');
 const interleavingLimit = wholeNumber(MAX_INTERLEAVINGS, 'runs');
+const stressRuns = wholeNumber(MAX_INTERLEAVINGS, 'runs');
+const concurrencyLimit = wholeNumber(32, 'runs at once');
 
 function oneLine(s: string): string {
   return s.trim().split('\n')[0] + '\n';

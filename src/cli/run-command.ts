@@ -10,7 +10,7 @@ import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl } from '../errors.js';
 import type { IsolationLevel } from '../vocabulary.js';
 import { RunAborted, SetupFailed } from '../engine/run.js';
-import { runInterleavings, runScheduled, type VariantReport } from '../modes/run-modes.js';
+import { runInterleavings, runScheduled, runStress, type VariantReport } from '../modes/run-modes.js';
 import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
 import type { Problem } from '../scenario/parse.js';
 import { loadTargets } from '../scenario/load.js';
@@ -35,10 +35,14 @@ export interface RunFlags {
   stepTimeout?: number;
   interleavings?: boolean;
   maxInterleavings?: number;
+  stress?: number;
+  concurrency?: number;
   color?: boolean;
 }
 
 export const DEFAULT_INTERLEAVINGS = 200;
+/** Stress runs at once: enough to keep a 2-core machine's database busy, few enough for its connections. */
+export const DEFAULT_CONCURRENCY = 4;
 
 export async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<ExitCode> {
   const out = new Outcome(io, !!flags.json);
@@ -53,6 +57,8 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
   // Refuse a report file that cannot be written before any database work, not after the run.
   const junitProblem = flags.junit !== undefined ? unwritable(flags.junit) : null;
   if (junitProblem) return out.fail(EXIT.USAGE, 'usage', `--junit ${flags.junit}: ${junitProblem}`);
+  if (flags.stress !== undefined && flags.interleavings) return out.fail(EXIT.USAGE, 'usage', '--stress and --interleavings are two ways to run a variant: choose one');
+  if (flags.concurrency !== undefined && flags.stress === undefined) return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress');
   if (flags.db === '') return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
   const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
 
@@ -131,7 +137,9 @@ async function runAll(planned: Planned['planned'], skipped: SkippedScenario[], d
       try {
         v = flags.interleavings
           ? await runInterleavings(dialect, plan, flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS, opts)
-          : await runScheduled(dialect, plan, opts);
+          : flags.stress !== undefined
+            ? await runStress(dialect, plan, flags.stress, flags.concurrency ?? DEFAULT_CONCURRENCY, opts, progress(io, plan, flags.stress))
+            : await runScheduled(dialect, plan, opts);
       } catch (e) {
         if (!(e instanceof SetupFailed)) throw e;
         const code = 'code' in e.error ? e.error.code : 'error';
@@ -154,6 +162,13 @@ async function runAll(planned: Planned['planned'], skipped: SkippedScenario[], d
   }
   if (!nothingRan(report)) human(text.summary(report));
   return report;
+}
+
+/** A progress line on stderr while stress runs go, only when stderr is a terminal. */
+function progress(io: Io, plan: VariantPlan, n: number): (done: number) => void {
+  if (!io.errIsTTY) return () => undefined;
+  const label = `${plan.scenario.name} ${plan.fix ? `fix ${plan.name}` : 'bug'}`;
+  return (done) => io.err(`\r\x1b[2K  ${label}: ${done}/${n} runs${done === n ? '\r\x1b[2K' : ''}`);
 }
 
 function scenarioError(sc: Scenario, line: number, code: string, message: string): ScenarioError {

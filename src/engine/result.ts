@@ -83,6 +83,13 @@ export interface DeadlockRecord {
   readonly server: string | null;
 }
 
+/** What driving the workers produced (the rest of a run is setup, checks and teardown). */
+export interface Driven {
+  readonly steps: StepRecord[];
+  readonly events: RunEvent[];
+  readonly deadlocks: DeadlockRecord[];
+}
+
 export interface VariantRun {
   readonly plan: VariantPlan;
   readonly deadlocks: DeadlockRecord[];

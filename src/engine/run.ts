@@ -6,7 +6,7 @@
 import type { DbError, Dialect, Scratch } from './dialect.js';
 import { QueryError } from './dialect.js';
 import type { LocatedSql, VariantPlan } from '../plan/plan.js';
-import type { CheckRun, VariantRun } from './result.js';
+import type { CheckRun, Driven, VariantRun } from './result.js';
 import { RunAborted, Scheduler, type RunOptions } from './scheduler.js';
 import { abortable } from '../util/async.js';
 
@@ -22,22 +22,31 @@ export class SetupFailed extends Error {
 
 const aborted = () => new RunAborted();
 
-export async function runVariant(dialect: Dialect, plan: VariantPlan, opts: RunOptions = {}): Promise<VariantRun> {
+/** How the workers' steps are driven once setup is done: the scheduler, or all at once (stress). */
+export type Driver = (scratch: Scratch, plan: VariantPlan, opts: RunOptions, t0: number) => Promise<Driven>;
+
+/** The scheduler: one step at a time, in the schedule's order of preference. */
+export const scheduled: Driver = async (scratch, plan, opts, t0) => {
+  const run = new Scheduler(scratch, plan, opts, t0);
+  await run.open();
+  try {
+    await run.drive();
+  } finally {
+    await run.closeSessions();
+  }
+  return { steps: run.records, events: run.events, deadlocks: run.deadlocks };
+};
+
+export async function runVariant(dialect: Dialect, plan: VariantPlan, opts: RunOptions = {}, drive: Driver = scheduled): Promise<VariantRun> {
   if (opts.signal?.aborted) throw new RunAborted();
   const t0 = performance.now();
   const scratch = await dialect.createScratch(plan.scenario.name);
   try {
     await runPhase(scratch, plan, 'setup', opts.signal);
-    const run = new Scheduler(scratch, plan, opts, t0);
-    await run.open();
-    try {
-      await run.drive();
-    } finally {
-      await run.closeSessions();
-    }
+    const driven = await drive(scratch, plan, opts, t0);
     const checks = await runChecks(scratch, plan, opts.signal);
     await runPhase(scratch, plan, 'teardown', opts.signal);
-    return { plan, steps: run.records, events: run.events, deadlocks: run.deadlocks, checks, durationMs: performance.now() - t0 };
+    return { plan, ...driven, checks, durationMs: performance.now() - t0 };
   } finally {
     // Also after Ctrl-C with a setup statement still running: drop() ends it on the server.
     await scratch.drop();

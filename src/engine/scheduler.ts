@@ -9,11 +9,11 @@
  * step's completion or the database's answer, bounded by the step timeout.
  */
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import type { DbError, QueryResult, Scratch, Session } from './dialect.js';
-import { QueryError } from './dialect.js';
-import type { PlannedSql, PlannedStep, VariantPlan } from '../plan/plan.js';
-import type { DeadlockRecord, Row, RunEvent, StepRecord } from './result.js';
-import { checkRows, onError, type Outcome } from './policy.js';
+import type { Scratch, Session } from './dialect.js';
+import type { PlannedStep, VariantPlan } from '../plan/plan.js';
+import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
+import { onError, type Outcome } from './policy.js';
+import { deadlockRecord, execute, keepResult, lostError, newRecord, saveValues } from './step-io.js';
 import { findCycle } from './wait-graph.js';
 import { abortable, settlesWithin } from '../util/async.js';
 
@@ -35,12 +35,12 @@ export class RunAborted extends Error {
   }
 }
 
-const DEFAULT_STEP_TIMEOUT_MS = 5000;
+export const DEFAULT_STEP_TIMEOUT_MS = 5000;
 const DEFAULT_POLL_MS = 2;
 /** How long after a step is sent the monitor polls back to back, before settling to pollMs. */
 const FAST_POLL_MS = 3;
 /** After a cancel, how long a statement may take to stop before its connection is ended. */
-const CANCEL_GRACE_MS = 2000;
+export const CANCEL_GRACE_MS = 2000;
 
 interface Inflight {
   readonly record: number;
@@ -157,12 +157,7 @@ export class Scheduler {
   }
 
   private record(entry: Entry, w: WorkerState, status: StepRecord['status'], params: Record<string, unknown> = {}): number {
-    this.records.push({
-      worker: entry.worker, step: entry.step.name, attempt: w.attempt, sql: entry.step.sql.source, line: entry.step.line, params,
-      status, blocked: false, blockedBy: [], rows: [], rowCount: null, truncated: false, resultSet: false, error: null,
-      handled: null, hang: false, recovery: entry.recovery, note: entry.step.note,
-      backendId: w.session.backendId, startedMs: null, waitSeenMs: null, endedMs: null,
-    });
+    this.records.push(newRecord(entry.step, entry.worker, w.attempt, w.session.backendId, entry.recovery, params, status));
     return this.records.length - 1;
   }
 
@@ -174,7 +169,7 @@ export class Scheduler {
     this.events.push({ type: 'start', step: index });
     const inflight: Inflight = {
       record: index, entry, outcome: null, waiting: false, blockers: '', hang: null,
-      promise: execute(w.session, sql, sql.params.map((n) => w.vars.get(n) ?? null)).then((o) => checkRows(entry.step, o)),
+      promise: execute(w.session, entry.step, sql, w.vars),
     };
     void inflight.promise.then((o) => (inflight.outcome = o));
     w.inflight = inflight;
@@ -315,17 +310,13 @@ export class Scheduler {
     }
     this.events.push({ type: 'finish', step: f.record });
     if (outcome.ok) {
-      const { result } = outcome;
-      rec.rows = result.rows.slice(0, this.keepRows);
-      rec.truncated = result.rows.length > this.keepRows;
-      rec.rowCount = result.rowCount;
-      rec.resultSet = result.columns.length > 0;
-      this.save(w, f.entry.step, result);
+      keepResult(rec, outcome.result, this.keepRows);
+      saveValues(f.entry.step, outcome.result, w.vars);
       return;
     }
     rec.status = 'error';
     rec.error = outcome.error;
-    if (outcome.error.kind === 'deadlock') this.recordDeadlock(w, f.record, outcome.error);
+    if (outcome.error.kind === 'deadlock') this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id)));
     const action = onError({
       kind: outcome.error.kind, step: f.entry.step, retry: this.plan.retry, attempt: w.attempt,
       cancelledAsHang: f.hang !== null, connectionEnded: w.dead,
@@ -382,28 +373,6 @@ export class Scheduler {
     this.events.push({ type: 'rollback', worker: w.name, reason });
   }
 
-  /** The database's own account of a deadlock, with worker names in place of backend ids. */
-  private recordDeadlock(w: WorkerState, step: number, error: DbError): void {
-    const report = error.deadlock;
-    const name = (id: number) => this.byBackend.get(id) ?? 'another session';
-    const cycle = report
-      ? [...new Set(report.waits.map((x) => name(x.waiter)))]
-      : [w.name, ...this.records[step]!.blockedBy.filter((n) => n !== w.name)];
-    const server = report ? report.text.replace(/\{\{(\d+)\}\}/g, (_, id: string) => name(Number(id))) : null;
-    this.deadlocks.push({ step, victim: w.name, cycle, server });
-  }
-
-  private save(w: WorkerState, step: PlannedStep, result: QueryResult): void {
-    if (step.save === null) return;
-    const row: Row | undefined = result.rows[0];
-    if (typeof step.save === 'string') {
-      const col = result.columns[0];
-      w.vars.set(step.save, row && col !== undefined ? row[col] : null);
-    } else {
-      for (const name of step.save) w.vars.set(name, row ? (row[name] ?? null) : null);
-    }
-  }
-
   private now(): number {
     return Math.round((performance.now() - this.t0) * 1000) / 1000;
   }
@@ -422,15 +391,3 @@ function errFirst(w: WorkerState): number {
   return w.inflight!.outcome!.ok ? 1 : 0;
 }
 
-async function execute(session: Session, sql: PlannedSql, values: unknown[]): Promise<Outcome> {
-  try {
-    return { ok: true, result: await session.query(sql.text, values) };
-  } catch (e) {
-    if (e instanceof QueryError) return { ok: false, error: e.db };
-    return { ok: false, error: lostError((e as Error).message) };
-  }
-}
-
-function lostError(message: string): DbError {
-  return { code: 'connection', kind: 'other', message, rolledBack: 'transaction' };
-}

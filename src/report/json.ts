@@ -40,7 +40,7 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
     fix: p.fix,
     isolation: p.isolation,
     ...(p.runsAs ? { runsAs: p.runsAs } : {}),
-    mode: v.explored ? 'interleavings' : 'schedule',
+    mode: v.mode,
     runs: v.explored?.runs ?? 1,
     expected: p.expected.length === 0 ? 'clean' : p.expected.join(','),
     observed: verdict.observed.length === 0 ? 'clean' : verdict.observed.join(','),
@@ -58,7 +58,8 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
       ...(c.error ? { error: c.error } : {}),
       ...(verdict.notCounted[c.name] ? { notCounted: verdict.notCounted[c.name] } : {}),
     })),
-    ...(v.explored ? { interleavings: exploredJson(v) } : {}),
+    ...(v.mode === 'interleavings' ? { interleavings: exploredJson(v) } : {}),
+    ...(v.stress ? { rates: v.stress.rates, stress: stressJson(v) } : {}),
     ...(verbose ? { durationMs: round(run.durationMs) } : {}),
   };
 }
@@ -72,6 +73,21 @@ function exploredJson(v: VariantReport): unknown {
     failing: ex.failing,
     byAnomaly: ex.byAnomaly,
     shown: { rank: Number(ex.shown.rank), schedule: v.run.plan.schedule.map((r) => `${r.worker}.${r.step}`) },
+  };
+}
+
+/** With --stress: `steps` and `checks` above are those of run `shown` (0-based, in start order). */
+function stressJson(v: VariantReport): unknown {
+  const ex = v.explored!;
+  const st = v.stress!;
+  return {
+    asked: st.asked,
+    concurrency: st.concurrency,
+    interrupted: st.interrupted,
+    failing: ex.failing,
+    byAnomaly: ex.byAnomaly,
+    histogram: st.histogram,
+    shown: Number(ex.shown.rank),
   };
 }
 

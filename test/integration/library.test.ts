@@ -49,7 +49,7 @@ for (const target of targets) {
             const what = `${sc.name} ${plan.name}: expected ${plan.expected.join('+') || 'clean'}, saw ${verdict.observed.join('+') || 'clean'}`;
             assert.ok(verdict.met, what);
             if (!plan.fix) assert.ok(verdict.observed.length > 0, `${sc.name}: the bug must show an anomaly`);
-            out.push(text.variant({ run, verdict }));
+            out.push(text.variant({ mode: 'schedule', run, verdict }));
           }
           transcripts.push(out.join(''));
         }

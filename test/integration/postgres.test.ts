@@ -20,7 +20,7 @@ async function runBuiltin(dialect: Dialect, name: string) {
   const out = [];
   for (const plan of r.plans) {
     const run = await runVariant(dialect, plan);
-    out.push({ run, verdict: detect(run) });
+    out.push({ mode: 'schedule' as const, run, verdict: detect(run) });
   }
   return out;
 }
@@ -218,7 +218,7 @@ expect: unique-violation
       const err = (step: string) => run.steps.find((s) => s.step === step)!.error;
       assert.deepEqual([err('lone')?.code, err('lone')?.rolledBack], ['23505', 'statement']);
       assert.deepEqual([err('dup')?.code, err('dup')?.rolledBack], ['23505', 'aborted']);
-      const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: detect(run) });
+      const text = new TextReporter({ color: false, verbose: false }).variant({ mode: 'schedule', run, verdict: detect(run) });
       assert.match(text, /a {2}none {3}SELECT id FROM u WHERE id = 42 {2}→ no rows/);
       assert.match(text, /transaction aborted \(only ROLLBACK or ROLLBACK TO SAVEPOINT runs now\)/);
     });

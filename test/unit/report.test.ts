@@ -49,7 +49,7 @@ test('JUnit for a run in which something ran has no "nothing ran" failure, skipp
   const skipped = scenarioFrom(SIMPLE.replace('name: simple', 'name: only-mysql\nengines: [mysql]'));
   const xml = toJUnit({
     database: dialect.info,
-    scenarios: [{ scenario: plan!.scenario, variants: [{ run, verdict: detect(run) }] }],
+    scenarios: [{ scenario: plan!.scenario, variants: [{ mode: 'schedule', run, verdict: detect(run) }] }],
     skipped: [{ scenario: skipped, reason: 'only-mysql supports mysql, not postgres' }],
   });
   assert.match(xml, /<testsuites name="lockrepro" tests="2" failures="0" errors="0" skipped="1">/);

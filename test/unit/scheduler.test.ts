@@ -235,7 +235,7 @@ expect: hang
   assert.deepEqual(hangs.map((e) => e.type === 'hang' && [run.steps[e.step]!.worker, e.reason]), [['b', 'stuck']]);
   const v = detect(run);
   assert.equal(v.counts.hangs, 1);
-  const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: v });
+  const text = new TextReporter({ color: false, verbose: false }).variant({ mode: 'schedule', run, verdict: v });
   assert.match(text, /b\.x still waited after 150 ms in which no step could move: a hang; cancelled/);
 });
 
@@ -245,7 +245,7 @@ test('the transcript is the same text on every run', async () => {
     const out: string[] = [];
     for (const plan of plansFrom(ABBA)) {
       const run = await runVariant(new FakeDialect(), plan);
-      out.push(text.variant({ run, verdict: detect(run) }));
+      out.push(text.variant({ mode: 'schedule', run, verdict: detect(run) }));
     }
     return out.join('');
   };
@@ -298,7 +298,7 @@ test('the transcript does not depend on how soon the database breaks a deadlock'
     const run = await runVariant(new FakeDialect(polls), bug!);
     const steps = run.events.filter((e) => e.type === 'finish').map((e) => `${run.steps[e.step]!.worker}.${run.steps[e.step]!.step}`);
     assert.ok(steps.indexOf('b.x') < steps.indexOf('c.look'), `after ${polls} polls: ${steps.join(' ')}`);
-    transcripts.add(text.variant({ run, verdict: detect(run) }));
+    transcripts.add(text.variant({ mode: 'schedule', run, verdict: detect(run) }));
   }
   assert.equal(transcripts.size, 1, [...transcripts].join('\n----\n'));
 });
