@@ -10,6 +10,7 @@
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { builtinFiles, loadFile } from '../../src/scenario/load.js';
+import { redactUrl } from '../../src/util/redact.js';
 import { GOLDEN_TARGETS, goldenCommand, goldenFile, normalise, readGolden, runGolden } from '../helpers/golden.js';
 
 const USAGE = `usage: npm run golden -- [--target <name>]... [scenario]...
@@ -47,7 +48,7 @@ const tally = { new: 0, changed: 0, unchanged: 0, removed: 0 };
 for (const target of targets) {
   const reason = await target.unreachable();
   if (reason !== null) {
-    console.log(`\n${target.name}: SKIPPED, ${target.label} not reachable: ${reason}`);
+    console.log(`\n${target.name}: SKIPPED, ${target.label} at ${redactUrl(target.url ?? '')} not reachable: ${reason}`);
     skipped.push(target.name);
     continue;
   }
