@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { main } from '../../src/cli/main.js';
 import type { EngineName } from '../../src/engine/dialect.js';
 import { redactUrl } from '../../src/util/redact.js';
 import { lockrepro, type CliResult } from './cli.js';
@@ -59,12 +60,28 @@ export function regenerateCommand(target: GoldenTarget, scenario?: string): stri
   return `npm run golden -- --target ${target.name}${scenario ? ` ${scenario}` : ''}`;
 }
 
+/** Run the built CLI (bin/lockrepro.js) exactly as the golden file's command: how it is made. */
+export function runGolden(target: GoldenTarget, scenario: string): CliResult {
+  return lockrepro(runArgs(target, scenario));
+}
+
 /**
- * Run the built CLI as the golden file was made. `extra` flags must not change stdout (the test
- * adds `--junit <file>` to read each variant's verdict from the same run).
+ * The same command through the CLI's own `main()`, in this process: what bin/lockrepro.js calls
+ * with the same arguments, minus its signal handling. The test uses it because a new Node process
+ * per scenario cost 1–2 s each on the busy 2-core machine (module loading). A difference between
+ * the two would show as a mismatch with the files, which the binary writes. `extra` flags must not
+ * change stdout (the test adds `--junit <file>` to read each variant's verdict from the same run).
  */
-export function runGolden(target: GoldenTarget, scenario: string, extra: readonly string[] = []): CliResult {
-  return lockrepro([...runArgs(target, scenario), ...extra]);
+export async function runGoldenInProcess(target: GoldenTarget, scenario: string, extra: readonly string[] = []): Promise<CliResult> {
+  let stdout = '';
+  let stderr = '';
+  const code = await main([...runArgs(target, scenario), ...extra], {
+    out: (t) => void (stdout += t),
+    err: (t) => void (stderr += t),
+    env: { ...process.env, LOCKREPRO_DB: '' },
+    isTTY: false,
+  });
+  return { code, stdout, stderr };
 }
 
 /**

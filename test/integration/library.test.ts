@@ -1,9 +1,9 @@
 // The built-in library as a regression suite: every scenario on embedded PostgreSQL, the CI
-// machine's PostgreSQL 15 and its MariaDB 10.11, run once through the built CLI exactly as
-// `lockrepro run <name> --no-color [--db URL]`. Each variant must meet the expectation written in
-// its file (the bug shows its anomaly, each fix none, or the per-engine expectation the file
-// explains), and the transcript must be the golden one in test/golden/<target>/<name>.txt
-// (test/golden/README.md; `npm run golden` regenerates them). Needs `npm run build` first.
+// machine's PostgreSQL 15 and its MariaDB 10.11, run once as `lockrepro run <name> --no-color
+// [--db URL]` (through the CLI's main(), in this process). Each variant must meet the expectation
+// written in its file (the bug shows its anomaly, each fix none, or the per-engine expectation the
+// file explains), and the transcript must be the golden one in test/golden/<target>/<name>.txt,
+// written by the built binary (test/golden/README.md; `npm run golden` regenerates them).
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -23,14 +23,13 @@ import {
   normalise,
   readGolden,
   regenerateCommand,
-  runGolden,
+  runGoldenInProcess,
 } from '../helpers/golden.js';
 import { gate, type Gate } from '../helpers/servers.js';
 
 const firstLine = (s: string) => s.slice(0, s.indexOf('\n') + 1);
 const scenarios = builtinFiles().map((f) => loadFile(f).scenario!);
-// Every server is asked before any test is registered: the tests run the CLI synchronously, and a
-// probe still waiting behind one would time out.
+// Every server is asked once, before any test runs.
 const gates: Gate[] = [];
 for (const target of GOLDEN_TARGETS) {
   gates.push(target.url === undefined
@@ -42,7 +41,7 @@ for (const [i, target] of GOLDEN_TARGETS.entries()) {
   const g = gates[i]!;
   describe(`built-in library on ${target.label}`, { skip: g.skip }, () => {
     for (const sc of scenarios) {
-      test(sc.name, () => {
+      test(sc.name, async () => {
         g.require();
         if (sc.engines && !sc.engines.includes(target.engine)) assert.fail(`${sc.name} does not support ${target.engine}`);
         // Only the variants' names and expectations are read here; the CLI plans and runs them.
@@ -54,7 +53,7 @@ for (const [i, target] of GOLDEN_TARGETS.entries()) {
         let xml: string;
         try {
           const junit = path.join(reports, 'junit.xml');
-          r = runGolden(target, sc.name, ['--junit', junit]);
+          r = await runGoldenInProcess(target, sc.name, ['--junit', junit]);
           assert.ok(r.code === 0 || r.code === 1, `${goldenCommand(target, sc.name)} exited ${r.code}:\n${r.stderr}`);
           xml = readFileSync(junit, 'utf8');
         } finally {
