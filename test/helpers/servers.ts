@@ -31,18 +31,23 @@ export function gate(what: string, error: string | null): Gate {
   return { skip: `SKIPPED: ${message}`, require: () => undefined };
 }
 
-export async function pgGate(url = PG_URL): Promise<Gate> {
+/** null when the PostgreSQL server answers `SELECT 1`, else why not (without the password). */
+export async function pgUnreachableReason(url = PG_URL): Promise<string | null> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   c.on('error', () => undefined);
   try {
     await c.connect();
     await c.query('SELECT 1');
-    return gate(`PostgreSQL at ${redactUrl(url)}`, null);
+    return null;
   } catch (e) {
-    return gate(`PostgreSQL at ${redactUrl(url)}`, scrubUrls((e as Error).message || String(e)));
+    return scrubUrls((e as Error).message || String(e));
   } finally {
     await c.end().catch(() => undefined);
   }
+}
+
+export async function pgGate(url = PG_URL): Promise<Gate> {
+  return gate(`PostgreSQL at ${redactUrl(url)}`, await pgUnreachableReason(url));
 }
 
 export async function mysqlGate(url = MYSQL_TEST_URL): Promise<Gate> {

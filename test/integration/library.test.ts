@@ -1,60 +1,100 @@
-// The built-in library as a regression suite: every scenario, every variant, on embedded
-// PostgreSQL, the CI machine's PostgreSQL 15 and its MariaDB 10.11. Each variant must meet the
-// expectation written in its file (the bug shows its anomaly, each fix none, or the per-engine
-// expectation the file explains), and the transcript must be the same on a second run.
-import { after, before, describe, test } from 'node:test';
+// The built-in library as a regression suite: every scenario on embedded PostgreSQL, the CI
+// machine's PostgreSQL 15 and its MariaDB 10.11, run once as `lockrepro run <name> --no-color
+// [--db URL]` (through the CLI's main(), in this process). Each variant must meet the expectation
+// written in its file (the bug shows its anomaly, each fix none, or the per-engine expectation the
+// file explains), and the transcript must be the golden one in test/golden/<target>/<name>.txt,
+// written by the built binary (test/golden/README.md; `npm run golden` regenerates them).
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { connectDatabase } from '../../src/dialect/connect.js';
-import type { Dialect } from '../../src/engine/dialect.js';
-import { runVariant } from '../../src/engine/run.js';
-import { detect } from '../../src/detect/detect.js';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { planScenario } from '../../src/plan/plan.js';
 import { builtinFiles, loadFile } from '../../src/scenario/load.js';
-import { TextReporter } from '../../src/report/text.js';
-import { MYSQL_URL, PG_URL, mysqlGate, pgGate, type Gate } from '../helpers/servers.js';
+import { redactUrl } from '../../src/util/redact.js';
+import type { CliResult } from '../helpers/cli.js';
+import { unifiedDiff } from '../helpers/diff.js';
+import {
+  GOLDEN_DIR,
+  GOLDEN_TARGETS,
+  goldenCommand,
+  goldenFile,
+  junitCases,
+  normalise,
+  readGolden,
+  regenerateCommand,
+  runGoldenInProcess,
+} from '../helpers/golden.js';
+import { gate, type Gate } from '../helpers/servers.js';
 
+const firstLine = (s: string) => s.slice(0, s.indexOf('\n') + 1);
 const scenarios = builtinFiles().map((f) => loadFile(f).scenario!);
-const text = new TextReporter({ color: false, verbose: false });
-const none: Gate = { skip: false, require: () => undefined };
+// Every server is asked once, before any test runs.
+const gates: Gate[] = [];
+for (const target of GOLDEN_TARGETS) {
+  gates.push(target.url === undefined
+    ? { skip: false, require: () => undefined }
+    : gate(`${target.label} at ${redactUrl(target.url)}`, await target.unreachable()));
+}
 
-const targets: { label: string; url: string | undefined; gate: Gate }[] = [
-  { label: 'embedded PostgreSQL', url: undefined, gate: none },
-  { label: 'PostgreSQL 15', url: PG_URL, gate: await pgGate() },
-  { label: 'MariaDB 10.11', url: MYSQL_URL, gate: await mysqlGate() },
-];
-
-for (const target of targets) {
-  describe(`built-in library on ${target.label}`, { skip: target.gate.skip }, () => {
-    let dialect: Dialect;
-    before(async () => {
-      target.gate.require();
-      dialect = await connectDatabase(target.url);
-    });
-    after(async () => {
-      await dialect?.close();
-    });
-
+for (const [i, target] of GOLDEN_TARGETS.entries()) {
+  const g = gates[i]!;
+  describe(`built-in library on ${target.label}`, { skip: g.skip }, () => {
     for (const sc of scenarios) {
       test(sc.name, async () => {
-        const engine = dialect.info.dialect;
-        if (sc.engines && !sc.engines.includes(engine)) assert.fail(`${sc.name} does not support ${engine}`);
-        const { plans, problems } = planScenario(sc, { engine, placeholder: (n) => dialect.placeholder(n) });
+        g.require();
+        if (sc.engines && !sc.engines.includes(target.engine)) assert.fail(`${sc.name} does not support ${target.engine}`);
+        // Only the variants' names and expectations are read here; the CLI plans and runs them.
+        const { plans, problems } = planScenario(sc, { engine: target.engine, placeholder: (n) => `$${n}` });
         assert.deepEqual(problems, []);
-        const transcripts: string[] = [];
-        for (let round = 0; round < 2; round++) {
-          const out: string[] = [];
-          for (const plan of plans) {
-            const run = await runVariant(dialect, plan);
-            const verdict = detect(run);
-            const what = `${sc.name} ${plan.name}: expected ${plan.expected.join('+') || 'clean'}, saw ${verdict.observed.join('+') || 'clean'}`;
-            assert.ok(verdict.met, what);
-            if (!plan.fix) assert.ok(verdict.observed.length > 0, `${sc.name}: the bug must show an anomaly`);
-            out.push(text.variant({ mode: 'schedule', run, verdict }));
-          }
-          transcripts.push(out.join(''));
+
+        const reports = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-golden-'));
+        let r: CliResult;
+        let xml: string;
+        try {
+          const junit = path.join(reports, 'junit.xml');
+          r = await runGoldenInProcess(target, sc.name, ['--junit', junit]);
+          assert.ok(r.code === 0 || r.code === 1, `${goldenCommand(target, sc.name)} exited ${r.code}:\n${r.stderr}`);
+          xml = readFileSync(junit, 'utf8');
+        } finally {
+          rmSync(reports, { recursive: true, force: true });
         }
-        assert.equal(transcripts[1], transcripts[0], `${sc.name}: the transcript changed between two runs`);
+
+        const wrong: string[] = [];
+        const cases = junitCases(xml);
+        assert.equal(cases.length, plans.length, `one JUnit testcase per variant:\n${cases.map((c) => c.name).join('\n')}`);
+        plans.forEach((plan, k) => {
+          const { name, failure } = cases[k]!;
+          if (failure !== null) wrong.push(`${name}: ${failure}`);
+          // met means "saw exactly what was expected", so a bug expecting something shows it.
+          if (!plan.fix && plan.expected.length === 0) wrong.push(`${name}: the bug must expect (and show) an anomaly on ${target.engine}`);
+        });
+        if (r.code !== 0 && wrong.length === 0) wrong.push(`exit ${r.code} although every variant met its expectation:\n${r.stderr}`);
+
+        const file = path.relative(process.cwd(), goldenFile(target, sc.name));
+        const golden = readGolden(target, sc.name);
+        let diff = golden === null
+          ? `no golden file ${file}\n`
+          : unifiedDiff(normalise(target, golden), normalise(target, r.stdout), { expected: file, actual: goldenCommand(target, sc.name) });
+        if (golden !== null && target.url !== undefined && firstLine(normalise(target, golden)) !== firstLine(normalise(target, r.stdout))) {
+          diff += '\nThe header line names the engine, its major version and the URL: the golden files were recorded on the CI machine\'s servers at the default LOCKREPRO_TEST_PG_URL / LOCKREPRO_TEST_MYSQL_URL.\n';
+        }
+        if (diff) diff += `\nIf the new transcript is right, regenerate and review the change:\n  ${regenerateCommand(target, sc.name)}\n  git diff ${file}\n`;
+
+        if (wrong.length > 0 || diff) assert.fail([...wrong.map((w) => `${sc.name} ${w}`), diff].filter(Boolean).join('\n\n'));
       });
     }
   });
 }
+
+test('every golden file belongs to a built-in scenario and a target', () => {
+  const names = new Set(scenarios.map((s) => `${s.name}.txt`));
+  const targets = new Set(GOLDEN_TARGETS.map((t) => t.name));
+  const stray: string[] = [];
+  for (const entry of readdirSync(GOLDEN_DIR, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    if (!targets.has(entry.name)) stray.push(`${entry.name}/`);
+    else for (const f of readdirSync(path.join(GOLDEN_DIR, entry.name))) if (!names.has(f)) stray.push(`${entry.name}/${f}`);
+  }
+  assert.deepEqual(stray, [], `stray files in ${path.relative(process.cwd(), GOLDEN_DIR)} (\`npm run golden\` removes those of scenarios no longer built in)`);
+});
