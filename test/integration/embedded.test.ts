@@ -353,3 +353,48 @@ test('the password appears in no log line and not when the server object is prin
     await stop(s);
   }
 });
+
+test('a cached cluster whose base/ was deleted is rebuilt once; later runs use the rebuilt one', async () => {
+  const cache = join(tempDir(), 'cache');
+  await stop(await start(cache));
+  const pgDir = pgDirOf(cache);
+  // The server starts without base/ and only fails at the first login ("database does not exist").
+  rmSync(join(pgDir, 'cluster', 'base'), { recursive: true });
+
+  const mine: string[] = [];
+  const s = await start(cache, mine);
+  try {
+    assert.equal(mine.filter((l) => l.includes('rebuilding it from the template')).length, 1, mine.join('\n'));
+    await query(s, 'CREATE TABLE made_after_rebuild (id int)');
+  } finally {
+    await stop(s);
+  }
+
+  const later: string[] = [];
+  const t = await start(cache, later);
+  try {
+    assert.ok(!later.some((l) => /rebuilding|copied/.test(l)), later.join('\n'));
+    const [r] = await query(t, "SELECT to_regclass('made_after_rebuild') IS NOT NULL AS kept");
+    assert.equal(r!.kept, true, 'the rebuilt cluster went back into the cache');
+  } finally {
+    await stop(t);
+  }
+});
+
+test('a cluster still damaged after the rebuild (template damaged too) fails once, in one line', async () => {
+  const cache = join(tempDir(), 'cache');
+  await stop(await start(cache));
+  const pgDir = pgDirOf(cache);
+  rmSync(join(pgDir, 'cluster', 'base'), { recursive: true });
+  rmSync(join(pgDir, 'template', 'base'), { recursive: true });
+
+  const mine: string[] = [];
+  await assert.rejects(start(cache, mine), (e: Error) => {
+    assert.ok(e instanceof EmbeddedStartError, String(e));
+    assert.doesNotMatch(e.message, /\n/);
+    assert.ok(e.message.includes(pgDir), `names the folder to delete: ${e.message}`);
+    return true;
+  });
+  assert.equal(mine.filter((l) => l.includes('rebuilding it from the template')).length, 1, mine.join('\n'));
+  assert.deepEqual(readdirSync(join(pgDir, 'runs')), [], 'a failed start leaves no run directory');
+});

@@ -13,8 +13,9 @@
  *                 sharing between concurrent runs, cleaning up after killed ones
  *   server.ts     the server process: user, port, start, ready, stop, orphans
  *
- * This file puts them together and decides what to do when the cached cluster does not start.
+ * This file puts them together and decides what to do when the cached cluster does not work.
  */
+import pg from 'pg';
 import { usableBinaries } from './embedded/binaries.js';
 import { acquireDataDir, defaultCacheDir, discardDataDir, openCache, openClusterCache, rebuildDataDir, releaseDataDir } from './embedded/cache.js';
 import { EmbeddedStartError } from './embedded/errors.js';
@@ -60,18 +61,25 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
     const t = performance.now();
     try {
       server = await startServer(bins.postgres, held.dataDir, runAs, log);
+      await acceptsLogin(server, password);
       log(`started PostgreSQL ${version} on ${HOST}:${server.port} in ${ms(t)} ms (${ms(began)} ms in all), data ${held.dataDir}`);
     } catch (e) {
+      await server?.stop();
+      server = undefined;
       if (held.kind === 'cluster' && !rebuilt && !(e instanceof PortClash)) {
-        // The cached cluster may be damaged (fsync=off plus an OS crash, a disk filling up...).
-        // It holds nothing of value, so rebuild it from the template once and retry.
-        log(`the cached cluster did not start (${(e as Error).message}); rebuilding it from the template`);
+        // The cached cluster may be damaged (fsync=off plus an OS crash, a disk filling up, a
+        // folder deleted by hand...). It holds nothing of value, so rebuild it from the template
+        // once and retry.
+        log(`the cached cluster did not work (${(e as Error).message}); rebuilding it from the template`);
         await rebuildDataDir(pgDir, held);
         rebuilt = true;
         continue;
       }
       await discardDataDir(held);
-      throw e;
+      if (e instanceof PortClash || !(e instanceof EmbeddedStartError)) throw e;
+      // This was a fresh copy of the template, so the template itself may be damaged, and only a
+      // new initdb would help: say which folder to delete.
+      throw new EmbeddedStartError(`${e.message}; this was a fresh copy of the cluster template: if it keeps failing, delete ${pgDir} to start afresh`);
     }
   }
 
@@ -86,6 +94,25 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
   const result = { host: HOST, port: server.port, user: SUPERUSER, database: DATABASE, version, dataDir: held.dataDir, stop };
   Object.defineProperty(result, 'password', { value: password, enumerable: false });
   return result as EmbeddedServer;
+}
+
+/**
+ * A cluster can start and still be unusable: with base/ deleted, postgres is "ready" and every
+ * login fails (3D000). So a start counts only once we have logged in to the database lockrepro
+ * uses, the first thing every run does next.
+ */
+async function acceptsLogin(server: RunningServer, password: string): Promise<void> {
+  const client = new pg.Client({ host: HOST, port: server.port, user: SUPERUSER, password, database: DATABASE, connectionTimeoutMillis: 10_000 });
+  client.on('error', () => undefined);
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (e) {
+    const { code, message } = e as { code?: string; message?: string };
+    throw new EmbeddedStartError(`PostgreSQL started, but a login to database ${DATABASE} failed: ${message || String(e)}${code ? ` (${code})` : ''}`);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
 }
 
 function ms(since: number): number {
