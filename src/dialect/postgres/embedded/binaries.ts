@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { lstat, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import { EmbeddedStartError, lastLine } from './errors.js';
+import { EmbeddedStartError, fileProblem } from './errors.js';
 import { copyTree } from './files.js';
 import { ownedName } from './owners.js';
 import { NOBODY, runProgram, type RunAs } from './server.js';
@@ -38,11 +38,15 @@ export async function usableBinaries(cache: string, runAs: RunAs, log: (line: st
   if (!existsSync(dir)) {
     const t = performance.now();
     const tmp = join(cache, ownedName(`${basename(dir)}.tmp`));
-    await copyTree(bins.native, tmp);
-    await runProgram('chmod', ['-R', 'a+rX', tmp]); // our copy; readable whatever the umask at npm install
+    try {
+      await copyTree(bins.native, tmp, { everyoneReads: true }); // whatever the umask was at npm install
+    } catch (e) {
+      await rm(tmp, { recursive: true, force: true });
+      throw fileProblem('cannot copy the PostgreSQL binaries into', cache, e);
+    }
     await rename(tmp, dir).catch(async (e) => {
       await rm(tmp, { recursive: true, force: true });
-      if (!existsSync(dir)) throw e; // else a concurrent run made it first
+      if (!existsSync(dir)) throw fileProblem('cannot create', dir, e); // else a concurrent run made it first
     });
     log(`copied the PostgreSQL binaries to ${dir} in ${Math.round(performance.now() - t)} ms (uid ${NOBODY} cannot reach ${bins.native})`);
   }
@@ -86,7 +90,7 @@ async function cannotRun(bins: Binaries, e: unknown, as = ''): Promise<EmbeddedS
   const hint = missing > 0
     ? `; ${missing} library links are missing (were install scripts skipped?): run "node scripts/hydrate-symlinks.js" in ${dirname(bins.native)}`
     : '';
-  return new EmbeddedStartError(`cannot run ${bins.postgres}${as}: ${lastLine((e as Error).message)}${hint}`);
+  return new EmbeddedStartError(`cannot run ${bins.postgres}${as}: ${(e as Error).message}${hint}`);
 }
 
 /** How many of the links listed in the package's native/pg-symlinks.json do not exist. */

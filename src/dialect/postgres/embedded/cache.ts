@@ -27,10 +27,10 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, rename, rm, stat, writeF
 import os from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Binaries } from './binaries.js';
-import { EmbeddedStartError, lastLine } from './errors.js';
+import { EmbeddedStartError, fileProblem } from './errors.js';
 import { copyTree, mkdirs } from './files.js';
 import { abandoned, ownedName } from './owners.js';
-import { NOBODY, runProgram, serverEnv, stopOrphan, SUPERUSER, type RunAs } from './server.js';
+import { NOBODY, ProgramFailed, runProgram, serverEnv, stopOrphan, SUPERUSER, type RunAs } from './server.js';
 
 type Log = (line: string) => void;
 
@@ -55,7 +55,9 @@ export async function openCache(wanted: string, runAs: RunAs, log: Log): Promise
  */
 async function cacheRoot(wanted: string, asRoot: boolean, log: Log): Promise<string> {
   if (!asRoot || (await othersCanEnter(wanted))) {
-    await mkdirs(wanted, asRoot ? 0o711 : 0o700);
+    await mkdirs(wanted, asRoot ? 0o711 : 0o700).catch((e) => {
+      throw fileProblem('cannot create the cache folder', wanted, e);
+    });
     return wanted;
   }
   const fallback = join(os.tmpdir(), `lockrepro-${process.getuid?.()}`);
@@ -64,7 +66,9 @@ async function cacheRoot(wanted: string, asRoot: boolean, log: Log): Promise<str
       `running as root, PostgreSQL runs as uid ${NOBODY}, which can reach neither ${wanted} nor ${fallback}; set XDG_CACHE_HOME to a directory it can traverse, or use --db`,
     );
   }
-  await mkdirs(fallback, 0o711);
+  await mkdirs(fallback, 0o711).catch((e) => {
+    throw fileProblem('cannot create the cache folder', fallback, e);
+  });
   const st = await lstat(fallback);
   if (!st.isDirectory() || st.uid !== process.getuid?.() || (st.mode & 0o022) !== 0 || (st.mode & 0o001) === 0) {
     throw new EmbeddedStartError(`refusing to use ${fallback}: it must be a directory owned by you, mode 0711 (remove it, or use --db)`);
@@ -133,7 +137,10 @@ async function initCluster(cache: string, pgDir: string, bins: Binaries, runAs: 
     await copyTree(template, join(tmp, 'cluster'));
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
-    throw new EmbeddedStartError(`initdb failed: ${lastLine((e as Error).message)}`);
+    // initdb's own reason (e.g. the bootstrap's FATAL: "No space left on device"); for our own
+    // file operations, the errno. The folder named is the cache: the .tmp one is gone.
+    if (e instanceof ProgramFailed) throw new EmbeddedStartError(`initdb failed in ${cache}: ${e.message.replace(/^initdb: /, '')}`);
+    throw fileProblem('cannot set up the PostgreSQL cluster in', cache, e);
   }
   // The cluster exists for later runs only once complete. If a concurrent first run won, use its.
   if (!(await rename(tmp, pgDir).then(() => true, () => false))) {
@@ -161,7 +168,7 @@ export async function acquireDataDir(pgDir: string, log: Log): Promise<DataDir> 
     await stopOrphan(claimed, log); // normally nothing to do; removes a stale postmaster.pid
     return { kind: 'cluster', dataDir: claimed };
   } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fileProblem('cannot use the cached cluster in', pgDir, e);
   }
   // Another live run holds the cluster, or it was lost (deleted after it failed to start): copy
   // the template. With no cluster anywhere, this copy becomes the cluster when we stop.
@@ -193,9 +200,14 @@ export async function discardDataDir(held: DataDir): Promise<void> {
   await rm(held.dataDir, { recursive: true, force: true });
 }
 
-/** Copies template/, keeping its owner (nobody when root) and mode 0700. */
+/** Copies template/ (owner nobody when root, mode 0700 kept); a partial copy is removed at once. */
 async function copyTemplate(pgDir: string, to: string): Promise<void> {
-  await copyTree(join(pgDir, 'template'), to);
+  try {
+    await copyTree(join(pgDir, 'template'), to);
+  } catch (e) {
+    await rm(to, { recursive: true, force: true });
+    throw fileProblem('cannot copy the cluster template into', dirname(to), e);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

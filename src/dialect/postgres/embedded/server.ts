@@ -10,7 +10,7 @@ import { createServer, type AddressInfo, type Socket } from 'node:net';
 import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
-import { EmbeddedStartError } from './errors.js';
+import { EmbeddedStartError, lastLine } from './errors.js';
 import { alive, CAN_SEE_CWD } from './owners.js';
 
 export const HOST = '127.0.0.1';
@@ -42,12 +42,23 @@ interface ProgramOptions {
   gid?: number;
 }
 
-/** Runs a program to its end; rejects with what it wrote to stderr. */
+/** A program that failed; `message` is one line, `stderr` all it said. */
+export class ProgramFailed extends Error {
+  constructor(
+    message: string,
+    readonly stderr: string[],
+  ) {
+    super(message);
+  }
+}
+
+/** Runs a program to its end; rejects with the reason in its stderr (FATAL line first). */
 export function runProgram(file: string, args: string[], options: ProgramOptions = {}): Promise<{ stdout: string }> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { ...options, encoding: 'utf8' }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${basename(file)}: ${String(stderr).trim() || err.message}`));
-      else resolve({ stdout: String(stdout) });
+      if (!err) return resolve({ stdout: String(stdout) });
+      const lines = String(stderr).trim().split('\n').filter(Boolean);
+      reject(new ProgramFailed(`${basename(file)}: ${lines.length > 0 ? reason(lines) : lastLine(err.message)}`, lines));
     });
   });
 }
