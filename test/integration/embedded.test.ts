@@ -14,7 +14,7 @@ import { inspect } from 'node:util';
 import pg from 'pg';
 import { defaultCacheDir, EmbeddedStartError, startEmbedded, type EmbeddedServer } from '../../src/dialect/postgres/embedded.js';
 import { missingLinks } from '../../src/dialect/postgres/embedded/binaries.js';
-import { lockrepro, noStack } from '../helpers/cli.js';
+import { BIN, lockrepro, noStack } from '../helpers/cli.js';
 import { gate } from '../helpers/servers.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -459,5 +459,80 @@ test('a full disk when a run copies the cluster is one line and exit 3', { skip:
     assert.deepEqual(readdirSync(join(pgDirOf(cache), 'runs')), [basename(holder.dataDir)], 'the half-made copy is gone');
   } finally {
     await stop(holder);
+  }
+});
+
+test('SIGKILL of a real lockrepro mid-run: the next run stops its orphaned server and drops its scratch database', async () => {
+  assert.ok(existsSync(join(REPO, 'dist/cli/main.js')), 'run `npm run build` first');
+  const xdg = tempDir();
+  const cache = join(xdg, 'lockrepro');
+  const stuck = join(xdg, 'stuck.yaml');
+  writeFileSync(stuck, `name: killed
+title: t
+story: s
+timeout: 120000
+workers:
+  a:
+    - { name: hold, sql: SELECT pg_advisory_lock(7) }
+  b:
+    - { name: wait, sql: SELECT pg_advisory_lock(7) }
+expect: hang
+`);
+  const child = spawn(process.execPath, [BIN, 'run', stuck], {
+    env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '', XDG_CACHE_HOME: xdg },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let client: pg.Client | undefined;
+  let orphan = 0;
+  try {
+    // The run's server is ready when its postmaster.pid says so (line 8, as pg_ctl reads it).
+    let pidFile: string[] = [];
+    await until(() => {
+      const pg = existsSync(cache) ? readdirSync(cache).find((n) => n.startsWith('pg-') && !n.includes('.tmp-')) : undefined;
+      const runs = join(cache, pg ?? '-', 'runs');
+      const dir = existsSync(runs) ? readdirSync(runs).find((n) => n.startsWith('cluster-')) : undefined;
+      pidFile = dir && existsSync(join(runs, dir, 'postmaster.pid')) ? readFileSync(join(runs, dir, 'postmaster.pid'), 'utf8').split('\n') : [];
+      return pidFile[7]?.trim() === 'ready';
+    }, 60_000, "the run's server to be ready");
+    orphan = Number(pidFile[0]);
+    const password = readFileSync(join(pgDirOf(cache), 'password'), 'utf8').trim();
+    client = new pg.Client({ host: '127.0.0.1', port: Number(pidFile[3]), user: 'postgres', password, database: 'postgres' });
+    await client.connect();
+    // Kill it while a worker really waits on the other's lock: mid-run, scratch database in use.
+    let scratch: string | undefined;
+    const deadline = Date.now() + 60_000;
+    while (!scratch && Date.now() < deadline) {
+      const r = await client.query("SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_killed\\_%' AND wait_event_type = 'Lock'");
+      scratch = r.rows[0]?.datname;
+    }
+    assert.ok(scratch, 'the run reached the blocked step');
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(isRunning(orphan), 'precondition: postgres outlives its SIGKILLed lockrepro');
+    const left = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [scratch]);
+    assert.equal(left.rowCount, 1, 'precondition: the scratch database is left behind');
+    await client.end();
+    client = undefined;
+
+    const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: xdg });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!isRunning(orphan), `the orphaned postgres ${orphan} was stopped`);
+    const pgDir = pgDirOf(cache);
+    assert.deepEqual(readdirSync(join(pgDir, 'runs')), [], 'no run directory is left');
+
+    // Look inside the cached cluster the second run put back (startEmbedded drops nothing itself).
+    const s = await start(cache);
+    try {
+      assert.ok(basename(s.dataDir).startsWith('cluster-'));
+      const rows = await query(s, "SELECT datname FROM pg_database WHERE datname LIKE 'lockrepro\\_%'");
+      assert.deepEqual(rows, [], `the killed run's ${scratch} was dropped by the next run`);
+    } finally {
+      await stop(s);
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await client?.end().catch(() => undefined);
+    if (orphan && isRunning(orphan)) process.kill(orphan, 'SIGKILL'); // only if the test failed
   }
 });
