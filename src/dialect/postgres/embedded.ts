@@ -12,6 +12,8 @@
  *   cache.ts      the cached initialised cluster: the cache folder, initdb, the template copy,
  *                 sharing between concurrent runs, cleaning up after killed ones
  *   server.ts     the server process: user, port, start, ready, stop, orphans
+ *   owners.ts     which run owns a cache entry, by its name (pid + start time)
+ *   files.ts      copying and creating folders; errors.ts: the one-line errors
  *
  * This file puts them together and decides what to do when the cached cluster does not work.
  */

@@ -111,13 +111,9 @@ function launch(postgres: string, dataDir: string, port: number, runAs: RunAs): 
   );
 }
 
-/** The last lines the server wrote to stderr, for saying why it stopped. */
-const tails = new WeakMap<ChildProcess, string[]>();
-
 /** Resolves when the server says it is ready; rejects with its own reason if it exits first or takes too long. */
 async function ready(child: ChildProcess): Promise<void> {
-  const lines: string[] = [];
-  tails.set(child, lines);
+  const lines: string[] = []; // the last 50, for saying why it stopped
   const stderr = createInterface({ input: child.stderr! });
   // Keep reading stderr for the server's whole life, or it would block once the pipe is full.
   stderr.on('line', (line) => {
