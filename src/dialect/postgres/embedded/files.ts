@@ -36,10 +36,10 @@ async function copyEntry(from: string, to: string, st: Stats, opts: CopyOptions)
   } else {
     return; // a socket or fifo: meaningless in a copy
   }
-  if (!st.isSymbolicLink()) {
-    const mode = st.mode & 0o7777;
-    await chmod(to, opts.everyoneReads ? mode | 0o444 | (st.isDirectory() || mode & 0o111 ? 0o111 : 0) : mode);
-  }
+  // A directory was made 0700 (and the umask may have cut even that); copyFile kept a file's mode.
+  const mode = st.mode & 0o7777;
+  if (opts.everyoneReads && !st.isSymbolicLink()) await chmod(to, mode | 0o444 | (st.isDirectory() || mode & 0o111 ? 0o111 : 0));
+  else if (st.isDirectory()) await chmod(to, mode);
   // Only root can give a file away, and only root copies files it does not own (nobody's cluster).
   if (process.getuid && (st.uid !== process.getuid() || st.gid !== process.getgid!())) await lchown(to, st.uid, st.gid);
 }
