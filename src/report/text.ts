@@ -6,7 +6,7 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { DatabaseInfo, DbError } from '../engine/dialect.js';
-import type { StepRecord } from '../engine/result.js';
+import type { DeadlockRecord, StepRecord } from '../engine/result.js';
 import type { Scenario } from '../scenario/model.js';
 import type { Report, ScenarioError, VariantReport } from './model.js';
 import type { Exploration } from '../detect/aggregate.js';
@@ -112,6 +112,8 @@ export class TextReporter {
           const s = run.steps[e.step]!;
           const after = s.blocked ? 'after waiting' : 'finished';
           out.push(`   ${who(s)}  ${c.dim(`↳ ${after}`)}${this.outcome(s, true)}${this.timing(s)}`);
+          const dl = run.deadlocks.find((d) => d.step === e.step);
+          if (dl) out.push(...this.deadlockLines(dl, pad));
           break;
         }
         case 'skip': {
@@ -204,8 +206,10 @@ export class TextReporter {
       const text = `✗ ${KIND_TEXT[e.kind]} (${e.code})${who}: ${undo}${handled}`;
       // The kind already says what the server said; its own words are shown when they add
       // something (errors of other kinds) or on request.
+      // With --verbose the server's words, and its detail unless a deadlock report tells it with names (below).
+      const detail = e.detail && !e.deadlock ? ` — ${e.detail.replace(/\n/g, ' ')}` : '';
       const msg = this.opts.verbose
-        ? c.dim(`  [${e.message}${e.detail ? ` — ${e.detail.replace(/\n/g, ' ')}` : ''}]`)
+        ? c.dim(`  [${e.message}${detail}]`)
         : e.kind === 'other' || e.kind === 'timeout' || e.code === 'rows' ? c.dim(`  [${e.message}]`) : '';
       return `${lead}${s.hang ? c.red(`✗ cancelled (${e.code})`) : c.red(text)}${s.hang ? '' : msg}`;
     }
@@ -216,6 +220,17 @@ export class TextReporter {
       return `${lead}${n} row${n === 1 ? '' : 's'} changed`;
     }
     return afterWait ? `${lead}ok` : '';
+  }
+
+  /**
+   * The cycle the database broke (`⟲ bob → alice → bob`) and, with --verbose, its own report with
+   * worker names in place of process ids.
+   */
+  private deadlockLines(d: DeadlockRecord, pad: string): string[] {
+    const { c } = this;
+    const lines = [c.red(`   ${pad}  ⟲ the cycle: ${[...d.cycle, d.cycle[0]].join(' → ')}; ${d.victim} was chosen as the victim`)];
+    if (this.opts.verbose && d.server) for (const l of d.server.split('\n')) lines.push(c.dim(`   ${pad}    ${l}`));
+    return lines;
   }
 
   private timing(s: StepRecord): string {
