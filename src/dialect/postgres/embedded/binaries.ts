@@ -39,7 +39,7 @@ export async function usableBinaries(cache: string, runAs: RunAs, log: (line: st
     const t = performance.now();
     const tmp = join(cache, ownedName(`${basename(dir)}.tmp`));
     try {
-      await copyTree(bins.native, tmp, { everyoneReads: true }); // whatever the umask was at npm install
+      copyTree(bins.native, tmp, { everyoneReads: true }); // whatever the umask was at npm install
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw fileProblem('cannot copy the PostgreSQL binaries into', cache, e);

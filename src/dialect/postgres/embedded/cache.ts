@@ -134,7 +134,7 @@ async function initCluster(cache: string, pgDir: string, bins: Binaries, runAs: 
     await writeFile(join(tmp, 'password'), password, { mode: 0o600 });
     // The reusable cluster is part of what appears atomically: concurrent first runs then agree
     // on who holds it (the one whose claim succeeds) instead of each making its own.
-    await copyTree(template, join(tmp, 'cluster'));
+    copyTree(template, join(tmp, 'cluster'));
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
     // initdb's own reason (e.g. the bootstrap's FATAL: "No space left on device"); for our own
@@ -203,7 +203,7 @@ export async function discardDataDir(held: DataDir): Promise<void> {
 /** Copies template/ (owner nobody when root, mode 0700 kept); a partial copy is removed at once. */
 async function copyTemplate(pgDir: string, to: string): Promise<void> {
   try {
-    await copyTree(join(pgDir, 'template'), to);
+    copyTree(join(pgDir, 'template'), to);
   } catch (e) {
     await rm(to, { recursive: true, force: true });
     throw fileProblem('cannot copy the cluster template into', dirname(to), e);
