@@ -1,0 +1,203 @@
+/**
+ * One scratch database on PostgreSQL: the worker sessions (application_name = worker), the admin
+ * connection that runs setup and checks and is also the monitor, and its drop.
+ */
+import pg from 'pg';
+import type { EventEmitter } from 'node:events';
+import type { DbError, DeadlockReport, QueryResult, Scratch, Session } from '../../engine/dialect.js';
+import { QueryError } from '../../engine/dialect.js';
+import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
+import { openClient, run } from './client.js';
+import { deadlockTimeoutFor, setsDeadlockTimeout } from './deadlock-timeout.js';
+import { nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
+
+/** Bound on waiting for the ReadyForQuery that follows an error (it comes with it, in practice). */
+const READY_WAIT_MS = 2000;
+
+interface WorkerConn {
+  pid: number;
+  /** From the last ReadyForQuery: `I` idle, `T` in a transaction block, `E` in a failed one. */
+  txStatus?: string;
+  /** ReadyForQuery messages seen. */
+  ready: number;
+  ended: boolean;
+  /** Called at the next ReadyForQuery or when the connection ends (one statement at a time). */
+  onReady: (() => void) | null;
+  /** A statement was sent and has not finished: the scheduler only sends one while others wait. */
+  inFlight: boolean;
+  /** The session's deadlock_timeout as last set, or undefined when unknown. */
+  deadlockTimeoutMs?: number;
+  /** The scenario set deadlock_timeout itself: lockrepro leaves it alone from then on. */
+  ownDeadlockTimeout: boolean;
+}
+
+export class PostgresScratch implements Scratch {
+  /** Open worker clients, their backend pids and what lockrepro knows of their state. */
+  private readonly sessions = new Map<pg.Client, WorkerConn>();
+  private dropped = false;
+  /** Statements running on the monitor (setup, checks, teardown). */
+  private adminBusy = 0;
+
+  constructor(
+    readonly name: string,
+    private readonly url: string,
+    private readonly admin: pg.Client,
+    private readonly adminPid: number,
+    /** The dialect's own connection (outside the scratch database), for ending backends. */
+    private readonly control: pg.Client,
+    private readonly lowerDeadlockTimeout: boolean,
+    private readonly onDrop: () => Promise<void>,
+  ) {}
+
+  async exec(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
+    this.adminBusy++;
+    try {
+      return await run(this.admin, sql, params);
+    } finally {
+      this.adminBusy--;
+    }
+  }
+
+  async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
+    const client = await openClient(this.url, worker);
+    const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null, ownDeadlockTimeout: false };
+    const wake = () => {
+      conn.onReady?.();
+      conn.onReady = null;
+    };
+    this.sessions.set(client, conn);
+    // node-postgres keeps the server's transaction status to itself; its connection emits it.
+    (client as unknown as { connection: EventEmitter }).connection.on('readyForQuery', (m: { status?: string }) => {
+      // A SET made inside a transaction is undone if it rolls back: when one ends, the session's
+      // deadlock_timeout is unknown until set again.
+      if (m.status === 'I' && conn.txStatus !== 'I') conn.deadlockTimeoutMs = undefined;
+      conn.txStatus = m.status;
+      conn.ready++;
+      wake();
+    });
+    client.on('end', () => {
+      conn.ended = true;
+      wake();
+    });
+    await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
+    conn.pid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+    return {
+      worker,
+      backendId: conn.pid,
+      query: async (sql, params) => {
+        if (setsDeadlockTimeout(sql)) conn.ownDeadlockTimeout = true;
+        if (this.lowerDeadlockTimeout && !conn.ownDeadlockTimeout) await this.staggerDeadlockTimeout(client, conn);
+        conn.inFlight = true;
+        const before = { status: conn.txStatus, ready: conn.ready };
+        try {
+          return await run(client, sql, params);
+        } catch (e) {
+          conn.deadlockTimeoutMs = undefined;
+          if (e instanceof QueryError) {
+            e.db.rolledBack = await this.undone(conn, before);
+            if (e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(e.db.detail);
+          }
+          throw e;
+        } finally {
+          conn.inFlight = false;
+        }
+      },
+      close: async () => {
+        this.sessions.delete(client);
+        await client.end().catch(() => undefined);
+      },
+    };
+  }
+
+  /**
+   * What the server undid after an error, from its transaction status after it (ReadyForQuery,
+   * which follows every error on a live connection; waited for if not read yet, bounded):
+   * `E` the transaction block is aborted; `I` after `I` only the statement failed; `I` after a
+   * block the transaction ended with it (a COMMIT that failed with 40001 rolled everything back).
+   */
+  private async undone(conn: WorkerConn, before: { status?: string; ready: number }): Promise<DbError['rolledBack']> {
+    if (conn.ready === before.ready && !conn.ended) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve) => {
+        conn.onReady = resolve;
+        timer = setTimeout(resolve, READY_WAIT_MS);
+      });
+      clearTimeout(timer);
+      conn.onReady = null;
+    }
+    if (conn.ready === before.ready) return 'aborted'; // no answer (connection gone): assume the worst
+    if (conn.txStatus === 'E') return 'aborted';
+    return before.status === 'I' ? 'statement' : 'transaction';
+  }
+
+  /** The cycle from a 40P01's detail, with relation names in place of this run's OIDs. */
+  private async deadlockReport(detail: string | undefined): Promise<DeadlockReport | undefined> {
+    const report = parseDeadlockDetail(detail);
+    const oids = report ? relationOids(report) : [];
+    if (!report || oids.length === 0) return report;
+    const names = new Map<number, string>();
+    try {
+      const res = await this.exec('SELECT oid::int AS oid, oid::regclass::text AS name FROM pg_class WHERE oid = ANY($1::oid[])', [oids]);
+      for (const r of res.rows) names.set(Number(r.oid), String(r.name));
+    } catch {
+      // The report is shown as the server wrote it.
+    }
+    return nameRelations(report, names);
+  }
+
+  /** See DEADLOCK_TIMEOUT_CLOSER_MS. One extra round trip, only when the value must change. */
+  private async staggerDeadlockTimeout(client: pg.Client, conn: WorkerConn): Promise<void> {
+    let waiting = 0;
+    for (const other of this.sessions.values()) if (other !== conn && other.inFlight) waiting++;
+    const ms = deadlockTimeoutFor(this.sessions.size, waiting);
+    if (conn.deadlockTimeoutMs === ms) return;
+    try {
+      await run(client, `SET deadlock_timeout = '${ms}ms'`);
+      conn.deadlockTimeoutMs = ms;
+    } catch {
+      // In an aborted transaction every statement but ROLLBACK fails; the step itself will say so.
+      conn.deadlockTimeoutMs = undefined;
+    }
+  }
+
+  async lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
+    // pg_blocking_pids is computed from the lock manager at call time (no caching, ~0.15 ms).
+    const res = await run(
+      this.admin,
+      // One row per (waiter, blocker); values are text here (see `types`), so no array to parse.
+      'SELECT pid, b AS blocker FROM unnest($1::int[]) AS pid, LATERAL unnest(pg_blocking_pids(pid)) AS b',
+      [backendIds],
+    );
+    const waits = new Map<number, number[]>();
+    for (const r of res.rows) {
+      const pid = Number(r.pid);
+      waits.set(pid, [...(waits.get(pid) ?? []), Number(r.blocker)]);
+    }
+    return waits;
+  }
+
+  async cancel(backendId: number): Promise<void> {
+    await run(this.admin, 'SELECT pg_cancel_backend($1)', [backendId]);
+  }
+
+  async terminate(backendId: number): Promise<void> {
+    await run(this.admin, 'SELECT pg_terminate_backend($1)', [backendId]);
+  }
+
+  async drop(): Promise<void> {
+    if (this.dropped) return;
+    this.dropped = true;
+    // A backend blocked on a lock does not read its socket, so a polite end() could wait forever:
+    // end such sessions on the server first. The monitor too if a statement still runs on it (a
+    // setup statement interrupted by Ctrl-C); this from the control connection, never busy here.
+    // Only those: DROP DATABASE waits in 100 ms steps for terminated backends to exit, while a
+    // polite end() of an idle connection is over at once.
+    const pids = [...this.sessions.values()].map((c) => c.pid);
+    if (this.adminBusy > 0) pids.push(this.adminPid);
+    if (pids.length > 0) await run(this.control, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [pids]).catch(() => undefined);
+    for (const c of this.sessions.keys()) await c.end().catch(() => undefined);
+    this.sessions.clear();
+    await this.admin.end().catch(() => undefined);
+    await this.onDrop();
+  }
+}
