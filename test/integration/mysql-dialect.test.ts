@@ -20,7 +20,8 @@ import {
 } from '../../src/engine/dialect.js';
 import { connectMysql, scratchName } from '../../src/dialect/mysql/index.js';
 import { parseInnodbStatus, recordWriterCandidates } from '../../src/dialect/mysql/innodb-status.js';
-import { getLockNames, mdlConflicts } from '../../src/dialect/mysql/lock-waits.js';
+import { getLockNames } from '../../src/dialect/mysql/get-lock.js';
+import { mdlConflicts } from '../../src/dialect/mysql/performance-schema.js';
 import { parseMysqlUrl } from '../../src/dialect/mysql/url.js';
 import { MYSQL_TEST_URL, rawMysql, requireMysql, withCredentials } from '../helpers/mysql.js';
 
