@@ -3,30 +3,60 @@
  * for the URL and the skip/fail rule). Nothing here sleeps to synchronise: a test waits for a lock
  * wait by polling lockWaits, with a bound.
  *
- * The first group needs no server: it checks the parsers on text captured from MariaDB 10.11 and,
- * for MySQL 8 (which cannot run here), on the format its manual shows.
+ * What needs no server (parsers, holder inference on recorded status texts, value conversion) is
+ * in test/unit/mysql-*.test.ts.
  */
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import {
-  BadDatabaseUrl,
   DatabaseUnavailableError,
   QueryError,
   type Dialect,
   type Scratch,
   type Session,
 } from '../../src/engine/dialect.js';
-import { connectMysql, scratchName } from '../../src/dialect/mysql/index.js';
-import { parseInnodbStatus, recordWriterCandidates } from '../../src/dialect/mysql/innodb-status.js';
-import { getLockNames } from '../../src/dialect/mysql/get-lock.js';
-import { mdlConflicts } from '../../src/dialect/mysql/performance-schema.js';
-import { parseMysqlUrl } from '../../src/dialect/mysql/url.js';
+import { connectMysql } from '../../src/dialect/mysql/index.js';
+import { detect } from '../../src/detect/detect.js';
+import { runVariant } from '../../src/engine/run.js';
+import { TextReporter } from '../../src/report/text.js';
+import { plansFrom } from '../helpers/scenario.js';
 import { MYSQL_TEST_URL, rawMysql, requireMysql, withCredentials } from '../helpers/mysql.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/**
+ * Three sessions at SERIALIZABLE (the reported bug): bob waits for alice's shared lock, and carol
+ * then opens a transaction of her own while bob still waits.
+ */
+const THREE_SERIALIZABLE = `
+name: three-serializable
+title: bob waits for alice while carol reads
+story: A third session opens a transaction while bob waits for alice.
+isolation: serializable
+setup:
+  - CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)
+  - INSERT INTO t VALUES (1, 100), (2, 200)
+workers:
+  alice:
+    - { name: begin, sql: BEGIN }
+    - { name: read, sql: "SELECT v FROM t WHERE id = 1" }
+    - { name: commit, sql: COMMIT }
+  bob:
+    - { name: begin, sql: BEGIN }
+    - { name: write, sql: "UPDATE t SET v = v + 1 WHERE id = 1" }
+    - { name: commit, sql: COMMIT }
+  carol:
+    - { name: begin, sql: BEGIN }
+    - { name: read, sql: "SELECT v FROM t WHERE id = 2" }
+    - { name: commit, sql: COMMIT }
+schedule: [alice.begin, alice.read, bob.begin, bob.write, carol.begin, carol.read, alice.commit, carol.commit, bob.commit]
+checks:
+  - { name: one write, sql: "SELECT v FROM t WHERE id = 1", expect: 101, anomaly: lost-update }
+expect: clean
+`;
 
 /** Names of scratch databases this file created, to check none is left behind. */
 const created = new Set<string>();
@@ -107,120 +137,6 @@ async function twoSessions(label: string, isolation: 'read-committed' | 'repeata
   const b = await s.openSession('bob', isolation);
   return { s, a, b, ids: [a.backendId, b.backendId] };
 }
-
-// ---------------------------------------------------------------------------------------------
-
-describe('mysql dialect: parsers (no server needed)', () => {
-  test('URL: schemes, defaults, decoded password', () => {
-    const t = parseMysqlUrl('mariadb://app:p%40ss%2Fw%3Ard@db.example:3307/shop');
-    assert.deepEqual(
-      { host: t.host, port: t.port, user: t.user, password: t.password, database: t.database },
-      { host: 'db.example', port: 3307, user: 'app', password: 'p@ss/w:rd', database: 'shop' },
-    );
-    assert.ok(!t.display.includes('p%40ss') && t.display.includes('***'), t.display);
-    const d = parseMysqlUrl('mysql://root@127.0.0.1');
-    assert.equal(d.port, 3306);
-    assert.equal(d.database, undefined);
-    assert.equal(parseMysqlUrl('mysql://root@[::1]:3306/x').host, '::1');
-    assert.throws(() => parseMysqlUrl('mysql://root@h/x?ssl=true'), BadDatabaseUrl);
-  });
-
-  test('scratch names: [a-z0-9_], short, at most 64 characters', () => {
-    assert.match(scratchName('AB/BA deadlock — Ünïcode!'), /^lockrepro_ab_ba_deadlock_unicode_[0-9a-f]{6}$/);
-    const long = scratchName('x'.repeat(300));
-    assert.ok(long.length <= 64, long);
-    assert.match(scratchName(''), /^lockrepro_[0-9a-f]{6}$/);
-  });
-
-  test('GET_LOCK names: literals and bound parameters, never guessed', () => {
-    assert.deepEqual(getLockNames("SELECT GET_LOCK('a''b', 10)", []), ["a'b"]);
-    assert.deepEqual(getLockNames('SELECT ?, get_lock ( ? , 5) AS g', ['x', 'lk']), ['lk']);
-    assert.deepEqual(getLockNames("SELECT '?', GET_LOCK(?, 5) -- GET_LOCK('no', 1)", ['lk']), ['lk']);
-    assert.deepEqual(getLockNames("SELECT GET_LOCK(CONCAT('a', ?), 5)", ['b']), []);
-    assert.deepEqual(getLockNames('SELECT MY_GET_LOCK(?, 1)', ['z']), []);
-  });
-
-  test('metadata lock compatibility (MySQL 8 path)', () => {
-    assert.equal(mdlConflicts('SHARED_READ', 'SHARED_NO_READ_WRITE'), true); // SELECT vs LOCK TABLES ... WRITE
-    assert.equal(mdlConflicts('SHARED_READ', 'SHARED_WRITE'), false);
-    assert.equal(mdlConflicts('EXCLUSIVE', 'SHARED_READ'), true);
-    assert.equal(mdlConflicts('SHARED_WRITE', 'SHARED_READ_ONLY'), true);
-  });
-
-  test('status text: MySQL 8 format (from the manual; MySQL 8 itself is untested)', () => {
-    const status = [
-      '------------',
-      'TRANSACTIONS',
-      '------------',
-      'Trx id counter 1950',
-      'LIST OF TRANSACTIONS FOR EACH SESSION:',
-      '---TRANSACTION 421291106147544, not started',
-      '0 lock struct(s), heap size 1136, 0 row lock(s)',
-      '---TRANSACTION 1949, ACTIVE 25 sec starting index read',
-      'mysql tables in use 1, locked 1',
-      'LOCK WAIT 2 lock struct(s), heap size 1136, 1 row lock(s)',
-      'MySQL thread id 9, OS thread handle 140588307097344, query id 28 localhost root updating',
-      'UPDATE t SET v = 1 WHERE id = 1',
-      '------- TRX HAS BEEN WAITING 25 SEC FOR THIS LOCK TO BE GRANTED:',
-      'RECORD LOCKS space id 2 page no 4 n bits 72 index PRIMARY of table `test`.`t` trx id 1949 lock_mode X locks rec but not gap waiting',
-      'Record lock, heap no 2 PHYSICAL RECORD: n_fields 4; compact format; info bits 0',
-      ' 0: len 4; hex 80000001; asc     ;;',
-      ' 1: len 6; hex 00000000079c; asc       ;;',
-      ' 2: len 7; hex 82000000860110; asc        ;;',
-      ' 3: len 4; hex 80000001; asc     ;;',
-      '',
-      '------------------',
-      '---TRANSACTION 1948, ACTIVE 30 sec',
-      '2 lock struct(s), heap size 1136, 1 row lock(s), undo log entries 1',
-      'MySQL thread id 8, OS thread handle 140588307363584, query id 26 localhost root',
-      '--------',
-      'FILE I/O',
-      '--------',
-    ].join('\n');
-    const txs = parseInnodbStatus(status);
-    assert.equal(txs.length, 3);
-    const waiting = txs.find((x) => x.lockWait)!;
-    assert.equal(waiting.threadId, 9);
-    assert.equal(waiting.trxId, 1949);
-    assert.equal(waiting.waitingFor?.type, 'record');
-    assert.deepEqual(recordWriterCandidates(waiting.waitingFor!), [0x79c]);
-    assert.equal(txs[2]!.threadId, 8);
-    assert.equal(txs[2]!.lockWait, false);
-    assert.deepEqual(txs.map((x) => x.active), [false, true, true], 'a numbered "not started" one is not open');
-  });
-
-  test('status text: a read-only transaction (MariaDB prints no number) is still open', () => {
-    const txs = parseInnodbStatus([
-      'LIST OF TRANSACTIONS FOR EACH SESSION:',
-      '---TRANSACTION (0x7fe4c8a2c680), ACTIVE 2 sec',
-      '2 lock struct(s), heap size 1128, 1 row lock(s)',
-      'MariaDB thread id 12, OS thread handle 1, query id 40 127.0.0.1 root',
-      '---TRANSACTION (0x7fe4c8a2bb80), not started',
-      'MariaDB thread id 13, OS thread handle 1, query id 41 127.0.0.1 root',
-      '--------',
-      'FILE I/O',
-    ].join('\n'));
-    assert.deepEqual(txs.map((x) => [x.trxId, x.threadId, x.active]), [[null, 12, true], [null, 13, false]]);
-  });
-
-  test('status text: statement text cannot fake a wait', () => {
-    const status = [
-      'LIST OF TRANSACTIONS FOR EACH SESSION:',
-      '---TRANSACTION 30, ACTIVE 1 sec',
-      '2 lock struct(s), heap size 1128, 1 row lock(s)',
-      'MariaDB thread id 5, OS thread handle 1, query id 9 127.0.0.1 root Sending data',
-      "SELECT 'x'",
-      'LOCK WAIT 2 lock struct(s), heap size 1128, 1 row lock(s)',
-      'MariaDB thread id 99, OS thread handle 1',
-      '--------',
-      'FILE I/O',
-    ].join('\n');
-    const txs = parseInnodbStatus(status);
-    assert.equal(txs.length, 1);
-    assert.equal(txs[0]!.threadId, 5);
-    assert.equal(txs[0]!.lockWait, false);
-  });
-});
 
 // ---------------------------------------------------------------------------------------------
 
@@ -421,6 +337,40 @@ describe('mysql dialect against a real server', () => {
     await b.query('COMMIT');
     await c.query('COMMIT');
     await s.drop();
+  });
+
+  test('reported bug: a holder once named stays named when a third session opens a transaction (SERIALIZABLE)', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const s = await scratch('three serializable');
+    await s.exec('CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)');
+    await s.exec('INSERT INTO t VALUES (1, 100), (2, 200)');
+    const [a, b, c] = [await s.openSession('alice', 'serializable'), await s.openSession('bob', 'serializable'), await s.openSession('carol', 'serializable')];
+    const all = [a.backendId, b.backendId, c.backendId];
+    await a.query('BEGIN');
+    await a.query('SELECT v FROM t WHERE id = 1'); // a shared lock on row 1
+    await b.query('BEGIN');
+    const p = b.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    const seen = await pollWaits(s, all, (w) => w.has(b.backendId));
+    assert.deepEqual(seen.waits.get(b.backendId), [a.backendId]);
+    await c.query('BEGIN');
+    await c.query('SELECT v FROM t WHERE id = 2'); // carol: another read-only transaction with a lock
+    for (let i = 0; i < 20; i++) assert.deepEqual(await s.lockWaits(all), new Map([[b.backendId, [a.backendId]]]), `poll ${i}`);
+    await a.query('COMMIT');
+    await p;
+    await b.query('COMMIT');
+    await c.query('COMMIT');
+    await s.drop();
+  });
+
+  test('reported bug, end to end: the transcript never says "another session" for a named holder', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const [plan] = plansFrom(THREE_SERIALIZABLE, 'mariadb', () => '?');
+    const run = await runVariant(await db(), plan!);
+    const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: detect(run) });
+    assert.ok(!text.includes('another session'), text);
+    assert.equal(text.split('⏳ bob waits for alice').length - 1, 1, text);
+    const write = run.steps.find((x) => x.worker === 'bob' && x.step === 'write')!;
+    assert.deepEqual([write.blocked, write.blockedBy], [true, ['alice']]);
   });
 
   test('AB/BA deadlock: one victim, 1213, whole transaction rolled back', async (t) => {

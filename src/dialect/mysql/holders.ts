@@ -1,51 +1,62 @@
 /**
  * Who waits for whom on MariaDB (and MySQL without performance_schema), as a pure function of what
  * the monitor read: `SHOW FULL PROCESSLIST` rows, the `SHOW ENGINE INNODB STATUS` text and, when
- * asked for, information_schema rows. The queries themselves are in lock-waits.ts; everything here
- * can be tested on recorded server output (test/fixtures/mariadb).
+ * asked for, information_schema rows. The queries are in lock-waits.ts; everything here runs on
+ * recorded server output in the unit tests (test/fixtures/mariadb).
  *
- * Holders of an InnoDB lock:
- *   a. the waited-for clustered record's DB_TRX_ID, when it names another transaction that is
- *      active right now (it has an uncommitted change of the row, so it holds an X lock on it).
- *      When no other transaction waits for the same record, that writer is provably the only
- *      holder and the answer is final at once. Covers UPDATE/DELETE/INSERT holders; not
- *      `FOR UPDATE` / `FOR SHARE` holders (they do not write the row), secondary-index or gap
- *      waits.
- *   b. by elimination: the lock is on a table of the scratch database (nobody else uses it) and
- *      exactly one other of its connections has an active transaction.
- *   c. otherwise information_schema INNODB_LOCK_WAITS ⋈ INNODB_TRX, read once per new wait and
- *      only when nobody (that we know of) has read those views for ≥105 ms, because the server
- *      serves a cached copy otherwise and every read restarts its 100 ms clock. The row is used
- *      only if it shows this very wait (same transaction, thread and requested lock id), i.e. the
- *      copy was taken after the wait began; its blockers are then kept for this wait, minus any
- *      no longer active in later status texts. Until then (up to ~105 ms when two such waits
- *      start close together) the wait is held back, at most WITHHOLD_MAX_MS, so that its first
- *      report names the holder and transcripts do not depend on timing.
+ * A holder is named only from the database's own lock data; where that data does not tell, the
+ * holder is unknown (an empty list), never guessed. The sources, for an InnoDB lock wait:
+ *   a. The record's writer. The waited-for clustered record's DB_TRX_ID names another transaction
+ *      that is active right now: it has an uncommitted change of the row, so it holds an X lock on
+ *      it. When no other transaction waits for the same record, it is the only holder (its X lock
+ *      rules out any other granted lock on the record, gap locks aside, which block only inserts).
+ *   b. Elimination. InnoDB locks belong to transactions, and only a transaction that has begun
+ *      and holds at least one lock struct can hold one. If, in a status text that lists every
+ *      transaction (not truncated), exactly one of the run's own connections other than the
+ *      waiter has such a transaction, and the lock is on a table of the scratch database, that
+ *      transaction holds it. This rests on one premise the database cannot confirm: that no
+ *      connection outside the run holds locks on the scratch database's tables (its name is
+ *      random and lockrepro drops it after the run). What can be checked is checked: with a
+ *      connection of someone else in the scratch database, elimination is not used.
+ *   c. information_schema (MariaDB), read only when (a) and (b) leave the holder open. Its views
+ *      are a cache the server refreshes only after 100 ms without a read (lab-notes §3), so the
+ *      copy is used only if it shows this very wait (the waiter's thread with the same requested
+ *      lock id), i.e. it was taken after the wait began. It names blockers by trx id; a read-only
+ *      transaction's id is 0 there, so such a blocker is named only when the copy itself shows
+ *      exactly one read-only transaction with locks besides the waiter.
+ * Holders once named stay named for as long as their transaction is open (locks are held until
+ * the transaction ends, and while the waiter waits on the same lock nobody queues ahead of it):
+ * a transaction that begins later does not make a named holder unknown again.
+ *
+ * Until a new wait's holders are complete it is held back, at most WITHHOLD_MAX_MS, so that its
+ * first report names them and transcripts do not depend on when information_schema could be read.
  */
 import {
   informationSchemaLockId,
   parseInnodbStatus,
-  recordWriterCandidates,
+  recordWriter,
+  type InnodbStatus,
   type StatusTransaction,
-  type WaitedLock,
 } from './innodb-status.js';
 
-/** One row of `SHOW FULL PROCESSLIST`, for the connections asked about. */
+/** One row of `SHOW FULL PROCESSLIST`. */
 export interface Proc {
   id: number;
+  /** The connection's current database. */
+  db: string | null;
   command: string;
   state: string;
   info: string | null;
 }
 
-/** The rows of `SHOW FULL PROCESSLIST` for the wanted connections. */
-export function parseProcessList(rows: readonly Record<string, unknown>[], wanted: ReadonlySet<number>): Map<number, Proc> {
+/** The rows of `SHOW FULL PROCESSLIST`, by connection id. */
+export function parseProcessList(rows: readonly Record<string, unknown>[]): Map<number, Proc> {
   const out = new Map<number, Proc>();
   for (const r of rows) {
     const id = Number(r.Id);
-    if (!wanted.has(id)) continue;
     out.set(id, {
       id,
+      db: r.db === null || r.db === undefined ? null : String(r.db),
       command: String(r.Command ?? ''),
       state: String(r.State ?? ''),
       info: r.Info === null || r.Info === undefined ? null : String(r.Info),
@@ -64,16 +75,17 @@ export function isUserLockState(state: string): boolean {
 }
 
 /**
- * What the process list alone tells: connections in a GET_LOCK() wait (their holders are asked
- * with IS_USED_LOCK), connections in another non-InnoDB lock wait (holder unknown), and whether
- * some connection runs a statement that may be in an InnoDB wait (then the status text is read).
+ * What the process list alone tells about the wanted connections: those in a GET_LOCK() wait
+ * (their holders are asked with IS_USED_LOCK), those in another non-InnoDB lock wait (metadata and
+ * table-level locks: holder unknown on MariaDB), and whether one runs a statement that may be in
+ * an InnoDB wait (then the status text is read).
  */
-export function processListWaits(procs: ReadonlyMap<number, Proc>): { userLock: Proc[]; otherLock: number[]; needStatus: boolean } {
+export function processListWaits(procs: ReadonlyMap<number, Proc>, wanted: ReadonlySet<number>): { userLock: Proc[]; otherLock: number[]; needStatus: boolean } {
   const userLock: Proc[] = [];
   const otherLock: number[] = [];
   let needStatus = false;
   for (const p of procs.values()) {
-    if (p.command === 'Sleep' || p.command === 'Killed') continue;
+    if (!wanted.has(p.id) || p.command === 'Sleep' || p.command === 'Killed') continue;
     if (isLockWaitState(p.state)) {
       if (isUserLockState(p.state)) userLock.push(p);
       else otherLock.push(p.id);
@@ -85,60 +97,72 @@ export function processListWaits(procs: ReadonlyMap<number, Proc>): { userLock: 
 }
 
 /**
- * How long a new InnoDB wait whose holders are not yet known is kept out of the answer while
- * information_schema cannot be read fresh (see the file comment). Reporting it at once with an
- * empty or partial list and completing the list ~100 ms later would make the transcript depend on
- * timing ("bob waits" and then "bob waits for alice"); this way the first report is complete. After
- * this bound the wait is reported with what is known, so a server whose information_schema is read
- * by someone else all the time still gets its waits reported.
+ * How long a new InnoDB wait whose holders are not yet all known is kept out of the answer.
+ * Reporting it at once with an empty or partial list and completing the list ~100 ms later would
+ * make the transcript depend on timing ("bob waits" and then "bob waits for alice"). After this
+ * bound the wait is reported with what is known, so a server whose information_schema is read by
+ * someone else all the time still gets its waits reported (with "holder unknown").
  */
 export const WITHHOLD_MAX_MS = 250;
+
+/** A holder: its connection and, when it has one, its transaction id. */
+export interface HolderId {
+  readonly threadId: number;
+  readonly trxId: number | null;
+}
 
 /** What is remembered about one wait between calls. */
 export interface WaitMemory {
   readonly firstSeen: number;
   readonly reported: boolean;
-  /** Blockers information_schema confirmed for this very wait (trx id and thread id). */
-  readonly confirmed: readonly { trxId: number; threadId: number }[] | null;
+  readonly holders: readonly HolderId[];
+  /** The holders are all known (not only some of them). */
+  readonly complete: boolean;
 }
 
 /** Waits by key (thread / trx / lock); see {@link waitKey}. */
 export type HolderMemory = ReadonlyMap<string, WaitMemory>;
 
-/**
- * The scratch database and its worker connections. Nobody else uses a scratch database, so a lock
- * on one of its tables is held by one of these connections: when only one other of them has an
- * active transaction, it is the holder (see {@link onlyOtherHolder}).
- */
+/** The scratch database and every connection of the run in it (workers and the admin connection). */
 export interface ScratchScope {
   schema: string;
   threads: ReadonlySet<number>;
 }
 
-/** One row of {@link INFORMATION_SCHEMA_WAITS_SQL}. */
-export interface InformationSchemaWait {
-  waitTrx: number;
-  waitThread: number;
-  waitLock: string | null;
-  blockTrx: number | null;
-  blockThread: number | null;
+/**
+ * information_schema's view of the InnoDB locks, in ONE statement so that both parts come from
+ * the same copy of the server's cache: every transaction (a read-only one has trx_id 0), and every
+ * wait edge (requested lock → blocking trx).
+ */
+export const INFORMATION_SCHEMA_SQL = `SELECT 'trx' AS k, trx_id AS trx, trx_mysql_thread_id AS thread, trx_state AS state,
+       trx_requested_lock_id AS lock_id, trx_lock_structs AS structs
+  FROM information_schema.INNODB_TRX
+UNION ALL
+SELECT 'wait', blocking_trx_id, NULL, NULL, requested_lock_id, NULL
+  FROM information_schema.INNODB_LOCK_WAITS`;
+
+export interface InformationSchemaCopy {
+  trx: { trxId: number; threadId: number; waiting: boolean; requestedLock: string | null; lockStructs: number }[];
+  waits: { requestedLock: string; blockingTrx: number }[];
 }
 
-export const INFORMATION_SCHEMA_WAITS_SQL = `SELECT r.trx_id AS wt, r.trx_mysql_thread_id AS wth, r.trx_requested_lock_id AS wl,
-                b.trx_id AS bt, b.trx_mysql_thread_id AS bth
-           FROM information_schema.INNODB_TRX r
-           LEFT JOIN information_schema.INNODB_LOCK_WAITS w ON w.requesting_trx_id = r.trx_id
-           LEFT JOIN information_schema.INNODB_TRX b ON b.trx_id = w.blocking_trx_id
-          WHERE r.trx_state = 'LOCK WAIT'`;
-
-export function parseInformationSchemaWaits(rows: readonly Record<string, unknown>[]): InformationSchemaWait[] {
-  return rows.map((r) => ({
-    waitTrx: Number(r.wt),
-    waitThread: Number(r.wth),
-    waitLock: r.wl === null || r.wl === undefined ? null : String(r.wl),
-    blockTrx: r.bt === null || r.bt === undefined ? null : Number(r.bt),
-    blockThread: r.bth === null || r.bth === undefined ? null : Number(r.bth),
-  }));
+export function parseInformationSchema(rows: readonly Record<string, unknown>[]): InformationSchemaCopy {
+  const copy: InformationSchemaCopy = { trx: [], waits: [] };
+  for (const r of rows) {
+    const lock = r.lock_id === null || r.lock_id === undefined ? null : String(r.lock_id);
+    if (r.k === 'trx') {
+      copy.trx.push({
+        trxId: Number(r.trx),
+        threadId: Number(r.thread),
+        waiting: r.state === 'LOCK WAIT',
+        requestedLock: lock,
+        lockStructs: Number(r.structs ?? 0),
+      });
+    } else if (lock !== null) {
+      copy.waits.push({ requestedLock: lock, blockingTrx: Number(r.trx) });
+    }
+  }
+  return copy;
 }
 
 /** Everything one call read about InnoDB waits. */
@@ -149,10 +173,12 @@ export interface InnodbObservation {
   wanted: ReadonlySet<number>;
   /** Connections already answered from the process list (not InnoDB waits). */
   answered: ReadonlySet<number>;
+  /** `SHOW FULL PROCESSLIST`, all rows (to see who else is in the scratch database). */
+  processlist: ReadonlyMap<number, Proc>;
   /** The `SHOW ENGINE INNODB STATUS` text. */
   status: string;
-  /** information_schema rows, when they were read for this call. */
-  informationSchema: readonly InformationSchemaWait[] | null;
+  /** information_schema, when it was read for this call. */
+  informationSchema: InformationSchemaCopy | null;
   /** Whether information_schema lock views exist on this server (MariaDB). */
   informationSchemaAvailable: boolean;
   scope: ScratchScope | null;
@@ -163,11 +189,11 @@ export interface InnodbInference {
   waits: Map<number, number[]>;
   /** To pass to the next call. */
   memory: Map<string, WaitMemory>;
-  /** Some wait is held back until information_schema names its holder: read it if it is fresh. */
+  /** A wait is held back until information_schema names its holders: read it if it is fresh. */
   wantInformationSchema: boolean;
 }
 
-/** Connections forgotten when nothing runs: drop what is remembered about their waits. */
+/** Forget the waits of these connections, except those seen now. */
 export function forgetWaitsOf(memory: HolderMemory, wanted: ReadonlySet<number>, seen: ReadonlySet<string> = new Set()): Map<string, WaitMemory> {
   const out = new Map<string, WaitMemory>();
   for (const [key, m] of memory) {
@@ -180,83 +206,89 @@ export function forgetWaitsOf(memory: HolderMemory, wanted: ReadonlySet<number>,
 /** The InnoDB waits of the wanted connections, with their holders, from one status text. */
 export function inferInnodbWaits(memory: HolderMemory, obs: InnodbObservation): InnodbInference {
   const { now, wanted } = obs;
+  const status = parseInnodbStatus(obs.status);
+  const live = new LiveTransactions(status);
   const waits = new Map<number, number[]>();
   const next = new Map(memory);
-  const txs = parseInnodbStatus(obs.status);
-  const active = new Map<number, number>(); // trx id → thread id, of transactions active now
-  for (const t of txs) if (t.trxId !== null && t.threadId !== null) active.set(t.trxId, t.threadId);
-  const activeThreads = new Set(txs.filter((t) => t.active && t.threadId !== null).map((t) => t.threadId!));
-  // A blocker information_schema named is still one while its transaction is open: the same
-  // trx id on the same thread; for a read-only one (trx id 0 there, none in the status text),
-  // an open transaction on the same thread.
-  const stillHolds = (b: { trxId: number; threadId: number }) =>
-    b.trxId > 0 ? active.get(b.trxId) === b.threadId : activeThreads.has(b.threadId);
-
   const seen = new Set<string>();
   let wantInformationSchema = false;
-  for (const tx of txs) {
+
+  for (const tx of status.transactions) {
     if (!tx.lockWait || tx.threadId === null || !wanted.has(tx.threadId) || obs.answered.has(tx.threadId)) continue;
     const key = waitKey(tx);
     seen.add(key);
-    let st: WaitMemory = memory.get(key) ?? { firstSeen: now, reported: false, confirmed: null };
+    const prev = memory.get(key);
+    const holders = new Map<number, HolderId>();
+    const add = (h: HolderId) => {
+      if (h.threadId !== tx.threadId) holders.set(h.threadId, h);
+    };
+    for (const h of prev?.holders ?? []) if (live.holds(h)) add(h);
+    let complete = prev?.complete ?? false;
 
-    const holders = new Set<number>();
-    for (const b of st.confirmed ?? []) if (stillHolds(b)) holders.add(b.threadId);
-    const writers = writerThreads(tx, active);
-    for (const w of writers) holders.add(w);
-    const only = holders.size === 0 && obs.scope ? onlyOtherHolder(tx, txs, obs.scope) : null;
-    if (only !== null) holders.add(only);
-    const exact = (writers.length > 0 && soleWaiterOnRecord(tx, txs)) || only !== null;
-
-    if (st.confirmed || exact || st.reported || !obs.informationSchemaAvailable || tx.trxId === null || now - st.firstSeen >= WITHHOLD_MAX_MS) {
-      st = { ...st, reported: true };
-      waits.set(tx.threadId, sorted(holders));
-    } else if (obs.informationSchema === null) {
-      wantInformationSchema = true;
-    } else {
-      const mine = obs.informationSchema.filter((r) => r.waitTrx === tx.trxId && r.waitThread === tx.threadId);
-      // A copy taken before this wait began does not show it: not confirmed, try again later.
-      if (mine.length > 0 && sameLock(tx, mine[0]!.waitLock)) {
-        const confirmed = mine
-          .filter((r) => r.blockTrx !== null && r.blockThread !== null && r.blockThread !== tx.threadId)
-          .map((r) => ({ trxId: r.blockTrx!, threadId: r.blockThread! }));
-        for (const b of confirmed) if (stillHolds(b)) holders.add(b.threadId);
-        st = { ...st, confirmed, reported: true };
-        waits.set(tx.threadId, sorted(holders));
+    const writer = recordWriterOf(tx, live);
+    if (writer) {
+      add(writer);
+      complete ||= soleWaiterOnRecord(tx, status.transactions);
+    }
+    if (!complete && obs.scope) {
+      const only = onlyOtherHolder(tx, status, obs.scope, obs.processlist);
+      if (only) {
+        add(only);
+        complete = true;
       }
     }
-    next.set(key, st);
+    if (!complete && obs.informationSchema) {
+      const fromCopy = informationSchemaHolders(tx, obs.informationSchema);
+      for (const h of fromCopy?.holders ?? []) if (live.holds(h)) add(h);
+      complete = fromCopy?.complete ?? false;
+    }
+
+    const firstSeen = prev?.firstSeen ?? now;
+    const reported = (prev?.reported ?? false) || complete || !obs.informationSchemaAvailable || now - firstSeen >= WITHHOLD_MAX_MS;
+    if (reported) waits.set(tx.threadId, [...holders.keys()].sort((a, b) => a - b));
+    else if (obs.informationSchema === null) wantInformationSchema = true;
+    next.set(key, { firstSeen, reported, holders: [...holders.values()], complete });
   }
   return { waits, memory: forgetWaitsOf(next, wanted, seen), wantInformationSchema };
 }
 
-/** Threads of active transactions (other than the waiter) that last wrote the waited-for record. */
-function writerThreads(tx: StatusTransaction, active: ReadonlyMap<number, number>): number[] {
-  if (!tx.waitingFor) return [];
-  const out: number[] = [];
-  for (const trx of recordWriterCandidates(tx.waitingFor)) {
-    const thread = active.get(trx);
-    if (trx !== tx.trxId && thread !== undefined && thread !== tx.threadId) out.push(thread);
+/** The transactions of one status text, for asking whether a holder still holds. */
+class LiveTransactions {
+  private readonly byTrx = new Map<number, StatusTransaction>();
+  private readonly byThread = new Map<number, StatusTransaction>();
+
+  constructor(status: InnodbStatus) {
+    for (const t of status.transactions) {
+      if (!t.active) continue;
+      if (t.trxId !== null) this.byTrx.set(t.trxId, t);
+      if (t.threadId !== null) this.byThread.set(t.threadId, t);
+    }
   }
-  return out;
+
+  /** The active transaction with this id, if any. */
+  trx(trxId: number): StatusTransaction | undefined {
+    return this.byTrx.get(trxId);
+  }
+
+  /**
+   * Still holding: the same transaction is still open. With a trx id that is exact; a read-only
+   * holder (no id) is known by its connection having an open transaction (it may since have got
+   * an id by writing; it cannot have ended and begun another without the wait being asked about
+   * in between, since lockrepro asks after every step).
+   */
+  holds(h: HolderId): boolean {
+    if (h.trxId !== null) return this.byTrx.get(h.trxId)?.threadId === h.threadId;
+    return this.byThread.has(h.threadId);
+  }
 }
 
-/**
- * The holder by elimination: the waited-for lock is on a table of the scratch database, which only
- * its own connections use, and exactly one of them other than the waiter has an open (`ACTIVE`)
- * transaction. Locks are held until the transaction ends, so that transaction holds the lock.
- * Exact, fresh (from the same status text) and needs no information_schema; covers what DB_TRX_ID
- * cannot: FOR UPDATE and shared-lock holders, secondary-index and gap waits. Null when it cannot
- * be decided this way (two or more candidates).
- */
-function onlyOtherHolder(tx: StatusTransaction, all: readonly StatusTransaction[], scope: ScratchScope): number | null {
-  const table = tx.waitingFor?.table;
-  if (!table || !table.startsWith(`\`${scope.schema}\`.`)) return null;
-  const others = new Set<number>();
-  for (const o of all) {
-    if (o.active && o.threadId !== null && o.threadId !== tx.threadId && scope.threads.has(o.threadId)) others.add(o.threadId);
-  }
-  return others.size === 1 ? [...others][0]! : null;
+/** (a) The record's writer, when it is another active transaction. */
+function recordWriterOf(tx: StatusTransaction, live: LiveTransactions): HolderId | null {
+  const trxId = tx.waitingFor ? recordWriter(tx.waitingFor) : null;
+  if (trxId === null || trxId === tx.trxId) return null;
+  const t = live.trx(trxId);
+  if (!t || t.threadId === null || t.threadId === tx.threadId) return null;
+  return { threadId: t.threadId, trxId };
 }
 
 /**
@@ -273,25 +305,54 @@ function soleWaiterOnRecord(tx: StatusTransaction, all: readonly StatusTransacti
   });
 }
 
+/** (b) The holder by elimination (see the file comment), or null when it cannot be decided so. */
+function onlyOtherHolder(tx: StatusTransaction, status: InnodbStatus, scope: ScratchScope, procs: ReadonlyMap<number, Proc>): HolderId | null {
+  const table = tx.waitingFor?.table;
+  if (!status.complete || !table || !table.startsWith(`\`${scope.schema}\`.`)) return null;
+  for (const p of procs.values()) if (p.db === scope.schema && !scope.threads.has(p.id)) return null; // someone else is in there
+  const candidates = status.transactions.filter(
+    (o) => o.active && o.lockStructs > 0 && o.threadId !== null && o.threadId !== tx.threadId && scope.threads.has(o.threadId),
+  );
+  if (candidates.length !== 1) return null;
+  const only = candidates[0]!;
+  return { threadId: only.threadId!, trxId: only.trxId };
+}
+
+/**
+ * (c) The blockers information_schema's copy shows for this very wait, or null when the copy does
+ * not show it (taken before the wait began) or cannot tell it from another wait.
+ */
+function informationSchemaHolders(tx: StatusTransaction, copy: InformationSchemaCopy): { holders: HolderId[]; complete: boolean } | null {
+  const id = informationSchemaLockId(tx);
+  if (!id) return null;
+  const matches = (lock: string | null) => lock !== null && ('exact' in id ? lock === id.exact : lock.startsWith(id.prefix));
+  const mine = copy.trx.filter((t) => t.waiting && t.threadId === tx.threadId && matches(t.requestedLock));
+  if (mine.length !== 1) return null;
+  const requested = mine[0]!.requestedLock!;
+  // Read-only waiters share trx id 0, so two of them waiting for one record share the lock id too.
+  if (copy.trx.some((t) => t.waiting && t.threadId !== tx.threadId && t.requestedLock === requested)) return null;
+  const blocking = copy.waits.filter((w) => w.requestedLock === requested);
+  if (blocking.length === 0) return null; // a waiting transaction always has a blocker: a torn copy
+  const holders: HolderId[] = [];
+  let complete = true;
+  for (const b of blocking) {
+    if (b.blockingTrx > 0) {
+      const owner = copy.trx.find((t) => t.trxId === b.blockingTrx);
+      if (owner) holders.push({ threadId: owner.threadId, trxId: b.blockingTrx });
+      else complete = false;
+      continue;
+    }
+    // A read-only blocker: which one, the copy can tell only if it shows a single candidate.
+    const readOnly = copy.trx.filter((t) => t.trxId === 0 && t.threadId !== tx.threadId && t.lockStructs > 0);
+    if (readOnly.length === 1) holders.push({ threadId: readOnly[0]!.threadId, trxId: null });
+    else complete = false;
+  }
+  return { holders, complete };
+}
+
 /** One wait: the waiting thread (first, up to the `/`), its transaction and the lock. */
 export function waitKey(tx: StatusTransaction): string {
   const l = tx.waitingFor;
   const lock = !l ? '?' : l.type === 'record' ? `rec:${l.space}:${l.page}:${l.heapNo}:${l.mode}` : `table:${l.table}:${l.mode}`;
   return `${tx.threadId}/${tx.trxId}/${lock}`;
-}
-
-/** Does information_schema's requested lock id denote the lock the status text shows? */
-function sameLock(tx: StatusTransaction, lockId: string | null): boolean {
-  if (lockId === null || tx.trxId === null || !tx.waitingFor) return false;
-  const expected = informationSchemaLockId(tx.trxId, tx.waitingFor);
-  if (expected !== null) return lockId === expected;
-  return isTableLockId(tx.trxId, tx.waitingFor, lockId);
-}
-
-function isTableLockId(trxId: number, lock: WaitedLock, lockId: string): boolean {
-  return lock.type === 'table' && new RegExp(`^${trxId}:\\d+$`).test(lockId);
-}
-
-function sorted(s: Iterable<number>): number[] {
-  return [...s].sort((a, b) => a - b);
 }

@@ -24,10 +24,10 @@
 import type { MonitorQuery } from './connection.js';
 import { getLockNames } from './get-lock.js';
 import {
-  INFORMATION_SCHEMA_WAITS_SQL,
+  INFORMATION_SCHEMA_SQL,
   forgetWaitsOf,
   inferInnodbWaits,
-  parseInformationSchemaWaits,
+  parseInformationSchema,
   parseProcessList,
   processListWaits,
   type HolderMemory,
@@ -63,7 +63,7 @@ export type LockWaitMethod =
   | { kind: 'performance_schema' }
   | { kind: 'innodb-status'; informationSchema: InformationSchemaClock | null };
 
-/** The scratch database and its worker connections (read at each call). */
+/** The scratch database and the run's connections in it, workers and admin (read at each call). */
 export interface LiveScope {
   schema: string;
   threads(): ReadonlySet<number>;
@@ -92,8 +92,8 @@ export class InnodbStatusLockWaits implements LockWaitSource {
     const result = new Map<number, number[]>();
     if (wanted.size === 0) return result;
 
-    const procs = parseProcessList(await this.q('SHOW FULL PROCESSLIST'), wanted);
-    const pl = processListWaits(procs);
+    const procs = parseProcessList(await this.q('SHOW FULL PROCESSLIST'));
+    const pl = processListWaits(procs, wanted);
     for (const p of procs.values()) {
       if (pl.otherLock.includes(p.id)) result.set(p.id, []);
       else if (pl.userLock.includes(p)) result.set(p.id, await this.userLockHolders(p));
@@ -108,6 +108,7 @@ export class InnodbStatusLockWaits implements LockWaitSource {
       now: performance.now(),
       wanted,
       answered: new Set(result.keys()),
+      processlist: procs,
       status: String(rows[0]?.Status ?? ''),
       informationSchema: null,
       informationSchemaAvailable: this.isClock !== null,
@@ -142,7 +143,7 @@ export class InnodbStatusLockWaits implements LockWaitSource {
 
   private async readInformationSchema() {
     try {
-      return parseInformationSchemaWaits(await this.q(INFORMATION_SCHEMA_WAITS_SQL));
+      return parseInformationSchema(await this.q(INFORMATION_SCHEMA_SQL));
     } finally {
       this.isClock!.mark();
     }

@@ -47,9 +47,9 @@ export class PerformanceSchemaLockWaits implements LockWaitSource {
       }
     }
     // Lock-wait states the instruments may not cover (instrument disabled): waiting, holder unknown.
-    const procs = parseProcessList(await this.q('SHOW FULL PROCESSLIST'), new Set(ids));
+    const procs = parseProcessList(await this.q('SHOW FULL PROCESSLIST'));
     for (const p of procs.values()) {
-      if (p.command !== 'Sleep' && isLockWaitState(p.state) && !result.has(p.id)) result.set(p.id, new Set());
+      if (ids.includes(p.id) && p.command !== 'Sleep' && isLockWaitState(p.state) && !result.has(p.id)) result.set(p.id, new Set());
     }
     return new Map([...result].map(([k, v]) => [k, [...v].sort((a, b) => a - b)]));
   }

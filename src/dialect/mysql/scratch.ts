@@ -79,7 +79,7 @@ export class MysqlScratch implements Scratch {
   ) {
     this.source = lockWaitSource(owner.lockWaitMethod, monitorQuery(monitor), (id) => this.sessions.get(id)?.inflight ?? undefined, {
       schema: name,
-      threads: () => new Set(this.sessions.keys()),
+      threads: () => new Set([...this.sessions.keys(), this.admin.backendId]),
     });
   }
 
