@@ -7,6 +7,7 @@
  * in test/unit/mysql-*.test.ts.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
@@ -76,6 +77,12 @@ async function scratch(label: string): Promise<Scratch> {
 after(async () => {
   await dialect?.close();
 });
+
+/** One column of each kind whose value could be converted, shifted or parsed on the way. */
+const VALUES_TABLE = `CREATE TABLE v (d date, dt datetime, dt3 datetime(3), ts timestamp(2) NULL, tm time(3), tneg time,
+  j json, b varbinary(8), bt bit(4), tf tinyint(1), amount decimal(10,2), big bigint, f float, y year)`;
+const VALUES_ROW = `INSERT INTO v VALUES ('2008-12-22', '2008-12-22 00:00:00', '2008-12-22 10:20:30.000', '2008-12-22 23:59:59.50',
+  '10:00:00.500', '-838:59:59', '{"a": [1, 2.50, 12345678901234567890]}', x'00ff10', b'1010', TRUE, 10.50, 9007199254740993, 0.1, 2008)`;
 
 /** Poll lockWaits (no sleeping) until `pred` holds; returns the answer and the time it took. */
 async function pollWaits(
@@ -172,7 +179,7 @@ describe('mysql dialect against a real server', () => {
     assert.equal(ins.rowCount, 2);
     const sel = await s.exec('SELECT id, balance, big, d FROM acct ORDER BY id');
     assert.deepEqual(sel.columns, ['id', 'balance', 'big', 'd']);
-    assert.deepEqual(sel.rows[0], { id: 1, balance: 10.5, big: 7, d: '2024-02-29' });
+    assert.deepEqual(sel.rows[0], { id: 1, balance: '10.50', big: 7, d: '2024-02-29' }, 'DECIMAL as a number only where exact');
     assert.equal(sel.rows[1]!.big, '9007199254740993', 'beyond 2^53 stays exact, as a string');
     assert.equal(sel.rowCount, 2);
 
@@ -211,6 +218,47 @@ describe('mysql dialect against a real server', () => {
       await raw.end();
     }
     t.diagnostic(`drop with a blocked session took ${dropMs.toFixed(1)} ms`);
+  });
+
+  test("values are the server's own text, by both protocols, in any client time zone", async (t) => {
+    if (!(await requireMysql(t))) return;
+    const expected = {
+      d: '2008-12-22', dt: '2008-12-22 00:00:00', dt3: '2008-12-22 10:20:30.000', ts: '2008-12-22 23:59:59.50',
+      tm: '10:00:00.500', tneg: '-838:59:59', j: '{"a": [1, 2.50, 12345678901234567890]}', b: '0x00FF10', bt: '0x0A',
+      tf: 1, amount: '10.50', sum: 30, big: '9007199254740993', f: 0.1, y: 2008,
+    };
+    // A child process per time zone far from UTC: nothing may depend on the client's zone.
+    const child = `
+      const { connectMysql } = await import(${JSON.stringify(new URL('../../src/dialect/mysql/index.ts', import.meta.url).href)});
+      const d = await connectMysql(${JSON.stringify(MYSQL_TEST_URL)});
+      const s = await d.createScratch('values');
+      try {
+        await s.exec(${JSON.stringify(VALUES_TABLE)});
+        await s.exec(${JSON.stringify(VALUES_ROW)});
+        const sql = 'SELECT v.*, (SELECT SUM(x) FROM (SELECT 10 AS x UNION ALL SELECT 20) s) AS sum FROM v';
+        const w = await s.openSession('alice', 'read-committed');
+        const out = {
+          offset: new Date(2008, 11, 22).getTimezoneOffset(),
+          text: (await s.exec(sql)).rows[0],
+          binary: (await s.exec(sql + ' WHERE 1 = ?', [1])).rows[0],
+          worker: (await w.query(sql + ' WHERE 1 = ?', [1])).rows[0],
+          server: (await s.exec('SELECT CAST(d AS CHAR) AS d, CAST(dt3 AS CHAR) AS dt3, CAST(ts AS CHAR) AS ts, CAST(tm AS CHAR) AS tm FROM v')).rows[0],
+        };
+        process.stdout.write(JSON.stringify(out));
+      } finally {
+        await s.drop();
+        await d.close();
+      }`;
+    for (const tz of ['Asia/Tokyo', 'America/Los_Angeles']) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { offset: number; text: object; binary: object; worker: object; server: Record<string, string> };
+      assert.notEqual(out.offset, 0, `${tz} is not UTC`);
+      assert.deepEqual(out.text, expected, `${tz}, text protocol`);
+      assert.deepEqual(out.binary, expected, `${tz}, binary protocol (bound parameters)`);
+      assert.deepEqual(out.worker, expected, `${tz}, a worker session`);
+      assert.deepEqual(out.server, { d: expected.d, dt3: expected.dt3, ts: expected.ts, tm: expected.tm }, 'what the server itself prints');
+    }
   });
 
   test('Dialect.close() drops scratches still open', async (t) => {

@@ -32,10 +32,16 @@ export async function openConnection(target: MysqlTarget, database: string | und
       user: target.user,
       password: target.password,
       database,
+      // Values arrive as the server's text; values.ts does the rest (numbers where exact, 0x hex
+      // for bytes). Without these mysql2 would make Dates in the client's time zone, round
+      // DECIMAL and BIGINT to doubles and parse JSON.
       supportBigNumbers: true,
-      bigNumberStrings: false,
-      decimalNumbers: true,
+      bigNumberStrings: true,
+      decimalNumbers: false,
       dateStrings: true,
+      jsonStrings: true,
+      // A GEOMETRY value's bytes, not mysql2's parsed points.
+      typeCast: (field, next) => (field.type === 'GEOMETRY' ? field.buffer() : next()),
       multipleStatements: false,
       connectTimeout: 10_000,
     });

@@ -7,6 +7,7 @@ import { QueryError, type QueryResult, type Session } from '../../engine/dialect
 import { scrub } from '../../util/redact.js';
 import { ER_UNSUPPORTED_PS, SERVER_STATUS_IN_TRANS, type Conn } from './connection.js';
 import { classifyMysqlError, describe, rolledBackFrom, type ServerBehaviour } from './errors.js';
+import { serverValues } from './values.js';
 
 /** How long a graceful close of an idle connection may take before it is destroyed. */
 const CLOSE_GRACE_MS = 2_000;
@@ -15,7 +16,8 @@ function isHeader(x: unknown): x is mysql.ResultSetHeader {
   return !!x && typeof x === 'object' && !Array.isArray(x) && (x as object).constructor?.name === 'ResultSetHeader';
 }
 
-function toResult(res: unknown, fields: unknown): QueryResult {
+/** The statement's result; `binary`: it came by COM_STMT_EXECUTE (see values.ts). */
+function toResult(res: unknown, fields: unknown, binary: boolean): QueryResult {
   if (isHeader(res)) return { rows: [], columns: [], rowCount: res.affectedRows, command: null };
   if (Array.isArray(res)) {
     // CALL of a procedure gives several results: [rows..., header]. Take the first result set.
@@ -25,12 +27,12 @@ function toResult(res: unknown, fields: unknown): QueryResult {
         const last = res[res.length - 1];
         return { rows: [], columns: [], rowCount: isHeader(last) ? last.affectedRows : null, command: null };
       }
-      const rows = res[i] as Record<string, unknown>[];
-      const f = Array.isArray(fields) ? (fields[i] as mysql.FieldPacket[] | undefined) : undefined;
-      return { rows, columns: (f ?? []).map((x) => x.name), rowCount: rows.length, command: null };
+      const f = Array.isArray(fields) ? ((fields[i] as mysql.FieldPacket[] | undefined) ?? []) : [];
+      const rows = serverValues(res[i] as Record<string, unknown>[], f, binary);
+      return { rows, columns: f.map((x) => x.name), rowCount: rows.length, command: null };
     }
-    const rows = res as Record<string, unknown>[];
     const f = Array.isArray(fields) ? (fields as mysql.FieldPacket[]) : [];
+    const rows = serverValues(res as Record<string, unknown>[], f, binary);
     return { rows, columns: f.map((x) => x.name), rowCount: rows.length, command: null };
   }
   return { rows: [], columns: [], rowCount: null, command: null };
@@ -94,7 +96,7 @@ export class Runner {
           ? await this.conn.execute(sql, params.map((p) => (p === undefined ? null : p)) as mysql.ExecuteValues[])
           : await this.conn.query(sql);
       if (isHeader(res)) this.inTransaction = (res.serverStatus & SERVER_STATUS_IN_TRANS) !== 0;
-      return toResult(res, fields);
+      return toResult(res, fields, params.length > 0);
     } catch (e) {
       const db = classifyMysqlError(e, this.server);
       if (!db) throw new Error(scrub(describe(e)));
