@@ -78,6 +78,31 @@ after(async () => {
   await dialect?.close();
 });
 
+/**
+ * bob lowers his own innodb_lock_wait_timeout, then waits for alice's row, which she keeps until
+ * the run ends (her transaction is rolled back then).
+ */
+const OWN_TIMEOUT = `
+name: own-timeout
+title: a worker sets its own lock wait timeout
+story: bob does not want to wait long.
+setup:
+  - CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)
+  - INSERT INTO t VALUES (1, 100)
+workers:
+  alice:
+    - { name: begin, sql: BEGIN }
+    - { name: write, sql: "UPDATE t SET v = v + 1 WHERE id = 1" }
+  bob:
+    - { name: timeout, sql: SET SESSION innodb_lock_wait_timeout = 1 }
+    - { name: begin, sql: BEGIN }
+    - { name: write, sql: "UPDATE t SET v = v + 10 WHERE id = 1", catch: [lock-timeout] }
+    - { name: show, sql: "SELECT @@innodb_lock_wait_timeout AS t" }
+    - { name: commit, sql: COMMIT }
+schedule: [alice.begin, alice.write, bob.timeout, bob.begin, bob.write, bob.show, bob.commit]
+expect: clean
+`;
+
 /** One column of each kind whose value could be converted, shifted or parsed on the way. */
 const VALUES_TABLE = `CREATE TABLE v (d date, dt datetime, dt3 datetime(3), ts timestamp(2) NULL, tm time(3), tneg time,
   j json, b varbinary(8), bt bit(4), tf tinyint(1), amount decimal(10,2), big bigint, f float, y year)`;
@@ -490,6 +515,40 @@ describe('mysql dialect against a real server', () => {
     await b.query('ROLLBACK');
     await a.query('ROLLBACK');
     await s.drop();
+  });
+
+  test("a scenario's own lock wait timeouts stand: lockrepro sets its defaults once, when the session opens", async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b } = await twoSessions('own timeouts');
+    const timeouts = async () => (await b.query('SELECT @@innodb_lock_wait_timeout AS row_wait, @@lock_wait_timeout AS mdl_wait')).rows[0];
+    assert.deepEqual(await timeouts(), { row_wait: 50, mdl_wait: 50 }, "lockrepro's defaults");
+    await b.query('SET SESSION innodb_lock_wait_timeout = 1');
+    await b.query('SET SESSION lock_wait_timeout = 2');
+    // Statements of every kind lockrepro runs for a session: plain, bound, an error and its probe.
+    await b.query('SELECT 1');
+    await b.query('SELECT ? AS x', [1]);
+    assertQueryError(await rejection(b.query('INSERT INTO t VALUES (1, 0)')), { code: '1062', kind: 'unique-violation', rolledBack: 'statement' });
+    assert.deepEqual(await timeouts(), { row_wait: 1, mdl_wait: 2 });
+    await a.query('BEGIN');
+    await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    const t0 = performance.now();
+    assertQueryError(await rejection(b.query('UPDATE t SET v = 0 WHERE id = 1')), { code: '1205', kind: 'lock-timeout', rolledBack: 'statement' });
+    const ms = performance.now() - t0;
+    assert.ok(ms < 10_000, `1205 after ${ms.toFixed(0)} ms: the scenario's 1 s, not lockrepro's 50 s`);
+    assert.deepEqual(await timeouts(), { row_wait: 1, mdl_wait: 2 });
+    await a.query('ROLLBACK');
+    await s.drop();
+  });
+
+  test("a scenario's own lock wait timeout stands, end to end: its step times out at the server's 1205", async (t) => {
+    if (!(await requireMysql(t))) return;
+    const [plan] = plansFrom(OWN_TIMEOUT, 'mariadb', () => '?');
+    const run = await runVariant(await db(), plan!);
+    const wait = run.steps.find((x) => x.worker === 'bob' && x.step === 'write')!;
+    assert.equal(wait.error?.code, '1205', JSON.stringify(wait));
+    assert.equal(wait.hang, false, "the server's lock wait timeout, not lockrepro's step timeout");
+    const after = run.steps.find((x) => x.worker === 'bob' && x.step === 'show')!;
+    assert.deepEqual(after.rows, [{ t: 1 }]);
   });
 
   test('1062 duplicate entry', async (t) => {
