@@ -19,6 +19,7 @@ import {
   type Session,
 } from '../../src/engine/dialect.js';
 import { connectMysql } from '../../src/dialect/mysql/index.js';
+import type { DeadlockReport } from '../../src/dialect/mysql/deadlock-report.js';
 import { detect } from '../../src/detect/detect.js';
 import { runVariant } from '../../src/engine/run.js';
 import { TextReporter } from '../../src/report/text.js';
@@ -449,6 +450,8 @@ describe('mysql dialect against a real server', () => {
   test('AB/BA deadlock: one victim, 1213, whole transaction rolled back', async (t) => {
     if (!(await requireMysql(t))) return;
     const { s, a, b, ids } = await twoSessions('ab ba');
+    const lastDeadlock = () => (s as Scratch & { lastDeadlock(): Promise<DeadlockReport | null> }).lastDeadlock();
+    assert.equal(await lastDeadlock(), null, "the server's latest deadlock, if any, is not this run's");
     await a.query('BEGIN');
     await b.query('BEGIN');
     await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
@@ -464,6 +467,14 @@ describe('mysql dialect against a real server', () => {
     const [victim, survivor] = failed[0]!.i === 0 ? [a, b] : [b, a];
     assert.equal(await inTransaction(victim), 0, 'the victim has no transaction any more');
     assert.equal(await inTransaction(survivor), 1);
+    // InnoDB's own report names the same victim and who waited for whom.
+    const report = await lastDeadlock();
+    assert.ok(report, 'the deadlock report is there');
+    assert.equal(report.victimThreadId, victim.backendId);
+    assert.deepEqual(
+      report.cycle.map((m) => [m.threadId, m.waitsForThreadId, m.lock?.table, m.lock?.mode]).sort(),
+      [[a.backendId, b.backendId, 't', 'X'], [b.backendId, a.backendId, 't', 'X']].sort(),
+    );
     await survivor.query('COMMIT');
     await victim.query('ROLLBACK');
     t.diagnostic(`victim: ${victim.worker}`);

@@ -1,10 +1,11 @@
 /**
- * MariaDB lock data without a server: the status-text parser and the holder
+ * MariaDB lock data without a server: the status-text and deadlock parsers and the holder
  * inference, on what a real MariaDB 10.11 printed (test/fixtures/mariadb, recorded by record.ts
  * there). Each fixture's description says what the sessions did.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { deadlockInvolving, parseLatestDeadlock } from '../../src/dialect/mysql/deadlock-report.js';
 import { WITHHOLD_MAX_MS, parseProcessList, processListWaits } from '../../src/dialect/mysql/holders.js';
 import { parseInnodbStatus, recordWriter, type WaitedLock } from '../../src/dialect/mysql/innodb-status.js';
 import { ask, fixture } from '../fixtures/mariadb/fixtures.js';
@@ -108,6 +109,53 @@ describe('status text (recorded on MariaDB 10.11)', () => {
     ].join('\n');
     const txs = parseInnodbStatus(status).transactions;
     assert.deepEqual(txs.map((t) => [t.threadId, t.lockWait, t.lockStructs]), [[5, false, 2]]);
+  });
+});
+
+describe('LATEST DETECTED DEADLOCK (recorded on MariaDB 10.11)', () => {
+  test('two sessions: bob closed the cycle and was rolled back', () => {
+    const f = fixture('deadlock-two');
+    const r = parseLatestDeadlock(f.snapshots[0]!.status)!;
+    const { alice, bob } = f.threads as { alice: number; bob: number };
+    assert.equal(r.victimThreadId, bob);
+    assert.deepEqual(
+      new Set(r.cycle.map((m) => `${m.threadId}→${m.waitsForThreadId}`)),
+      new Set([`${alice}→${bob}`, `${bob}→${alice}`]),
+    );
+    for (const m of r.cycle) assert.deepEqual(m.lock, { table: 't', index: 'PRIMARY', mode: 'X', detail: 'rec but not gap' });
+    assert.match(r.detectedAt!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
+    assert.ok(r.text.includes(`MariaDB thread id ${bob},`) && r.text.includes('*** WE ROLL BACK TRANSACTION'), 'the server\'s own text');
+  });
+
+  test('three sessions, one of them asking for a shared lock', () => {
+    const f = fixture('deadlock-three');
+    const r = parseLatestDeadlock(f.snapshots[0]!.status)!;
+    const { alice, bob, carol } = f.threads as Record<string, number>;
+    assert.equal(r.victimThreadId, carol);
+    const by = new Map(r.cycle.map((m) => [m.threadId, m]));
+    assert.equal(by.get(alice!)!.waitsForThreadId, bob);
+    assert.equal(by.get(bob!)!.waitsForThreadId, carol);
+    assert.equal(by.get(carol!)!.waitsForThreadId, alice);
+    assert.equal(by.get(bob!)!.lock!.mode, 'S');
+  });
+
+  test("SERIALIZABLE lost update: a waiter's own shared lock is not what it waits for", () => {
+    const f = fixture('deadlock-serializable');
+    const r = parseLatestDeadlock(f.snapshots[0]!.status)!;
+    const { alice, bob } = f.threads as { alice: number; bob: number };
+    assert.equal(r.victimThreadId, bob);
+    assert.deepEqual(r.cycle.map((m) => [m.threadId, m.waitsForThreadId]).sort(), [[alice, bob], [bob, alice]].sort());
+  });
+
+  test("only this run's deadlock counts: the section is server-wide and keeps the latest", () => {
+    const f = fixture('metadata-and-user-locks');
+    const r = parseLatestDeadlock(f.snapshots[0]!.status);
+    assert.ok(r, 'an earlier deadlock of other sessions is still printed');
+    assert.equal(deadlockInvolving(r, new Set(Object.values(f.threads))), null);
+    const d = fixture('deadlock-two');
+    const mine = parseLatestDeadlock(d.snapshots[0]!.status);
+    assert.equal(deadlockInvolving(mine, new Set([d.threads.alice!])), mine);
+    assert.equal(parseLatestDeadlock('no deadlock section'), null);
   });
 });
 

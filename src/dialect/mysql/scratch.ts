@@ -14,6 +14,7 @@ import {
 } from '../../engine/dialect.js';
 import { scrub } from '../../util/redact.js';
 import { ER_NO_SUCH_THREAD, monitorQuery, openConnection, quoteIdent, type Conn } from './connection.js';
+import { deadlockInvolving, parseLatestDeadlock, type DeadlockReport } from './deadlock-report.js';
 import { classifyMysqlError, describe, serverErrno, type ServerBehaviour } from './errors.js';
 import { lockWaitSource, type LockWaitMethod, type LockWaitSource } from './lock-waits.js';
 import { MysqlSession, Runner } from './session.js';
@@ -67,6 +68,8 @@ export async function createMysqlScratch(owner: ScratchOwner, label: string): Pr
 
 export class MysqlScratch implements Scratch {
   private readonly sessions = new Map<number, MysqlSession>();
+  /** Every connection id this scratch opened, closed ones too (for lastDeadlock). */
+  private readonly opened = new Set<number>();
   private readonly source: LockWaitSource;
   private dropping: Promise<void> | null = null;
   private dropped = false;
@@ -77,6 +80,7 @@ export class MysqlScratch implements Scratch {
     private readonly monitor: Conn,
     private readonly owner: ScratchOwner,
   ) {
+    this.opened.add(admin.backendId);
     this.source = lockWaitSource(owner.lockWaitMethod, monitorQuery(monitor), (id) => this.sessions.get(id)?.inflight ?? undefined, {
       schema: name,
       threads: () => new Set([...this.sessions.keys(), this.admin.backendId]),
@@ -111,6 +115,7 @@ export class MysqlScratch implements Scratch {
     }
     const session = new MysqlSession(worker, runner, (s) => this.closeSession(s));
     this.sessions.set(session.backendId, session);
+    this.opened.add(session.backendId);
     return session;
   }
 
@@ -122,6 +127,19 @@ export class MysqlScratch implements Scratch {
   lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
     if (this.dropped) return Promise.resolve(new Map());
     return this.source.waits(backendIds);
+  }
+
+  /**
+   * InnoDB's report of the latest deadlock it resolved (`LATEST DETECTED DEADLOCK` in
+   * `SHOW ENGINE INNODB STATUS`, read on the monitor connection), if this run's sessions are in
+   * its cycle; null otherwise. The server keeps only the latest deadlock, server-wide: the caller
+   * should check `victimThreadId` (and `detectedAt`, to tell it from an earlier one of the same
+   * run). A GET_LOCK() deadlock (1213 too) is not InnoDB's and is never in it.
+   */
+  async lastDeadlock(): Promise<DeadlockReport | null> {
+    if (this.dropped) return null;
+    const rows = await monitorQuery(this.monitor)('SHOW ENGINE INNODB STATUS');
+    return deadlockInvolving(parseLatestDeadlock(String(rows[0]?.Status ?? '')), this.opened);
   }
 
   async cancel(backendId: number): Promise<void> {
