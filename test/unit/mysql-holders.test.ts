@@ -8,7 +8,33 @@ import { describe, test } from 'node:test';
 import { deadlockInvolving, parseLatestDeadlock } from '../../src/dialect/mysql/deadlock-report.js';
 import { WITHHOLD_MAX_MS, parseProcessList, processListWaits } from '../../src/dialect/mysql/holders.js';
 import { parseInnodbStatus, recordWriter, type WaitedLock } from '../../src/dialect/mysql/innodb-status.js';
-import { ask, fixture } from '../fixtures/mariadb/fixtures.js';
+import { ask, fixture, type Fixture } from '../fixtures/mariadb/fixtures.js';
+
+/**
+ * The transaction list as it stands for a few microseconds before InnoDB resolves a deadlock: the
+ * transactions of a recorded deadlock report, printed the way the list prints them, the members
+ * in `waiting` in LOCK WAIT (for what they waited for in the report), the others not.
+ */
+function listFromDeadlock(f: Fixture, waiting: readonly string[]): string {
+  const status = f.snapshots[0]!.status;
+  const section = status.slice(status.indexOf('LATEST DETECTED DEADLOCK'), status.indexOf('\n------------\nTRANSACTIONS\n'));
+  const blocks = section.split(/\n\*\*\* \(\d+\) TRANSACTION:\n/).slice(1);
+  const out = ['LIST OF TRANSACTIONS FOR EACH SESSION:'];
+  for (const block of blocks) {
+    const lines = block.split('\n');
+    const thread = Number(/MariaDB thread id (\d+),/.exec(block)![1]);
+    const wait = lines.indexOf('*** WAITING FOR THIS LOCK TO BE GRANTED:');
+    const isWaiting = waiting.some((name) => f.threads[name] === thread);
+    const head = lines.slice(0, wait).map((l) => (isWaiting ? l : l.replace(/^LOCK WAIT /, '')));
+    out.push(`---${head[0]}`, ...head.slice(1));
+    if (isWaiting) {
+      const lock = lines.slice(wait + 1, lines.indexOf('', wait + 1));
+      out.push('------- TRX HAS BEEN WAITING 5 us FOR THIS LOCK TO BE GRANTED:', ...lock, '', '------------------');
+    }
+  }
+  out.push('--------', 'FILE I/O', '--------');
+  return out.join('\n');
+}
 
 describe('status text (recorded on MariaDB 10.11)', () => {
   test('transactions: ids, threads, states, lock structs, the wait', () => {
@@ -245,6 +271,27 @@ describe('holders (recorded on MariaDB 10.11)', () => {
 
   test('a read-only waiter (no trx id) is named with its holder', () => {
     assert.deepEqual(ask(fixture('read-only-waiter'), 0).waits, { bob: ['alice'] });
+  });
+
+  test('a new wait that closes a cycle is a deadlock being resolved, not a wait (innodb_deadlock_detect=ON)', () => {
+    const d = fixture('deadlock-two');
+    const f: Fixture = {
+      ...d,
+      snapshots: [
+        { label: 'alice waits for bob', processlist: [], status: listFromDeadlock(d, ['alice']) },
+        { label: 'bob asked for row 1: his deadlock check has not run yet', processlist: [], status: listFromDeadlock(d, ['alice', 'bob']) },
+      ],
+    };
+    const first = ask(f, 0, new Map(), { scope: 'none' });
+    assert.deepEqual(first.waits, { alice: ['bob'] }, 'each row names its writer');
+    assert.deepEqual(ask(f, 1, first.memory, { scope: 'none' }).waits, { alice: ['bob'] }, "bob's wait is held back: the server answers it with 1213");
+    const late = ask(f, 1, ask(f, 1, first.memory, { scope: 'none', now: 0 }).memory, { scope: 'none', now: WITHHOLD_MAX_MS });
+    assert.deepEqual(late.waits, { alice: ['bob'], bob: ['alice'] }, 'bounded: still there after the hold-back bound, it is reported');
+    assert.deepEqual(
+      ask(f, 1, first.memory, { scope: 'none', deadlockDetect: false }).waits,
+      { alice: ['bob'], bob: ['alice'] },
+      'without deadlock detection the cycle stays until a lock wait timeout: a wait',
+    );
   });
 
   test('MySQL without information_schema lock views: reported at once with what is known', () => {

@@ -56,7 +56,7 @@ export async function connectMysql(url: string): Promise<Dialect> {
     }
     const behaviour: ServerBehaviour = { rollbackOnTimeout: vars.get('innodb_rollback_on_timeout') === 'ON' };
 
-    const lockWaits = await chooseLockWaitMethod(ctl, target, isMariadb, vars.get('performance_schema') === 'ON');
+    const lockWaits = await chooseLockWaitMethod(ctl, target, isMariadb, vars.get('performance_schema') === 'ON', vars.get('innodb_deadlock_detect') !== 'OFF');
     const info: DatabaseInfo = { dialect: isMariadb ? 'mariadb' : 'mysql', version, embedded: false, settings };
     return new MysqlDialect(target, ctl, info, behaviour, lockWaits);
   } catch (e) {
@@ -70,7 +70,13 @@ export async function connectMysql(url: string): Promise<Dialect> {
  * MySQL 8 with performance_schema: its live lock tables (untested). Otherwise the InnoDB status
  * text (needs PROCESS), with MariaDB's information_schema lock views as a rate-limited extra.
  */
-async function chooseLockWaitMethod(ctl: Conn, target: MysqlTarget, isMariadb: boolean, perfSchema: boolean): Promise<LockWaitMethod> {
+async function chooseLockWaitMethod(
+  ctl: Conn,
+  target: MysqlTarget,
+  isMariadb: boolean,
+  perfSchema: boolean,
+  deadlockDetect: boolean,
+): Promise<LockWaitMethod> {
   const q = monitorQuery(ctl);
   if (!isMariadb && perfSchema) {
     try {
@@ -94,10 +100,10 @@ async function chooseLockWaitMethod(ctl: Conn, target: MysqlTarget, isMariadb: b
     }
     throw e;
   }
-  if (!isMariadb) return { kind: 'innodb-status', informationSchema: null };
+  if (!isMariadb) return { kind: 'innodb-status', informationSchema: null, deadlockDetect };
   // Whether the view exists, asked without reading it (a read would restart its cache clock).
   const found = await q(`SHOW TABLES FROM information_schema LIKE 'INNODB_LOCK_WAITS'`).catch(() => []);
-  return { kind: 'innodb-status', informationSchema: found.length > 0 ? new InformationSchemaClock() : null };
+  return { kind: 'innodb-status', informationSchema: found.length > 0 ? new InformationSchemaClock() : null, deadlockDetect };
 }
 
 class MysqlDialect implements Dialect, ScratchOwner {

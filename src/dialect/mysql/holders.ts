@@ -182,6 +182,8 @@ export interface InnodbObservation {
   /** Whether information_schema lock views exist on this server (MariaDB). */
   informationSchemaAvailable: boolean;
   scope: ScratchScope | null;
+  /** innodb_deadlock_detect is ON: a cycle of InnoDB waits is resolved at once by the server. */
+  deadlockDetect: boolean;
 }
 
 export interface InnodbInference {
@@ -212,6 +214,7 @@ export function inferInnodbWaits(memory: HolderMemory, obs: InnodbObservation): 
   const next = new Map(memory);
   const seen = new Set<string>();
   let wantInformationSchema = false;
+  const found: FoundWait[] = [];
 
   for (const tx of status.transactions) {
     if (!tx.lockWait || tx.threadId === null || !wanted.has(tx.threadId) || obs.answered.has(tx.threadId)) continue;
@@ -244,12 +247,65 @@ export function inferInnodbWaits(memory: HolderMemory, obs: InnodbObservation): 
     }
 
     const firstSeen = prev?.firstSeen ?? now;
-    const reported = (prev?.reported ?? false) || complete || !obs.informationSchemaAvailable || now - firstSeen >= WITHHOLD_MAX_MS;
-    if (reported) waits.set(tx.threadId, [...holders.keys()].sort((a, b) => a - b));
-    else if (obs.informationSchema === null) wantInformationSchema = true;
-    next.set(key, { firstSeen, reported, holders: [...holders.values()], complete });
+    const ready = (prev?.reported ?? false) || complete || !obs.informationSchemaAvailable || now - firstSeen >= WITHHOLD_MAX_MS;
+    found.push({ tx, key, firstSeen, wasReported: prev?.reported ?? false, ready, holders: [...holders.values()], complete });
+  }
+
+  // A new wait that closes a cycle of InnoDB waits is a deadlock InnoDB is resolving right now:
+  // the waiting thread runs the deadlock check itself, just after its lock request became
+  // visible (lock_wait() in lock0lock.cc), and rolls a member back at once. Reported as a wait,
+  // it would make the transcript depend on whether the monitor looked in those microseconds.
+  const edges = waitsForGraph(found, status, memory, live);
+  for (const f of found) {
+    let reported = f.ready;
+    if (reported && !f.wasReported && obs.deadlockDetect && now - f.firstSeen < WITHHOLD_MAX_MS && closesCycle(f.tx.threadId!, edges)) {
+      reported = false;
+    }
+    if (reported) waits.set(f.tx.threadId!, f.holders.map((h) => h.threadId).sort((a, b) => a - b));
+    else if (!f.ready && obs.informationSchema === null) wantInformationSchema = true;
+    next.set(f.key, { firstSeen: f.firstSeen, reported, holders: f.holders, complete: f.complete });
   }
   return { waits, memory: forgetWaitsOf(next, wanted, seen), wantInformationSchema };
+}
+
+interface FoundWait {
+  tx: StatusTransaction;
+  key: string;
+  firstSeen: number;
+  wasReported: boolean;
+  /** Holders known well enough (or long enough waited for) to report the wait. */
+  ready: boolean;
+  holders: HolderId[];
+  complete: boolean;
+}
+
+/**
+ * Who waits for whom among InnoDB waits, by thread: this call's waits, and the other waiting
+ * transactions of the status text as remembered from earlier calls (same wait, holders still open).
+ */
+function waitsForGraph(found: readonly FoundWait[], status: InnodbStatus, memory: HolderMemory, live: LiveTransactions): Map<number, number[]> {
+  const edges = new Map<number, number[]>();
+  for (const f of found) edges.set(f.tx.threadId!, f.holders.map((h) => h.threadId));
+  for (const tx of status.transactions) {
+    if (!tx.lockWait || tx.threadId === null || edges.has(tx.threadId)) continue;
+    const m = memory.get(waitKey(tx));
+    if (m) edges.set(tx.threadId, m.holders.filter((h) => live.holds(h)).map((h) => h.threadId));
+  }
+  return edges;
+}
+
+/** Whether following the waits-for edges from `thread`'s holders leads back to it. */
+function closesCycle(thread: number, edges: ReadonlyMap<number, readonly number[]>): boolean {
+  const seen = new Set<number>();
+  const todo = [...(edges.get(thread) ?? [])];
+  while (todo.length > 0) {
+    const t = todo.pop()!;
+    if (t === thread) return true;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    todo.push(...(edges.get(t) ?? []));
+  }
+  return false;
 }
 
 /** The transactions of one status text, for asking whether a holder still holds. */

@@ -15,8 +15,8 @@
  *      (≈0.15–0.3 ms, live, needs PROCESS): transactions in `LOCK WAIT` and the lock each waits
  *      for (innodb-status.ts), and their holders (holders.ts).
  *   4. Only when holders.ts asks for it, and nobody in this process has read them for ≥105 ms:
- *      information_schema's InnoDB lock views (a cache the server refreshes after 100 ms without
- *      a read; lab-notes §3).
+ *      information_schema's INNODB_TRX and INNODB_LOCK_WAITS, in one statement (a cache the
+ *      server refreshes after 100 ms without a read; lab-notes §3).
  *
  * MySQL 8 (NOT TESTED): performance-schema.ts. If performance_schema is unavailable, the MariaDB
  * method is used (status text; no information_schema lock views in MySQL 8).
@@ -61,7 +61,12 @@ export class InformationSchemaClock {
 
 export type LockWaitMethod =
   | { kind: 'performance_schema' }
-  | { kind: 'innodb-status'; informationSchema: InformationSchemaClock | null };
+  | {
+      kind: 'innodb-status';
+      informationSchema: InformationSchemaClock | null;
+      /** innodb_deadlock_detect is ON (the default): InnoDB resolves a cycle of waits at once. */
+      deadlockDetect: boolean;
+    };
 
 /** The scratch database and the run's connections in it, workers and admin (read at each call). */
 export interface LiveScope {
@@ -72,7 +77,7 @@ export interface LiveScope {
 export function lockWaitSource(method: LockWaitMethod, q: MonitorQuery, inflight: InflightLookup, scope: LiveScope): LockWaitSource {
   return method.kind === 'performance_schema'
     ? new PerformanceSchemaLockWaits(q)
-    : new InnodbStatusLockWaits(q, inflight, method.informationSchema, scope);
+    : new InnodbStatusLockWaits(q, inflight, method.informationSchema, method.deadlockDetect, scope);
 }
 
 /** MariaDB, or MySQL without performance_schema: PROCESSLIST + status text (+ information_schema). */
@@ -84,6 +89,7 @@ export class InnodbStatusLockWaits implements LockWaitSource {
     private readonly inflight: InflightLookup,
     /** null where information_schema has no INNODB_LOCK_WAITS (MySQL 8). */
     private readonly isClock: InformationSchemaClock | null,
+    private readonly deadlockDetect: boolean,
     private readonly scope: LiveScope | null = null,
   ) {}
 
@@ -113,6 +119,7 @@ export class InnodbStatusLockWaits implements LockWaitSource {
       informationSchema: null,
       informationSchemaAvailable: this.isClock !== null,
       scope: this.scope ? { schema: this.scope.schema, threads: this.scope.threads() } : null,
+      deadlockDetect: this.deadlockDetect,
     };
     let inferred = inferInnodbWaits(this.memory, obs);
     if (inferred.wantInformationSchema && this.isClock!.fresh()) {
