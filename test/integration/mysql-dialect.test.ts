@@ -3,29 +3,62 @@
  * for the URL and the skip/fail rule). Nothing here sleeps to synchronise: a test waits for a lock
  * wait by polling lockWaits, with a bound.
  *
- * The first group needs no server: it checks the parsers on text captured from MariaDB 10.11 and,
- * for MySQL 8 (which cannot run here), on the format its manual shows.
+ * What needs no server (parsers, holder inference on recorded status texts, value conversion) is
+ * in test/unit/mysql-*.test.ts.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
 import {
-  BadDatabaseUrl,
   DatabaseUnavailableError,
   QueryError,
   type Dialect,
   type Scratch,
   type Session,
 } from '../../src/engine/dialect.js';
-import { connectMysql, scratchName } from '../../src/dialect/mysql/index.js';
-import { parseInnodbStatus, recordWriterCandidates } from '../../src/dialect/mysql/innodb-status.js';
-import { getLockNames, mdlConflicts } from '../../src/dialect/mysql/lock-waits.js';
-import { parseMysqlUrl } from '../../src/dialect/mysql/url.js';
+import { connectMysql } from '../../src/dialect/mysql/index.js';
+import type { DeadlockReport } from '../../src/dialect/mysql/deadlock-report.js';
+import { detect } from '../../src/detect/detect.js';
+import { runVariant } from '../../src/engine/run.js';
+import { TextReporter } from '../../src/report/text.js';
+import { plansFrom } from '../helpers/scenario.js';
 import { MYSQL_TEST_URL, rawMysql, requireMysql, withCredentials } from '../helpers/mysql.js';
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
+
+/**
+ * Three sessions at SERIALIZABLE (the reported bug): bob waits for alice's shared lock, and carol
+ * then opens a transaction of her own while bob still waits.
+ */
+const THREE_SERIALIZABLE = `
+name: three-serializable
+title: bob waits for alice while carol reads
+story: A third session opens a transaction while bob waits for alice.
+isolation: serializable
+setup:
+  - CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)
+  - INSERT INTO t VALUES (1, 100), (2, 200)
+workers:
+  alice:
+    - { name: begin, sql: BEGIN }
+    - { name: read, sql: "SELECT v FROM t WHERE id = 1" }
+    - { name: commit, sql: COMMIT }
+  bob:
+    - { name: begin, sql: BEGIN }
+    - { name: write, sql: "UPDATE t SET v = v + 1 WHERE id = 1" }
+    - { name: commit, sql: COMMIT }
+  carol:
+    - { name: begin, sql: BEGIN }
+    - { name: read, sql: "SELECT v FROM t WHERE id = 2" }
+    - { name: commit, sql: COMMIT }
+schedule: [alice.begin, alice.read, bob.begin, bob.write, carol.begin, carol.read, alice.commit, carol.commit, bob.commit]
+checks:
+  - { name: one write, sql: "SELECT v FROM t WHERE id = 1", expect: 101, anomaly: lost-update }
+expect: clean
+`;
 
 /** Names of scratch databases this file created, to check none is left behind. */
 const created = new Set<string>();
@@ -45,6 +78,37 @@ async function scratch(label: string): Promise<Scratch> {
 after(async () => {
   await dialect?.close();
 });
+
+/**
+ * bob lowers his own innodb_lock_wait_timeout, then waits for alice's row, which she keeps until
+ * the run ends (her transaction is rolled back then).
+ */
+const OWN_TIMEOUT = `
+name: own-timeout
+title: a worker sets its own lock wait timeout
+story: bob does not want to wait long.
+setup:
+  - CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)
+  - INSERT INTO t VALUES (1, 100)
+workers:
+  alice:
+    - { name: begin, sql: BEGIN }
+    - { name: write, sql: "UPDATE t SET v = v + 1 WHERE id = 1" }
+  bob:
+    - { name: timeout, sql: SET SESSION innodb_lock_wait_timeout = 1 }
+    - { name: begin, sql: BEGIN }
+    - { name: write, sql: "UPDATE t SET v = v + 10 WHERE id = 1", catch: [lock-timeout] }
+    - { name: show, sql: "SELECT @@innodb_lock_wait_timeout AS t" }
+    - { name: commit, sql: COMMIT }
+schedule: [alice.begin, alice.write, bob.timeout, bob.begin, bob.write, bob.show, bob.commit]
+expect: clean
+`;
+
+/** One column of each kind whose value could be converted, shifted or parsed on the way. */
+const VALUES_TABLE = `CREATE TABLE v (d date, dt datetime, dt3 datetime(3), ts timestamp(2) NULL, tm time(3), tneg time,
+  j json, b varbinary(8), bt bit(4), tf tinyint(1), amount decimal(10,2), big bigint, f float, y year)`;
+const VALUES_ROW = `INSERT INTO v VALUES ('2008-12-22', '2008-12-22 00:00:00', '2008-12-22 10:20:30.000', '2008-12-22 23:59:59.50',
+  '10:00:00.500', '-838:59:59', '{"a": [1, 2.50, 12345678901234567890]}', x'00ff10', b'1010', TRUE, 10.50, 9007199254740993, 0.1, 2008)`;
 
 /** Poll lockWaits (no sleeping) until `pred` holds; returns the answer and the time it took. */
 async function pollWaits(
@@ -109,120 +173,6 @@ async function twoSessions(label: string, isolation: 'read-committed' | 'repeata
 
 // ---------------------------------------------------------------------------------------------
 
-describe('mysql dialect: parsers (no server needed)', () => {
-  test('URL: schemes, defaults, decoded password', () => {
-    const t = parseMysqlUrl('mariadb://app:p%40ss%2Fw%3Ard@db.example:3307/shop');
-    assert.deepEqual(
-      { host: t.host, port: t.port, user: t.user, password: t.password, database: t.database },
-      { host: 'db.example', port: 3307, user: 'app', password: 'p@ss/w:rd', database: 'shop' },
-    );
-    assert.ok(!t.display.includes('p%40ss') && t.display.includes('***'), t.display);
-    const d = parseMysqlUrl('mysql://root@127.0.0.1');
-    assert.equal(d.port, 3306);
-    assert.equal(d.database, undefined);
-    assert.equal(parseMysqlUrl('mysql://root@[::1]:3306/x').host, '::1');
-    assert.throws(() => parseMysqlUrl('mysql://root@h/x?ssl=true'), BadDatabaseUrl);
-  });
-
-  test('scratch names: [a-z0-9_], short, at most 64 characters', () => {
-    assert.match(scratchName('AB/BA deadlock — Ünïcode!'), /^lockrepro_ab_ba_deadlock_unicode_[0-9a-f]{6}$/);
-    const long = scratchName('x'.repeat(300));
-    assert.ok(long.length <= 64, long);
-    assert.match(scratchName(''), /^lockrepro_[0-9a-f]{6}$/);
-  });
-
-  test('GET_LOCK names: literals and bound parameters, never guessed', () => {
-    assert.deepEqual(getLockNames("SELECT GET_LOCK('a''b', 10)", []), ["a'b"]);
-    assert.deepEqual(getLockNames('SELECT ?, get_lock ( ? , 5) AS g', ['x', 'lk']), ['lk']);
-    assert.deepEqual(getLockNames("SELECT '?', GET_LOCK(?, 5) -- GET_LOCK('no', 1)", ['lk']), ['lk']);
-    assert.deepEqual(getLockNames("SELECT GET_LOCK(CONCAT('a', ?), 5)", ['b']), []);
-    assert.deepEqual(getLockNames('SELECT MY_GET_LOCK(?, 1)', ['z']), []);
-  });
-
-  test('metadata lock compatibility (MySQL 8 path)', () => {
-    assert.equal(mdlConflicts('SHARED_READ', 'SHARED_NO_READ_WRITE'), true); // SELECT vs LOCK TABLES ... WRITE
-    assert.equal(mdlConflicts('SHARED_READ', 'SHARED_WRITE'), false);
-    assert.equal(mdlConflicts('EXCLUSIVE', 'SHARED_READ'), true);
-    assert.equal(mdlConflicts('SHARED_WRITE', 'SHARED_READ_ONLY'), true);
-  });
-
-  test('status text: MySQL 8 format (from the manual; MySQL 8 itself is untested)', () => {
-    const status = [
-      '------------',
-      'TRANSACTIONS',
-      '------------',
-      'Trx id counter 1950',
-      'LIST OF TRANSACTIONS FOR EACH SESSION:',
-      '---TRANSACTION 421291106147544, not started',
-      '0 lock struct(s), heap size 1136, 0 row lock(s)',
-      '---TRANSACTION 1949, ACTIVE 25 sec starting index read',
-      'mysql tables in use 1, locked 1',
-      'LOCK WAIT 2 lock struct(s), heap size 1136, 1 row lock(s)',
-      'MySQL thread id 9, OS thread handle 140588307097344, query id 28 localhost root updating',
-      'UPDATE t SET v = 1 WHERE id = 1',
-      '------- TRX HAS BEEN WAITING 25 SEC FOR THIS LOCK TO BE GRANTED:',
-      'RECORD LOCKS space id 2 page no 4 n bits 72 index PRIMARY of table `test`.`t` trx id 1949 lock_mode X locks rec but not gap waiting',
-      'Record lock, heap no 2 PHYSICAL RECORD: n_fields 4; compact format; info bits 0',
-      ' 0: len 4; hex 80000001; asc     ;;',
-      ' 1: len 6; hex 00000000079c; asc       ;;',
-      ' 2: len 7; hex 82000000860110; asc        ;;',
-      ' 3: len 4; hex 80000001; asc     ;;',
-      '',
-      '------------------',
-      '---TRANSACTION 1948, ACTIVE 30 sec',
-      '2 lock struct(s), heap size 1136, 1 row lock(s), undo log entries 1',
-      'MySQL thread id 8, OS thread handle 140588307363584, query id 26 localhost root',
-      '--------',
-      'FILE I/O',
-      '--------',
-    ].join('\n');
-    const txs = parseInnodbStatus(status);
-    assert.equal(txs.length, 3);
-    const waiting = txs.find((x) => x.lockWait)!;
-    assert.equal(waiting.threadId, 9);
-    assert.equal(waiting.trxId, 1949);
-    assert.equal(waiting.waitingFor?.type, 'record');
-    assert.deepEqual(recordWriterCandidates(waiting.waitingFor!), [0x79c]);
-    assert.equal(txs[2]!.threadId, 8);
-    assert.equal(txs[2]!.lockWait, false);
-    assert.deepEqual(txs.map((x) => x.active), [false, true, true], 'a numbered "not started" one is not open');
-  });
-
-  test('status text: a read-only transaction (MariaDB prints no number) is still open', () => {
-    const txs = parseInnodbStatus([
-      'LIST OF TRANSACTIONS FOR EACH SESSION:',
-      '---TRANSACTION (0x7fe4c8a2c680), ACTIVE 2 sec',
-      '2 lock struct(s), heap size 1128, 1 row lock(s)',
-      'MariaDB thread id 12, OS thread handle 1, query id 40 127.0.0.1 root',
-      '---TRANSACTION (0x7fe4c8a2bb80), not started',
-      'MariaDB thread id 13, OS thread handle 1, query id 41 127.0.0.1 root',
-      '--------',
-      'FILE I/O',
-    ].join('\n'));
-    assert.deepEqual(txs.map((x) => [x.trxId, x.threadId, x.active]), [[null, 12, true], [null, 13, false]]);
-  });
-
-  test('status text: statement text cannot fake a wait', () => {
-    const status = [
-      'LIST OF TRANSACTIONS FOR EACH SESSION:',
-      '---TRANSACTION 30, ACTIVE 1 sec',
-      '2 lock struct(s), heap size 1128, 1 row lock(s)',
-      'MariaDB thread id 5, OS thread handle 1, query id 9 127.0.0.1 root Sending data',
-      "SELECT 'x'",
-      'LOCK WAIT 2 lock struct(s), heap size 1128, 1 row lock(s)',
-      'MariaDB thread id 99, OS thread handle 1',
-      '--------',
-      'FILE I/O',
-    ].join('\n');
-    const txs = parseInnodbStatus(status);
-    assert.equal(txs.length, 1);
-    assert.equal(txs[0]!.threadId, 5);
-    assert.equal(txs[0]!.lockWait, false);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-
 describe('mysql dialect against a real server', () => {
   test('identifies the server', async (t) => {
     if (!(await requireMysql(t))) return;
@@ -255,7 +205,7 @@ describe('mysql dialect against a real server', () => {
     assert.equal(ins.rowCount, 2);
     const sel = await s.exec('SELECT id, balance, big, d FROM acct ORDER BY id');
     assert.deepEqual(sel.columns, ['id', 'balance', 'big', 'd']);
-    assert.deepEqual(sel.rows[0], { id: 1, balance: 10.5, big: 7, d: '2024-02-29' });
+    assert.deepEqual(sel.rows[0], { id: 1, balance: '10.50', big: 7, d: '2024-02-29' }, 'DECIMAL as a number only where exact');
     assert.equal(sel.rows[1]!.big, '9007199254740993', 'beyond 2^53 stays exact, as a string');
     assert.equal(sel.rowCount, 2);
 
@@ -294,6 +244,47 @@ describe('mysql dialect against a real server', () => {
       await raw.end();
     }
     t.diagnostic(`drop with a blocked session took ${dropMs.toFixed(1)} ms`);
+  });
+
+  test("values are the server's own text, by both protocols, in any client time zone", async (t) => {
+    if (!(await requireMysql(t))) return;
+    const expected = {
+      d: '2008-12-22', dt: '2008-12-22 00:00:00', dt3: '2008-12-22 10:20:30.000', ts: '2008-12-22 23:59:59.50',
+      tm: '10:00:00.500', tneg: '-838:59:59', j: '{"a": [1, 2.50, 12345678901234567890]}', b: '0x00FF10', bt: '0x0A',
+      tf: 1, amount: '10.50', sum: 30, big: '9007199254740993', f: 0.1, y: 2008,
+    };
+    // A child process per time zone far from UTC: nothing may depend on the client's zone.
+    const child = `
+      const { connectMysql } = await import(${JSON.stringify(new URL('../../src/dialect/mysql/index.ts', import.meta.url).href)});
+      const d = await connectMysql(${JSON.stringify(MYSQL_TEST_URL)});
+      const s = await d.createScratch('values');
+      try {
+        await s.exec(${JSON.stringify(VALUES_TABLE)});
+        await s.exec(${JSON.stringify(VALUES_ROW)});
+        const sql = 'SELECT v.*, (SELECT SUM(x) FROM (SELECT 10 AS x UNION ALL SELECT 20) s) AS sum FROM v';
+        const w = await s.openSession('alice', 'read-committed');
+        const out = {
+          offset: new Date(2008, 11, 22).getTimezoneOffset(),
+          text: (await s.exec(sql)).rows[0],
+          binary: (await s.exec(sql + ' WHERE 1 = ?', [1])).rows[0],
+          worker: (await w.query(sql + ' WHERE 1 = ?', [1])).rows[0],
+          server: (await s.exec('SELECT CAST(d AS CHAR) AS d, CAST(dt3 AS CHAR) AS dt3, CAST(ts AS CHAR) AS ts, CAST(tm AS CHAR) AS tm FROM v')).rows[0],
+        };
+        process.stdout.write(JSON.stringify(out));
+      } finally {
+        await s.drop();
+        await d.close();
+      }`;
+    for (const tz of ['Asia/Tokyo', 'America/Los_Angeles']) {
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { offset: number; text: object; binary: object; worker: object; server: Record<string, string> };
+      assert.notEqual(out.offset, 0, `${tz} is not UTC`);
+      assert.deepEqual(out.text, expected, `${tz}, text protocol`);
+      assert.deepEqual(out.binary, expected, `${tz}, binary protocol (bound parameters)`);
+      assert.deepEqual(out.worker, expected, `${tz}, a worker session`);
+      assert.deepEqual(out.server, { d: expected.d, dt3: expected.dt3, ts: expected.ts, tm: expected.tm }, 'what the server itself prints');
+    }
   });
 
   test('Dialect.close() drops scratches still open', async (t) => {
@@ -422,9 +413,45 @@ describe('mysql dialect against a real server', () => {
     await s.drop();
   });
 
+  test('reported bug: a holder once named stays named when a third session opens a transaction (SERIALIZABLE)', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const s = await scratch('three serializable');
+    await s.exec('CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)');
+    await s.exec('INSERT INTO t VALUES (1, 100), (2, 200)');
+    const [a, b, c] = [await s.openSession('alice', 'serializable'), await s.openSession('bob', 'serializable'), await s.openSession('carol', 'serializable')];
+    const all = [a.backendId, b.backendId, c.backendId];
+    await a.query('BEGIN');
+    await a.query('SELECT v FROM t WHERE id = 1'); // a shared lock on row 1
+    await b.query('BEGIN');
+    const p = b.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    const seen = await pollWaits(s, all, (w) => w.has(b.backendId));
+    assert.deepEqual(seen.waits.get(b.backendId), [a.backendId]);
+    await c.query('BEGIN');
+    await c.query('SELECT v FROM t WHERE id = 2'); // carol: another read-only transaction with a lock
+    for (let i = 0; i < 20; i++) assert.deepEqual(await s.lockWaits(all), new Map([[b.backendId, [a.backendId]]]), `poll ${i}`);
+    await a.query('COMMIT');
+    await p;
+    await b.query('COMMIT');
+    await c.query('COMMIT');
+    await s.drop();
+  });
+
+  test('reported bug, end to end: the transcript never says "another session" for a named holder', async (t) => {
+    if (!(await requireMysql(t))) return;
+    const [plan] = plansFrom(THREE_SERIALIZABLE, 'mariadb', () => '?');
+    const run = await runVariant(await db(), plan!);
+    const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: detect(run) });
+    assert.ok(!text.includes('another session'), text);
+    assert.equal(text.split('⏳ bob waits for alice').length - 1, 1, text);
+    const write = run.steps.find((x) => x.worker === 'bob' && x.step === 'write')!;
+    assert.deepEqual([write.blocked, write.blockedBy], [true, ['alice']]);
+  });
+
   test('AB/BA deadlock: one victim, 1213, whole transaction rolled back', async (t) => {
     if (!(await requireMysql(t))) return;
     const { s, a, b, ids } = await twoSessions('ab ba');
+    const lastDeadlock = () => (s as Scratch & { lastDeadlock(): Promise<DeadlockReport | null> }).lastDeadlock();
+    assert.equal(await lastDeadlock(), null, "the server's latest deadlock, if any, is not this run's");
     await a.query('BEGIN');
     await b.query('BEGIN');
     await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
@@ -440,6 +467,14 @@ describe('mysql dialect against a real server', () => {
     const [victim, survivor] = failed[0]!.i === 0 ? [a, b] : [b, a];
     assert.equal(await inTransaction(victim), 0, 'the victim has no transaction any more');
     assert.equal(await inTransaction(survivor), 1);
+    // InnoDB's own report names the same victim and who waited for whom.
+    const report = await lastDeadlock();
+    assert.ok(report, 'the deadlock report is there');
+    assert.equal(report.victimThreadId, victim.backendId);
+    assert.deepEqual(
+      report.cycle.map((m) => [m.threadId, m.waitsForThreadId, m.lock?.table, m.lock?.mode]).sort(),
+      [[a.backendId, b.backendId, 't', 'X'], [b.backendId, a.backendId, 't', 'X']].sort(),
+    );
     await survivor.query('COMMIT');
     await victim.query('ROLLBACK');
     t.diagnostic(`victim: ${victim.worker}`);
@@ -491,6 +526,40 @@ describe('mysql dialect against a real server', () => {
     await b.query('ROLLBACK');
     await a.query('ROLLBACK');
     await s.drop();
+  });
+
+  test("a scenario's own lock wait timeouts stand: lockrepro sets its defaults once, when the session opens", async (t) => {
+    if (!(await requireMysql(t))) return;
+    const { s, a, b } = await twoSessions('own timeouts');
+    const timeouts = async () => (await b.query('SELECT @@innodb_lock_wait_timeout AS row_wait, @@lock_wait_timeout AS mdl_wait')).rows[0];
+    assert.deepEqual(await timeouts(), { row_wait: 50, mdl_wait: 50 }, "lockrepro's defaults");
+    await b.query('SET SESSION innodb_lock_wait_timeout = 1');
+    await b.query('SET SESSION lock_wait_timeout = 2');
+    // Statements of every kind lockrepro runs for a session: plain, bound, an error and its probe.
+    await b.query('SELECT 1');
+    await b.query('SELECT ? AS x', [1]);
+    assertQueryError(await rejection(b.query('INSERT INTO t VALUES (1, 0)')), { code: '1062', kind: 'unique-violation', rolledBack: 'statement' });
+    assert.deepEqual(await timeouts(), { row_wait: 1, mdl_wait: 2 });
+    await a.query('BEGIN');
+    await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
+    const t0 = performance.now();
+    assertQueryError(await rejection(b.query('UPDATE t SET v = 0 WHERE id = 1')), { code: '1205', kind: 'lock-timeout', rolledBack: 'statement' });
+    const ms = performance.now() - t0;
+    assert.ok(ms < 10_000, `1205 after ${ms.toFixed(0)} ms: the scenario's 1 s, not lockrepro's 50 s`);
+    assert.deepEqual(await timeouts(), { row_wait: 1, mdl_wait: 2 });
+    await a.query('ROLLBACK');
+    await s.drop();
+  });
+
+  test("a scenario's own lock wait timeout stands, end to end: its step times out at the server's 1205", async (t) => {
+    if (!(await requireMysql(t))) return;
+    const [plan] = plansFrom(OWN_TIMEOUT, 'mariadb', () => '?');
+    const run = await runVariant(await db(), plan!);
+    const wait = run.steps.find((x) => x.worker === 'bob' && x.step === 'write')!;
+    assert.equal(wait.error?.code, '1205', JSON.stringify(wait));
+    assert.equal(wait.hang, false, "the server's lock wait timeout, not lockrepro's step timeout");
+    const after = run.steps.find((x) => x.worker === 'bob' && x.step === 'show')!;
+    assert.deepEqual(after.rows, [{ t: 1 }]);
   });
 
   test('1062 duplicate entry', async (t) => {
