@@ -130,6 +130,3 @@ export interface Dialect {
   close(): Promise<void>;
 }
 
-// Dialect implementations take the vocabulary and the database errors from here too.
-export * from '../vocabulary.js';
-export * from '../errors.js';

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { main } from '../../src/cli/main.js';
-import type { EngineName } from '../../src/engine/dialect.js';
+import type { EngineName } from '../../src/vocabulary.js';
 import { redactUrl } from '../../src/util/redact.js';
 import { lockrepro, type CliResult } from './cli.js';
 import { mysqlUnreachableReason } from './mysql.js';

@@ -3,7 +3,7 @@ import { checkScenario } from '../../src/scenario/check.js';
 import { parseScenarioText } from '../../src/scenario/parse.js';
 import { planScenario, type VariantPlan } from '../../src/plan/plan.js';
 import type { Scenario } from '../../src/scenario/model.js';
-import type { EngineName } from '../../src/engine/dialect.js';
+import type { EngineName } from '../../src/vocabulary.js';
 
 export function scenarioFrom(yaml: string, file = 'test.yaml'): Scenario {
   const r = checkScenario(parseScenarioText(file, yaml));

@@ -11,13 +11,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { after, describe, test } from 'node:test';
-import {
-  DatabaseUnavailableError,
-  QueryError,
-  type Dialect,
-  type Scratch,
-  type Session,
-} from '../../src/engine/dialect.js';
+import { QueryError, type Dialect, type Scratch, type Session } from '../../src/engine/dialect.js';
+import { DatabaseUnavailableError } from '../../src/errors.js';
 import { connectMysql } from '../../src/dialect/mysql/index.js';
 import type { DeadlockReport } from '../../src/dialect/mysql/deadlock-report.js';
 import { detect } from '../../src/detect/detect.js';
@@ -440,7 +435,7 @@ describe('mysql dialect against a real server', () => {
     if (!(await requireMysql(t))) return;
     const [plan] = plansFrom(THREE_SERIALIZABLE, 'mariadb', () => '?');
     const run = await runVariant(await db(), plan!);
-    const text = new TextReporter({ color: false, verbose: false }).variant({ run, verdict: detect(run) });
+    const text = new TextReporter({ color: false, verbose: false }).variant({ mode: 'schedule', run, verdict: detect(run) });
     assert.ok(!text.includes('another session'), text);
     assert.equal(text.split('⏳ bob waits for alice').length - 1, 1, text);
     const write = run.steps.find((x) => x.worker === 'bob' && x.step === 'write')!;

@@ -5,7 +5,8 @@ import assert from 'node:assert/strict';
 import { classifyRunError, isConnectionError } from '../../src/cli/errors.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { main, type Io } from '../../src/cli/main.js';
-import { DatabaseUnavailableError, QueryError } from '../../src/engine/dialect.js';
+import { QueryError } from '../../src/engine/dialect.js';
+import { DatabaseUnavailableError } from '../../src/errors.js';
 import { engineSkipReason, scenarioEngines } from '../../src/plan/plan.js';
 import { scenarioFrom } from '../helpers/scenario.js';
 

@@ -4,10 +4,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { BadDatabaseUrl } from '../../src/engine/dialect.js';
+import { BadDatabaseUrl } from '../../src/errors.js';
 import { getLockNames } from '../../src/dialect/mysql/get-lock.js';
 import { mdlConflicts } from '../../src/dialect/mysql/performance-schema.js';
-import { scratchName } from '../../src/dialect/mysql/scratch.js';
+import { scratchName } from '../../src/dialect/scratch-name.js';
 import { parseMysqlUrl } from '../../src/dialect/mysql/url.js';
 
 describe('mysql dialect: parsers (no server needed)', () => {

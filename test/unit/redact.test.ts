@@ -2,7 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { redactUrl, registerSecret, scrub, scrubUrls } from '../../src/util/redact.js';
-import { BadDatabaseUrl } from '../../src/engine/dialect.js';
+import { BadDatabaseUrl } from '../../src/errors.js';
 
 test('redactUrl hides the userinfo password, keeping the rest as written', () => {
   assert.equal(redactUrl('postgres://app:s3cr3t@127.0.0.1:5432/db'), 'postgres://app:***@127.0.0.1:5432/db');

@@ -3,7 +3,7 @@
  * the server numbers (errnos, status flags) the other files decide by.
  */
 import mysql from 'mysql2/promise';
-import { DatabaseUnavailableError } from '../../engine/dialect.js';
+import { DatabaseUnavailableError } from '../../errors.js';
 import { scrub } from '../../util/redact.js';
 import { describe } from './errors.js';
 import type { MysqlTarget } from './url.js';

@@ -10,7 +10,8 @@
  * database an admin connection inside it, a monitor connection and one connection per worker
  * (scratch.ts).
  */
-import { DatabaseUnavailableError, type DatabaseInfo, type Dialect, type Scratch } from '../../engine/dialect.js';
+import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
+import { DatabaseUnavailableError } from '../../errors.js';
 import { scrub } from '../../util/redact.js';
 import {
   ER_DBACCESS_DENIED,

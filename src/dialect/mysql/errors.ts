@@ -7,7 +7,8 @@
  * `@@in_transaction` stays 1 and earlier writes stay). So the table below is only the default;
  * the session asks the server afterwards (see {@link rolledBackFrom}).
  */
-import type { DbError, ErrorKind } from '../../engine/dialect.js';
+import type { DbError } from '../../engine/dialect.js';
+import type { ErrorKind } from '../../vocabulary.js';
 import { scrub } from '../../util/redact.js';
 
 interface Rule {
@@ -77,8 +78,16 @@ export function classifyMysqlError(e: unknown, server: ServerBehaviour): DbError
   let rolledBack = rule.rolledBack;
   if (errno === 1205 && server.rollbackOnTimeout) rolledBack = 'transaction';
   const message = typeof err.sqlMessage === 'string' ? err.sqlMessage : String(err.message ?? '');
-  return { code: String(errno), kind: rule.kind, message: scrub(message), rolledBack };
+  return { code: String(errno), kind: rule.kind, message: scrub(message), rolledBack, ...(INVALID_SQL.has(errno) ? { invalidSql: true } : {}) };
 }
+
+/**
+ * The statement itself is wrong, whatever runs beside it: 1064 parse error, 1149 syntax error,
+ * 1146 no such table, 1054 unknown column, 1305 no such function or procedure, 1109 unknown table
+ * (in a multi-table statement), 1630 a function name with a space before its parenthesis, 1049
+ * unknown database, 1051 unknown table (DROP).
+ */
+const INVALID_SQL = new Set([1064, 1149, 1146, 1054, 1305, 1109, 1630, 1049, 1051]);
 
 /**
  * The honest rollback scope, from what the server says after the error:

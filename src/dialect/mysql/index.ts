@@ -15,4 +15,4 @@
  *   performance-schema.ts  MySQL 8's live lock tables (untested)
  */
 export { connectMysql } from './dialect.js';
-export { scratchName } from './scratch.js';
+export { scratchName } from '../scratch-name.js';

@@ -2,19 +2,13 @@
  * A scratch database: created for one variant run, holding its admin connection (setup and
  * checks), a monitor connection (lock waits, KILL, DROP DATABASE) and one connection per worker.
  */
-import { randomBytes } from 'node:crypto';
-import {
-  DatabaseUnavailableError,
-  ISOLATION_SQL,
-  QueryError,
-  type IsolationLevel,
-  type QueryResult,
-  type Scratch,
-  type Session,
-} from '../../engine/dialect.js';
+import { QueryError, type DeadlockReport as EngineDeadlockReport, type QueryResult, type Scratch, type Session } from '../../engine/dialect.js';
+import { ConnectionLost, DatabaseUnavailableError } from '../../errors.js';
+import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
 import { scrub } from '../../util/redact.js';
+import { scratchName } from '../scratch-name.js';
 import { ER_NO_SUCH_THREAD, monitorQuery, openConnection, quoteIdent, type Conn } from './connection.js';
-import { deadlockInvolving, parseLatestDeadlock, type DeadlockReport } from './deadlock-report.js';
+import { deadlockInvolving, parseLatestDeadlock, type DeadlockLock, type DeadlockReport } from './deadlock-report.js';
 import { classifyMysqlError, describe, serverErrno, type ServerBehaviour } from './errors.js';
 import { lockWaitSource, type LockWaitMethod, type LockWaitSource } from './lock-waits.js';
 import { MysqlSession, Runner } from './session.js';
@@ -113,7 +107,7 @@ export class MysqlScratch implements Scratch {
       conn.destroy();
       throw new Error(`scratch database ${this.name} was dropped`);
     }
-    const session = new MysqlSession(worker, runner, (s) => this.closeSession(s));
+    const session = new MysqlSession(worker, runner, (s) => this.closeSession(s), (victim) => this.deadlockFor(victim));
     this.sessions.set(session.backendId, session);
     this.opened.add(session.backendId);
     return session;
@@ -140,6 +134,28 @@ export class MysqlScratch implements Scratch {
     if (this.dropped) return null;
     const rows = await monitorQuery(this.monitor)('SHOW ENGINE INNODB STATUS');
     return deadlockInvolving(parseLatestDeadlock(String(rows[0]?.Status ?? '')), this.opened);
+  }
+
+  /**
+   * The latest deadlock as the engine takes it, when InnoDB names `victim` as the one it rolled
+   * back (a GET_LOCK() deadlock is not InnoDB's: no report). Thread ids become `{{id}}` so the
+   * engine can put worker names in their place; the text keeps what a reader needs (who waited for
+   * which lock of which table) without the ids and numbers that change every run.
+   */
+  private async deadlockFor(victim: number): Promise<EngineDeadlockReport | undefined> {
+    const report = await this.lastDeadlock();
+    if (!report || report.victimThreadId !== victim) return undefined;
+    const lockText = (l: DeadlockLock | null) => (l ? `${l.mode} lock (${l.detail}) on ${l.index ? `index ${l.index} of ` : ''}table ${l.table}` : 'a lock');
+    const waits = report.cycle.map((m) => ({
+      waiter: m.threadId,
+      holders: m.waitsForThreadId === undefined ? [] : [m.waitsForThreadId],
+      lock: m.lock ? lockText(m.lock) : null,
+    }));
+    const text = report.cycle
+      .map((m) => `{{${m.threadId}}} waits for ${lockText(m.lock)}${m.waitsForThreadId === undefined ? '' : `, held by {{${m.waitsForThreadId}}}`}`)
+      .concat(`InnoDB rolled back {{${victim}}}'s transaction.`)
+      .join('\n');
+    return { waits, text };
   }
 
   async cancel(backendId: number): Promise<void> {
@@ -211,20 +227,6 @@ export class MysqlScratch implements Scratch {
 export function asQueryError(e: unknown, behaviour: ServerBehaviour): Error {
   if (e instanceof QueryError || e instanceof DatabaseUnavailableError) return e;
   const db = classifyMysqlError(e, behaviour);
-  return db ? new QueryError(db) : new Error(scrub(describe(e)));
-}
-
-/** `lockrepro_<label>_<6 hex>`: only [a-z0-9_], at most 64 characters (MySQL's limit). */
-export function scratchName(label: string): string {
-  const clean = label
-    .normalize('NFKD')
-    .replace(/[\u0300-\u036f]/g, '') // Ünïcode → Unicode
-    .toLowerCase()
-    .replace(/[^a-z0-9_]+/g, '_')
-    .replace(/_+/g, '_')
-    .replace(/^_|_$/g, '')
-    .slice(0, 40)
-    .replace(/_$/, '');
-  const suffix = randomBytes(3).toString('hex');
-  return clean ? `lockrepro_${clean}_${suffix}` : `lockrepro_${suffix}`;
+  // Not the server's answer: the connection failed under the statement.
+  return db ? new QueryError(db) : new ConnectionLost(scrub(describe(e)));
 }

@@ -3,7 +3,8 @@
  * connection (setup, checks, teardown).
  */
 import type mysql from 'mysql2/promise';
-import { QueryError, type QueryResult, type Session } from '../../engine/dialect.js';
+import { QueryError, type DeadlockReport as EngineDeadlockReport, type QueryResult, type Session } from '../../engine/dialect.js';
+import { ConnectionLost } from '../../errors.js';
 import { scrub } from '../../util/redact.js';
 import { ER_UNSUPPORTED_PS, SERVER_STATUS_IN_TRANS, type Conn } from './connection.js';
 import { classifyMysqlError, describe, rolledBackFrom, type ServerBehaviour } from './errors.js';
@@ -99,7 +100,8 @@ export class Runner {
       return toResult(res, fields, params.length > 0);
     } catch (e) {
       const db = classifyMysqlError(e, this.server);
-      if (!db) throw new Error(scrub(describe(e)));
+      // Not the server's answer: the connection failed under the statement.
+      if (!db) throw new ConnectionLost(scrub(describe(e)));
       if (db.code === String(ER_UNSUPPORTED_PS)) {
         db.message += ' (this statement cannot take bound parameters on this server)';
       }
@@ -167,6 +169,8 @@ export class MysqlSession implements Session {
     readonly worker: string,
     private readonly runner: Runner,
     private readonly onClose: (s: MysqlSession) => Promise<void>,
+    /** InnoDB's report of the deadlock this session just lost, in the engine's terms, if it has one. */
+    private readonly deadlockReport: (victim: number) => Promise<EngineDeadlockReport | undefined> = async () => undefined,
   ) {
     this.backendId = runner.backendId;
   }
@@ -180,8 +184,13 @@ export class MysqlSession implements Session {
     return this.runner.running;
   }
 
-  query(sql: string, params?: readonly unknown[]): Promise<QueryResult> {
-    return this.runner.query(sql, params);
+  async query(sql: string, params?: readonly unknown[]): Promise<QueryResult> {
+    try {
+      return await this.runner.query(sql, params);
+    } catch (e) {
+      if (e instanceof QueryError && e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(this.backendId).catch(() => undefined);
+      throw e;
+    }
   }
 
   close(): Promise<void> {

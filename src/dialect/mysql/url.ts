@@ -2,7 +2,7 @@
  * `mysql://` and `mariadb://` URLs → mysql2 connection options. mysql2 only understands `mysql:`
  * URIs (and would not decode every part the same way), so the URL is taken apart here.
  */
-import { BadDatabaseUrl } from '../../engine/dialect.js';
+import { BadDatabaseUrl } from '../../errors.js';
 import { userInfo } from 'node:os';
 import { redactUrl, registerSecret } from '../../util/redact.js';
 

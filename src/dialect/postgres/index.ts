@@ -2,11 +2,11 @@
  * The PostgreSQL dialect, on node-postgres: connect, say what the server is and allows, create
  * scratch databases (scratch.ts), and close.
  */
-import { randomBytes } from 'node:crypto';
 import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
 import { openClient, quoteIdent, run, trySet } from './client.js';
 import { DEADLOCK_TIMEOUT_CLOSER_MS, DEADLOCK_TIMEOUT_STAGGER_MS } from './deadlock-timeout.js';
 import { PostgresScratch } from './scratch.js';
+import { scratchName } from '../scratch-name.js';
 import type pg from 'pg';
 
 export interface PostgresOptions {
@@ -99,10 +99,3 @@ class PostgresDialect implements Dialect {
     await this.embedded?.stop();
   }
 }
-
-/** `lockrepro_<label>_<6 hex>`, within PostgreSQL's 63-byte identifier limit. */
-function scratchName(label: string): string {
-  const clean = label.toLowerCase().replace(/[^a-z0-9_]+/g, '_').slice(0, 40);
-  return `lockrepro_${clean}_${randomBytes(3).toString('hex')}`;
-}
-
