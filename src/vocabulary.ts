@@ -37,11 +37,12 @@ export type ErrorKind = (typeof ERROR_KINDS)[number];
 /**
  * Facts about each engine's SQL text that need no connection. `keys`: the per-engine keys of a
  * scenario that apply to it, most specific first (MariaDB takes MySQL's SQL unless it has its
- * own). `backslashEscapes`: `\` escapes in '…' and "…" strings (MySQL, MariaDB); PostgreSQL has
- * them only in E'…'.
+ * own). `backslashEscapes`: `\\` escapes in '…' and "…" strings (MySQL, MariaDB); PostgreSQL has
+ * them only in E'…'. `mysqlLexis`: `#` comments, `-- ` comments only with a space after, "…" a
+ * string; otherwise (PostgreSQL) "…" names an identifier and $tag$…$tag$ is a string.
  */
-export const ENGINE_SQL: Record<EngineName, { readonly keys: readonly EngineName[]; readonly backslashEscapes: boolean }> = {
-  postgres: { keys: ['postgres'], backslashEscapes: false },
-  mysql: { keys: ['mysql'], backslashEscapes: true },
-  mariadb: { keys: ['mariadb', 'mysql'], backslashEscapes: true },
+export const ENGINE_SQL: Record<EngineName, { readonly keys: readonly EngineName[]; readonly backslashEscapes: boolean; readonly mysqlLexis: boolean }> = {
+  postgres: { keys: ['postgres'], backslashEscapes: false, mysqlLexis: false },
+  mysql: { keys: ['mysql'], backslashEscapes: true, mysqlLexis: true },
+  mariadb: { keys: ['mariadb', 'mysql'], backslashEscapes: true, mysqlLexis: true },
 };
