@@ -6,6 +6,7 @@
  */
 import type { DatabaseInfo, Dialect } from '../engine/dialect.js';
 import { RunAborted, SetupFailed, type RunOptions } from '../engine/run.js';
+import type { VariantRun } from '../engine/result.js';
 import type { Anomaly } from '../scenario/schema.js';
 import type { Scenario } from '../scenario/model.js';
 import type { Problem } from '../scenario/parse.js';
@@ -25,6 +26,8 @@ export interface MatrixCell {
    */
   readonly status: 'ran' | 'n/a' | 'error';
   readonly observed: readonly Anomaly[];
+  /** Server codes behind an observed `error` (an error of no named kind, none caught), in order. */
+  readonly errorCodes: readonly string[];
   readonly reason?: string;
   readonly error?: { readonly file: string; readonly line: number; readonly code: string; readonly message: string };
 }
@@ -56,7 +59,7 @@ export async function runMatrix(scenarios: readonly Scenario[], dialect: Dialect
   for (const scenario of scenarios) {
     const skip = engineSkipReason(scenario, database.dialect);
     if (skip) {
-      for (const isolation of levels) add({ scenario, database, isolation, runsAs: database.runsAs?.[isolation] ?? null, status: 'n/a', observed: [], reason: skip });
+      for (const isolation of levels) add({ scenario, database, isolation, runsAs: database.runsAs?.[isolation] ?? null, status: 'n/a', observed: [], errorCodes: [], reason: skip });
       continue;
     }
     const planned = plan(scenario, dialect, levels);
@@ -70,16 +73,22 @@ export async function runMatrix(scenarios: readonly Scenario[], dialect: Dialect
         const v = await runScheduled(dialect, p, opts);
         const fault = v.verdict.fault;
         // A step or check the server calls wrong (a typo) is the scenario's fault, not a finding.
-        if (fault) add({ ...base, status: 'error', observed: [], error: { file: scenario.file, line: fault.line, code: fault.code, message: fault.message } });
-        else add({ ...base, status: 'ran', observed: v.verdict.observed });
+        if (fault) add({ ...base, status: 'error', observed: [], errorCodes: [], error: { file: scenario.file, line: fault.line, code: fault.code, message: fault.message } });
+        else add({ ...base, status: 'ran', observed: v.verdict.observed, errorCodes: unnamedErrors(v.run) });
       } catch (e) {
         if (!(e instanceof SetupFailed)) throw e;
         const code = 'code' in e.error ? e.error.code : 'error';
-        add({ ...base, status: 'error', observed: [], error: { file: scenario.file, line: e.line, code, message: e.message } });
+        add({ ...base, status: 'error', observed: [], errorCodes: [], error: { file: scenario.file, line: e.line, code, message: e.message } });
       }
     }
   }
   return cells;
+}
+
+/** What an `error` anomaly was: the codes of unhandled errors detect/ has no anomaly name for. */
+function unnamedErrors(run: VariantRun): string[] {
+  const codes = run.steps.flatMap((s) => (s.error && !s.handled && !s.hang && (s.error.kind === 'other' || s.error.kind === 'timeout') ? [s.error.code] : []));
+  return [...new Set(codes)];
 }
 
 function plan(sc: Scenario, dialect: Dialect, isolations: readonly IsolationLevel[]) {

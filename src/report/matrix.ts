@@ -35,6 +35,7 @@ export function matrixJson(databases: readonly DatabaseInfo[], cells: readonly M
       ...(c.runsAs ? { runsAs: c.runsAs } : {}),
       status: c.status,
       observed: c.status === 'ran' ? [...c.observed] : null,
+      ...(c.errorCodes.length > 0 ? { errorCodes: [...c.errorCodes] } : {}),
       ...(c.reason ? { skipped: c.reason } : {}),
       ...(c.error ? { error: { kind: 'scenario-sql', ...c.error } } : {}),
     })),
@@ -70,13 +71,12 @@ export function matrixText(databases: readonly DatabaseInfo[], cells: readonly M
     const e = cell.error;
     if (e) notes.push(c.red(`✗ ${cell.scenario.name} at ${cell.isolation} on ${databaseLabel(cell.database)}: its own SQL failed at ${e.file}:${e.line}: ${e.message}`));
   }
-  for (const d of databases) {
-    for (const l of levels) {
-      const as = d.runsAs?.[l];
-      if (as) notes.unshift(`${databaseLabel(d)} accepts ${l} and runs it as ${as}.`);
-    }
-  }
-  const na = unique(cells.filter((x) => x.status === 'n/a').map((x) => `${x.reason}`));
+  const runsAs = databases.flatMap((d) => levels.flatMap((l) => {
+    const as = d.runsAs?.[l];
+    return as ? [`${databaseLabel(d)} accepts ${l} and runs it as ${as}.`] : [];
+  }));
+  notes.unshift(...runsAs);
+  const na = unique(cells.filter((x) => x.status === 'n/a').map((x) => x.reason ?? ''));
   for (const r of na) notes.push(c.dim(`n/a: ${r}`));
   return `${table.toString()}\n${notes.map((n) => `${n}\n`).join('')}`;
 }
@@ -84,7 +84,10 @@ export function matrixText(databases: readonly DatabaseInfo[], cells: readonly M
 function cellText(cell: MatrixCell, c: InstanceType<typeof Chalk>): string {
   if (cell.status === 'n/a') return c.dim('n/a');
   if (cell.status === 'error') return c.red(`SQL failed (${cell.error?.code})`);
-  return cell.observed.length === 0 ? c.green('clean') : c.red(cell.observed.join('\n'));
+  if (cell.observed.length === 0) return c.green('clean');
+  // `error` alone says little: name the server's code(s) behind it.
+  const codes = cell.errorCodes.length > 0 ? ` ${cell.errorCodes.join(' ')}` : '';
+  return c.red(cell.observed.map((a) => (a === 'error' ? `error${codes}` : a)).join('\n'));
 }
 
 function databaseLabel(d: DatabaseInfo): string {
