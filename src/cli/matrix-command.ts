@@ -12,7 +12,7 @@ import { matrixProblems, runMatrix, type MatrixCell } from '../modes/matrix.js';
 import { loadTargets } from '../scenario/load.js';
 import { formatProblem } from '../scenario/parse.js';
 import { matrixJson, matrixText } from '../report/matrix.js';
-import type { IsolationLevel } from '../vocabulary.js';
+import { ISOLATION_LEVELS, type IsolationLevel } from '../vocabulary.js';
 import { classifyRunError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { OUTPUT_CLOSED, jsonFailure, type FailureKind, type Io } from './io.js';
@@ -60,7 +60,7 @@ export async function matrixCommand(targets: string[], flags: MatrixFlags, io: I
       return failed(EXIT.USAGE, 'invalid-scenario', problems.map(formatProblem).join('; '), problems, true);
     }
     const cells: MatrixCell[] = [];
-    const progress = progressLine(io, loaded.scenarios.length * (flags.isolation?.length || 4) * dialects.length);
+    const progress = progressLine(io, loaded.scenarios.length * (flags.isolation?.length || ISOLATION_LEVELS.length) * dialects.length);
     for (const d of dialects) {
       cells.push(...(await runMatrix(loaded.scenarios, d, {
         isolations: flags.isolation, signal: io.signal, stepTimeoutMs: flags.stepTimeout, onCell: progress,
