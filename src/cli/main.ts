@@ -13,6 +13,7 @@ import { scrubUrls } from '../util/redact.js';
 import { internalErrorText } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { OUTPUT_CLOSED, jsonFailure, processIo, type Io } from './io.js';
+import { matrixCommand, type MatrixFlags } from './matrix-command.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS, runCommand, type RunFlags } from './run-command.js';
 
 export { EXIT, internalErrorText };
@@ -74,6 +75,19 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .option('--no-color', 'plain text even on a terminal')
     .action(async (targets: string[], flags: RunFlags) => {
       code = await runCommand(targets, flags, io);
+    });
+
+  program
+    .command('matrix')
+    .description("each scenario's bug at every isolation level on each database: what shows where (a table; exit 0 whatever it shows)")
+    .argument('<scenario...>', 'file path(s), a folder, or a built-in name (e.g. write-skew)')
+    .option('--db <url>', 'a database to ask, repeatable: postgres://…, mysql://… or mariadb://… (default: embedded PostgreSQL; env LOCKREPRO_DB)', (v: string, prev: string[] = []) => [...prev, v])
+    .addOption(new Option('--isolation <level...>', 'only these isolation levels (default: all four)').choices(ISOLATION_LEVELS))
+    .option('--json', 'print the matrix as JSON on stdout')
+    .option('--step-timeout <ms>', 'a step still running after this long, not waiting on a lock, is a hang (default 5000)', positiveInt)
+    .option('--no-color', 'plain text even on a terminal')
+    .action(async (targets: string[], flags: MatrixFlags) => {
+      code = await matrixCommand(targets, flags, io);
     });
 
   program
