@@ -206,7 +206,7 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
   });
 
   const defs = `<defs><marker id="${id}-arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="#b45309"/></marker><pattern id="${id}-hatch" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="8" height="8" fill="#fde68a"/><line x1="0" y1="0" x2="0" y2="8" stroke="#b45309" stroke-width="4"/></pattern></defs>`;
-  return `<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="timeline">${defs}${out.join('')}</svg>`;
+  return `<svg class="timeline" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="timeline">${defs}${out.join('')}</svg>`;
 }
 
 function clip(text: string, max: number): string {
