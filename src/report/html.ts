@@ -7,7 +7,7 @@
 import type { VariantReport } from '../modes/run-modes.js';
 import { expectText, oneLine } from './format.js';
 import { nothingRan, reportOk, type Report, type ScenarioReport } from './model.js';
-import { esc, timelineSvg, WORKER_COLOURS } from './timeline.js';
+import { cycleText, esc, timelineSvg, WORKER_COLOURS } from './timeline.js';
 
 export function toHtml(report: Report): string {
   const ok = reportOk(report);
@@ -73,7 +73,7 @@ function variantHtml(v: VariantReport, workers: readonly string[], id: string): 
   out.push(`<div class="timeline-box">${timelineSvg(run, workers, id)}</div>`);
 
   for (const d of run.deadlocks) {
-    out.push(`<div class="deadlock" data-victim="${esc(d.victim)}"><p><strong>☠ deadlock</strong>: cycle ${esc([...d.cycle, d.cycle[0] ?? ''].join(' → '))}; victim: <strong class="victim-name">${esc(d.victim)}</strong></p>`);
+    out.push(`<div class="deadlock" data-victim="${esc(d.victim)}"><p><strong>☠ deadlock</strong>${d.cycle.length >= 2 ? `: cycle ${esc(cycleText(d.cycle).slice(2))}` : ''}; victim: <strong class="victim-name">${esc(d.victim)}</strong></p>`);
     if (d.server) out.push(`<details open><summary>the database's own report</summary><pre>${esc(d.server)}</pre></details>`);
     out.push('</div>');
   }

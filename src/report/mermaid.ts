@@ -7,7 +7,7 @@
 import type { RunEvent, VariantRun } from '../engine/result.js';
 import { expectText, oneLine } from './format.js';
 import type { Report } from './model.js';
-import { outcomeText } from './timeline.js';
+import { cycleText, outcomeText } from './timeline.js';
 
 const MAX_SQL = 70;
 
@@ -88,7 +88,7 @@ function reply(run: VariantRun, step: number, id: (w: string) => string): string
   const dl = run.deadlocks.filter((d) => d.step === step);
   return [
     line,
-    ...dl.map((d) => `  Note over ${[...new Set(d.cycle.filter((w) => run.steps.some((x) => x.worker === w)))].slice(0, 2).map(id).join(',') || id(s.worker)}: ${text(`☠ deadlock ${[...d.cycle, d.cycle[0] ?? ''].join(' → ')}, victim ${d.victim}`)}`),
+    ...dl.map((d) => `  Note over ${[...new Set(d.cycle.filter((w) => run.steps.some((x) => x.worker === w)))].slice(0, 2).map(id).join(',') || id(s.worker)}: ${text(`☠ deadlock${cycleText(d.cycle)}, victim ${d.victim}`)}`),
   ].join('\n');
 }
 

@@ -167,7 +167,8 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
       const name = `${r.phase === 'finish' ? '↳ ' : ''}${s.step}${tags ? ` (${tags})` : ''}`;
       const head = r.phase === 'start' ? `${name}: sent, waits…` : r.phase === 'finish' ? `${name}: after waiting` : name;
       const below = r.phase === 'finish' ? [clip(outcomeText(s), sqlChars)] : sql[i]!;
-      const title = `${s.worker}.${s.step}: ${oneLine(s.sql)} → ${outcomeText(s)}${s.note ? ` (${s.note})` : ''}`;
+      const params = Object.keys(s.params).length > 0 ? ` with ${JSON.stringify(s.params, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))}` : '';
+      const title = `${s.worker}.${s.step}: ${oneLine(s.sql)}${params} → ${outcomeText(s)}${s.note ? ` (${s.note})` : ''}`;
       out.push(`<g class="step${victim ? ' victim' : ''}" data-worker="${esc(s.worker)}" data-step="${esc(s.step)}"><title>${esc(title)}</title>`);
       out.push(`<rect x="${x}" y="${top}" width="${w}" height="${h}" rx="6" fill="${fill}" stroke="${stroke}" stroke-width="${victim ? 5 : 3}"/>`);
       const outcome = r.phase === 'whole' ? `  ${outcomeText(s)}` : '';
@@ -193,13 +194,16 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
         const dir = to > from ? 1 : -1;
         out.push(`<line x1="${from}" y1="${cy}" x2="${to - dir * 14}" y2="${cy}" stroke="#b45309" stroke-width="4" marker-end="url(#${id}-arrow)"/>`);
       }
-      const anchorX = r.blockedBy.some((b) => lanes.includes(b) && mid(b) < from) ? from - 12 : from + 12;
+      // The label runs towards the holder, or towards the middle when no holder has a lane, so it stays on the page.
+      const shown = r.blockedBy.filter((b) => lanes.includes(b) && b !== s.worker);
+      const leftwards = shown.length > 0 ? shown.some((b) => mid(b) < from) : from > WIDTH / 2;
+      const anchorX = leftwards ? from - 12 : from + 12;
       const anchor = anchorX < from ? 'end' : 'start';
       out.push(`<text x="${anchorX}" y="${cy - 10}" text-anchor="${anchor}" font-size="${NAME_PX}" font-weight="700" fill="#92400e" class="halo">${esc(label)}</text></g>`);
     } else if (r.kind === 'note') {
       out.push(`<text class="note halo" x="${laneX(r.worker) + 34}" y="${top + 26}" font-size="${NAME_PX}" font-weight="700" fill="${r.colour}">${esc(fit(r.text, NAME_PX, laneW - 40))}</text>`);
     } else {
-      const text = `☠ deadlock: ${[...r.cycle, r.cycle[0] ?? ''].join(' → ')} · the database aborted ${r.victim}`;
+      const text = `☠ deadlock${cycleText(r.cycle)} · the database aborted ${r.victim}`;
       out.push(`<g class="cycle" data-victim="${esc(r.victim)}"><rect x="4" y="${top}" width="${WIDTH - 8}" height="${h}" rx="6" fill="${RED}"/>`);
       out.push(`<text x="${WIDTH / 2}" y="${top + 27}" text-anchor="middle" font-size="${NAME_PX + 1}" font-weight="800" fill="#fff">${esc(text)}</text></g>`);
     }
@@ -207,6 +211,11 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
 
   const defs = `<defs><marker id="${id}-arrow" viewBox="0 0 10 10" refX="8" refY="5" markerWidth="5" markerHeight="5" orient="auto-start-reverse"><path d="M0 0 L10 5 L0 10 z" fill="#b45309"/></marker><pattern id="${id}-hatch" width="8" height="8" patternUnits="userSpaceOnUse" patternTransform="rotate(45)"><rect width="8" height="8" fill="#fde68a"/><line x1="0" y1="0" x2="0" y2="8" stroke="#b45309" stroke-width="4"/></pattern></defs>`;
   return `<svg class="timeline" viewBox="0 0 ${WIDTH} ${height}" width="100%" role="img" aria-label="timeline">${defs}${out.join('')}</svg>`;
+}
+
+/** `: a → b → a`; nothing when the database named fewer than two workers (InnoDB may name only the victim's side). */
+export function cycleText(cycle: readonly string[]): string {
+  return cycle.length < 2 ? '' : `: ${[...cycle, cycle[0]!].join(' → ')}`;
 }
 
 function clip(text: string, max: number): string {

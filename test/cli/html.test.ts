@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -93,6 +93,25 @@ describe('run --html in a real browser (PostgreSQL 15, headless chromium)', { sk
 
     const mermaid = readFileSync(md, 'utf8');
     assert.equal(mermaid.match(/```mermaid\nsequenceDiagram\n/g)?.length, variants.length);
+  });
+});
+
+describe('run --html and --mermaid when a scenario is broken (PostgreSQL 15)', { skip: external.skip }, () => {
+  test('both files are still written, the broken scenario marked, and the exit code is 2', () => {
+    external.require();
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-html-broken-'));
+    const text = readFileSync(path.resolve('scenarios/ab-ba-deadlock.yaml'), 'utf8');
+    const broken = text.replace('name: ab-ba-deadlock', 'name: broken-step').replace('"UPDATE account SET balance = balance - 10 WHERE id = 1"', '"UPDATE acount SET balance = balance - 10 WHERE id = 1"');
+    assert.notEqual(broken, text);
+    writeFileSync(path.join(dir, 'broken.yaml'), broken);
+    const html = path.join(dir, 'out.html');
+    const md = path.join(dir, 'out.md');
+    const r = lockrepro(['run', path.join(dir, 'broken.yaml'), '--db', PG_URL, '--html', html, '--mermaid', md]);
+    assert.equal(r.code, 2, r.stderr);
+    const page = readFileSync(html, 'utf8');
+    assert.match(page, /<div class="scenario-error">✗ the scenario's own SQL failed at [^<]*broken\.yaml:\d+: /);
+    assert.match(page, /<p class="overall fail">/);
+    assert.match(readFileSync(md, 'utf8'), /The scenario's own SQL failed at \S*broken\.yaml:\d+: /);
   });
 });
 

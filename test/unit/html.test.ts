@@ -132,7 +132,7 @@ test('Mermaid: a sequenceDiagram per variant, workers and the database as partic
   assert.match(bug, /^sequenceDiagram\n  participant w0 as alice\n  participant w1 as bob\n  participant db as postgres\n/);
   assert.match(bug, /  w0->>db: x: LOCK x\n  db-->>w0: /);
   assert.match(bug, /  Note over w0,w1: alice waits for bob\n/);
-  assert.match(bug, /  db--xw1: after waiting: ✗ deadlock \(FAKE-DL\)\n  Note over w1,w0: ☠ deadlock bob → alice → bob, victim bob\n/);
+  assert.match(bug, /  db--xw1: after waiting: ✗ deadlock \(FAKE-DL\)\n  Note over w1,w0: ☠ deadlock: bob → alice → bob, victim bob\n/);
   assert.match(bug, /Note over w1: commit: not run/);
   // Nothing in a message line that Mermaid would read as syntax.
   for (const line of diagrams.join('\n').split('\n')) {
