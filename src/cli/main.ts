@@ -66,6 +66,8 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .addOption(new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS))
     .option('--json', 'print the result as JSON on stdout')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
+    .option('--html <file>', 'also write one self-contained HTML page: a timeline per variant (no network)')
+    .option('--mermaid <file>', 'also write Markdown with a Mermaid sequence diagram per variant')
     .option('--interleavings', "run every interleaving of the workers' steps instead of the schedule")
     .option('--max-interleavings <n>', `with --interleavings: at most n per variant, evenly spread (default ${DEFAULT_INTERLEAVINGS})`, interleavingLimit)
     .option('--stress <n>', 'run each variant n times with its workers truly concurrent (no schedule): how often it happens', stressRuns)

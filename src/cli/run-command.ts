@@ -1,7 +1,8 @@
 /**
  * `lockrepro run`: load, plan, run each scenario's variants, report. A scenario whose own SQL fails
- * is reported as such (exit 2) and the others still run; every report asked for (text, JSON, JUnit)
- * is written whatever else failed, and with --json stdout holds one JSON object on every exit.
+ * is reported as such (exit 2) and the others still run; every report asked for (text, JSON, JUnit,
+ * HTML, Mermaid) is written whatever else failed, and with --json stdout holds one JSON object on
+ * every exit.
  */
 import { accessSync, constants as fsc, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,6 +18,8 @@ import { loadTargets } from '../scenario/load.js';
 import type { Scenario } from '../scenario/model.js';
 import { toJson } from '../report/json.js';
 import { toJUnit } from '../report/junit.js';
+import { toHtml } from '../report/html.js';
+import { toMermaid } from '../report/mermaid.js';
 import { nothingRan, reportOk, scenarioErrors, type Report, type ScenarioError, type ScenarioReport, type SkippedScenario } from '../report/model.js';
 import { TextReporter } from '../report/text.js';
 import { formatProblem } from '../scenario/parse.js';
@@ -31,6 +34,8 @@ export interface RunFlags {
   isolation?: IsolationLevel[];
   json?: boolean;
   junit?: string;
+  html?: string;
+  mermaid?: string;
   verbose?: boolean;
   stepTimeout?: number;
   interleavings?: boolean;
@@ -55,8 +60,10 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     return out.json(EXIT.USAGE, kind, [...loaded.missing, ...loaded.problems.map(formatProblem)].join('; '), problems);
   }
   // Refuse a report file that cannot be written before any database work, not after the run.
-  const junitProblem = flags.junit !== undefined ? unwritable(flags.junit) : null;
-  if (junitProblem) return out.fail(EXIT.USAGE, 'usage', `--junit ${flags.junit}: ${junitProblem}`);
+  for (const [flag, file] of reportFiles(flags)) {
+    const problem = unwritable(file);
+    if (problem) return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: ${problem}`);
+  }
   if (flags.stress !== undefined && flags.interleavings) return out.fail(EXIT.USAGE, 'usage', '--stress and --interleavings are two ways to run a variant: choose one');
   if (flags.concurrency !== undefined && flags.stress === undefined) return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress');
   if (flags.db === '') return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
@@ -182,11 +189,11 @@ function finish(report: Report, flags: RunFlags, io: Io, out: Outcome): ExitCode
     ? { kind: 'invalid-scenario' as const, message: `the SQL of ${errors.length} scenario${errors.length > 1 ? 's' : ''} failed`, problems: errors.map((e) => ({ file: e.file, line: e.line, message: e.message })) }
     : undefined;
   if (flags.json) out.report(toJson(report, { verbose: flags.verbose, error: failure }));
-  if (flags.junit) {
+  for (const [flag, file, render] of reportFiles(flags)) {
     try {
-      writeFileSync(flags.junit, toJUnit(report));
+      writeFileSync(file, render(report));
     } catch (e) {
-      return out.fail(EXIT.USAGE, 'usage', `--junit ${flags.junit}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
     }
   }
   if (errors.length > 0) return EXIT.USAGE;
@@ -195,6 +202,16 @@ function finish(report: Report, flags: RunFlags, io: Io, out: Outcome): ExitCode
     return out.fail(EXIT.NOT_MET, 'usage', `nothing ran: ${(report.skipped ?? []).map((k) => k.scenario.name).join(', ')} skipped on ${report.database.dialect}`);
   }
   return reportOk(report) ? EXIT.OK : EXIT.NOT_MET;
+}
+
+/** The report files asked for: flag, file, renderer. */
+function reportFiles(flags: RunFlags): [string, string, (r: Report) => string][] {
+  const all: [string, string | undefined, (r: Report) => string][] = [
+    ['--junit', flags.junit, toJUnit],
+    ['--html', flags.html, toHtml],
+    ['--mermaid', flags.mermaid, toMermaid],
+  ];
+  return all.flatMap(([flag, file, render]) => (file !== undefined ? [[flag, file, render] as [string, string, (r: Report) => string]] : []));
 }
 
 function textReporter(flags: RunFlags, io: Io): TextReporter {
