@@ -56,7 +56,9 @@ function options(argv) {
 }
 
 function usage(message) {
-  console.error(`bench/load.mjs: ${message}\nusage: npm run bench:load -- [--runs N] [--busy K] [--target embedded|postgres|mariadb]... [--save <folder>]`);
+  console.error(
+    `bench/load.mjs: ${message}\nusage: npm run bench:load -- [--runs N] [--busy K] [--target embedded|postgres|mariadb]... [--save <folder>]`,
+  );
   process.exit(2);
 }
 
@@ -94,7 +96,11 @@ function runOnce(url) {
   return new Promise((resolve) => {
     const t0 = performance.now();
     // SIGINT on timeout, so lockrepro still drops its scratch database.
-    const child = spawn(process.execPath, args, { env: { ...process.env, LOCKREPRO_DB: '' }, timeout: RUN_TIMEOUT_MS, killSignal: 'SIGINT' });
+    const child = spawn(process.execPath, args, {
+      env: { ...process.env, LOCKREPRO_DB: '' },
+      timeout: RUN_TIMEOUT_MS,
+      killSignal: 'SIGINT',
+    });
     current = child;
     let stdout = '';
     let stderr = '';
@@ -121,7 +127,7 @@ function parts(transcript) {
     if (!out.has(key)) out.set(key, []);
     out.get(key).push(line);
   }
-  return new Map([...out].map(([k, lines]) => [k, lines.join('\n') + '\n']));
+  return new Map([...out].map(([k, lines]) => [k, `${lines.join('\n')}\n`]));
 }
 
 /** Who the deadlock victims were in one scenario's part ('none' when there was none). */
@@ -153,7 +159,16 @@ async function unreachable(url) {
 
 async function runTarget(target, o) {
   // transcripts: whole text → runs; parts: part name → (its text → runs); victims: scenario → (victim → runs)
-  const result = { name: target.name, server: '?', runs: [], transcripts: new Map(), parts: new Map(), victims: new Map(), codes: new Map(), load: 0 };
+  const result = {
+    name: target.name,
+    server: '?',
+    runs: [],
+    transcripts: new Map(),
+    parts: new Map(),
+    victims: new Map(),
+    codes: new Map(),
+    load: 0,
+  };
   const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
   startBusy(o.busy, o.runs * RUN_TIMEOUT_MS);
   process.stdout.write(`${target.name.padEnd(9)} `);
@@ -192,7 +207,9 @@ const o = options(process.argv.slice(2));
 if (o.save) mkdirSync(o.save, { recursive: true });
 const chosen = TARGETS.filter((t) => o.targets.length === 0 || o.targets.includes(t.name));
 console.log(`lockrepro run ${SCENARIOS.join(' ')} --variant bug --no-color`);
-console.log(`${o.runs} runs per target, one at a time, beside ${o.busy} busy loop${o.busy === 1 ? '' : 's'} on ${os.availableParallelism()} CPUs; one letter per run, the same letter the same transcript, ! a non-zero exit\n`);
+console.log(
+  `${o.runs} runs per target, one at a time, beside ${o.busy} busy loop${o.busy === 1 ? '' : 's'} on ${os.availableParallelism()} CPUs; one letter per run, the same letter the same transcript, ! a non-zero exit\n`,
+);
 
 const results = [];
 const skipped = [];
@@ -208,15 +225,34 @@ for (const target of chosen) {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const secs = (ms) => `${(ms / 1000).toFixed(1)} s`;
-const row = (cells, widths) => cells.map((c, i) => String(c).padEnd(widths[i])).join('  ').trimEnd();
+const row = (cells, widths) =>
+  cells
+    .map((c, i) => String(c).padEnd(widths[i]))
+    .join('  ')
+    .trimEnd();
 
 if (results.length > 0) {
   const widths = [9, 18, 5, 9, 14, 22, 8];
   console.log(`\n${row(['target', 'server', 'runs', 'distinct', 'exit codes', 'wall median / max', 'load 1m'], widths)}`);
   for (const r of results) {
-    const codes = byCount(r.codes).map(([c, runs]) => `${c}×${runs.length}`).join(' ');
+    const codes = byCount(r.codes)
+      .map(([c, runs]) => `${c}×${runs.length}`)
+      .join(' ');
     const wall = r.runs.map((x) => x.ms);
-    console.log(row([r.name, r.server, r.runs.length, r.transcripts.size, codes, `${secs(median(wall))} / ${secs(Math.max(...wall))}`, r.load.toFixed(1)], widths));
+    console.log(
+      row(
+        [
+          r.name,
+          r.server,
+          r.runs.length,
+          r.transcripts.size,
+          codes,
+          `${secs(median(wall))} / ${secs(Math.max(...wall))}`,
+          r.load.toFixed(1),
+        ],
+        widths,
+      ),
+    );
   }
 
   // Per scenario: how many different texts its part had, and who the victims were.
@@ -227,7 +263,9 @@ if (results.length > 0) {
     const texts = results.map((r) => r.parts.get(s)?.size ?? 0);
     if (!SCENARIOS.includes(s) && texts.every((n) => n <= 1)) continue;
     const cell = (r) => {
-      const victims = byCount(r.victims.get(s) ?? new Map()).map(([v, runs]) => `${v}×${runs.length}`).join(' ');
+      const victims = byCount(r.victims.get(s) ?? new Map())
+        .map(([v, runs]) => `${v}×${runs.length}`)
+        .join(' ');
       return `${r.parts.get(s)?.size ?? 0}${victims ? `; ${victims}` : ''}`;
     };
     console.log(row([s, ...results.map(cell)], vw));
@@ -238,7 +276,9 @@ const runList = (runs) => `run${runs.length > 1 ? 's' : ''} ${runs.slice(0, 8).j
 for (const r of results) {
   if (r.lastError) console.log(`\n${r.name}: a run exited non-zero; its last stderr line: ${r.lastError}`);
   if (r.transcripts.size < 2) continue;
-  console.log(`\n${r.name}: ${r.transcripts.size} distinct transcripts in ${r.runs.length} runs. Where they differ, the two most common texts of each part:`);
+  console.log(
+    `\n${r.name}: ${r.transcripts.size} distinct transcripts in ${r.runs.length} runs. Where they differ, the two most common texts of each part:`,
+  );
   for (const [name, texts] of r.parts) {
     if (texts.size < 2) continue;
     const [[a, aRuns], [b, bRuns]] = byCount(texts);

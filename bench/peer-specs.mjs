@@ -49,7 +49,7 @@ export function peerSpec(scenarioName, { deadlockTimeoutsMs, permutation }) {
 
   if (plan.checks.length > 1) throw new Error(`${scenarioName}: the teardown block prints one result; this bench supports one check`);
   const check = plan.checks[0] ?? null;
-  if (check && (typeof check.expect === 'object' && check.expect !== null)) {
+  if (check && typeof check.expect === 'object' && check.expect !== null) {
     throw new Error(`${scenarioName}: check ${check.name} expects rows; this bench compares one value`);
   }
 
@@ -59,7 +59,8 @@ export function peerSpec(scenarioName, { deadlockTimeoutsMs, permutation }) {
     block('setup', `DROP SCHEMA IF EXISTS ${PEER_SCHEMA} CASCADE; CREATE SCHEMA ${PEER_SCHEMA}`),
     ...plan.setup.map((s) => block('setup', s.sql)),
   ];
-  if (plan.teardown.length > 0) throw new Error(`${scenarioName}: scenario teardown is not supported by this bench (the schema is emptied instead)`);
+  if (plan.teardown.length > 0)
+    throw new Error(`${scenarioName}: scenario teardown is not supported by this bench (the schema is emptied instead)`);
   if (check) lines.push(block('teardown', check.sql));
 
   let steps = 0;
@@ -68,7 +69,12 @@ export function peerSpec(scenarioName, { deadlockTimeoutsMs, permutation }) {
     lines.push('', `session ${quote(w.name)}`);
     // lockrepro sets the isolation level when it opens a worker's session and deadlock_timeout
     // before the worker's statements; the tester's per-session setup runs before each permutation.
-    lines.push(block('setup', `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[plan.isolation]}; SET deadlock_timeout = '${ms}ms'`));
+    lines.push(
+      block(
+        'setup',
+        `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[plan.isolation]}; SET deadlock_timeout = '${ms}ms'`,
+      ),
+    );
     for (const s of w.steps) {
       const key = name(w.name, s.name);
       lines.push(`step ${quote(key)} ${braces(sessionVariables(s, key, types))}`);
@@ -90,7 +96,8 @@ export function peerSpec(scenarioName, { deadlockTimeoutsMs, permutation }) {
 /** A step's SQL with its saved values kept in the session (see SAVED_TYPES). */
 function sessionVariables(step, key, types) {
   const known = (n) => {
-    if (!/^[a-z_][a-z0-9_]*$/.test(n) || !types[n]) throw new Error(`step ${key} saves or uses ${n}: give its SQL type in SAVED_TYPES in bench/peer-specs.mjs`);
+    if (!/^[a-z_][a-z0-9_]*$/.test(n) || !types[n])
+      throw new Error(`step ${key} saves or uses ${n}: give its SQL type in SAVED_TYPES in bench/peer-specs.mjs`);
     return n;
   };
   // The planner turned each `:name` into $n, with params[n - 1] its name.

@@ -83,15 +83,17 @@ function options() {
   });
   const whole = (name, min, max) => {
     const v = values[name];
-    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) throw new RangeError(`--${name} must be a whole number from ${min} to ${max}`);
+    if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max)
+      throw new RangeError(`--${name} must be a whole number from ${min} to ${max}`);
     return Number(v);
   };
   const only = values.only ? values.only.split(',').map((s) => s.trim()) : WORKS.map((w) => w.id);
   for (const id of only) if (!WORKS.some((w) => w.id === id)) throw new RangeError(`--only: unknown comparison ${id}`);
   const timeouts = values['peer-deadlock-timeouts'].split(',').map((s) => s.trim());
-  if (timeouts.some((t) => !/^\d+$/.test(t) || Number(t) < 1)) throw new RangeError('--peer-deadlock-timeouts must be whole milliseconds, comma-separated');
+  if (timeouts.some((t) => !/^\d+$/.test(t) || Number(t) < 1))
+    throw new RangeError('--peer-deadlock-timeouts must be whole milliseconds, comma-separated');
   const url = values.db ?? process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-  if (!/^postgres(ql)?:\/\//.test(url)) throw new RangeError('--db must be a postgres:// URL (the isolation tester is PostgreSQL\'s)');
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new RangeError("--db must be a postgres:// URL (the isolation tester is PostgreSQL's)");
   return {
     help: values.help,
     runs: whole('runs', 1, MAX_RUNS),
@@ -183,7 +185,10 @@ async function peer(ctx, spec, what, { all = false } = {}) {
   if (!all && out.cancelled > 0) throw new Failed(`${what}: isolationtester cancelled a step:\n    ${lastLines(r.stdout)}`);
   // The scenario's anomaly must show (when every ordering runs: in at least one of them).
   const missing = spec.expected.filter((a) => !out.saw.has(a));
-  if (missing.length > 0) throw new Failed(`${what}: isolationtester did not show ${missing.join(', ')} (check gave ${out.lastCheck ?? 'nothing'}):\n    ${lastLines(r.stdout, 12)}`);
+  if (missing.length > 0)
+    throw new Failed(
+      `${what}: isolationtester did not show ${missing.join(', ')} (check gave ${out.lastCheck ?? 'nothing'}):\n    ${lastLines(r.stdout, 12)}`,
+    );
   return { ...r, out };
 }
 
@@ -270,7 +275,11 @@ async function interleavings(ctx, work, spec) {
     ctx,
     work,
     async (i) => {
-      const r = await lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug', '--interleavings', '--db', ctx.url], PROCESS_LIMIT_MS.interleavings, `${work.id} run ${i + 1}`);
+      const r = await lockrepro(
+        ['run', 'ab-ba-deadlock', '--variant', 'bug', '--interleavings', '--db', ctx.url],
+        PROCESS_LIMIT_MS.interleavings,
+        `${work.id} run ${i + 1}`,
+      );
       const m = /all (\d+) interleavings run: ([^\n]*)/.exec(r.stdout);
       return { ms: r.ms, note: m ? `${m[1]} interleavings: ${m[2]}` : 'interleavings run: not found in the output' };
     },
@@ -341,7 +350,9 @@ function findPeer(given) {
   const debian = '/usr/lib/postgresql/15/lib/pgxs/src/test/isolation/isolationtester';
   if (executable(debian)) return { path: debian, version: 'PostgreSQL 15 (Debian layout)' };
   tried.push(debian);
-  throw new Unavailable(`PostgreSQL 15's isolationtester not found; tried ${tried.join(', ')}. It ships with PostgreSQL 15 (Debian/Ubuntu: postgresql-client-15); or pass --peer <path>`);
+  throw new Unavailable(
+    `PostgreSQL 15's isolationtester not found; tried ${tried.join(', ')}. It ships with PostgreSQL 15 (Debian/Ubuntu: postgresql-client-15); or pass --peer <path>`,
+  );
 }
 
 async function connectAdmin(url) {
@@ -386,9 +397,21 @@ function targetText(work) {
 
 function printTable(report) {
   const head = ['work', 'lockrepro', 'baseline', 'ratio', 'target', 'status', 'baseline is'];
-  const rows = report.results.map((r) => [r.label, fmt(r.lockrepro.medianMs), fmt(r.baseline.medianMs), `${r.ratio.toFixed(2)}×`, targetText(r.target), r.verdict, r.baseline.what]);
+  const rows = report.results.map((r) => [
+    r.label,
+    fmt(r.lockrepro.medianMs),
+    fmt(r.baseline.medianMs),
+    `${r.ratio.toFixed(2)}×`,
+    targetText(r.target),
+    r.verdict,
+    r.baseline.what,
+  ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
-  const line = (cells) => cells.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd();
+  const line = (cells) =>
+    cells
+      .map((c, i) => c.padEnd(widths[i]))
+      .join('  ')
+      .trimEnd();
   console.log(line(head));
   console.log(widths.map((w) => '─'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
@@ -398,10 +421,17 @@ function printReport(report) {
   console.log(`lockrepro vs PostgreSQL's isolation tester: medians of ${report.runs} runs, whole-process wall time unless noted`);
   console.log(`database: PostgreSQL ${report.database.version} at ${report.database.url}`);
   console.log(`peer:     ${report.peer.path} (${report.peer.version}), PGISOLATIONTIMEOUT=${report.peer.stepTimeoutS} s`);
-  console.log(`deadlock_timeout in the peer's sessions: ${report.peer.deadlockTimeoutsMs.map((ms, i) => `${report.peer.sessions[i] ?? `session ${i + 1}`} ${ms} ms`).join(', ')}`);
-  console.log(`                 as lockrepro reports its own: ${report.lockreproDeadlockTimeout ?? '(not run, or not found in its output)'}`);
-  if (report.deadlockTimeoutsMatch === false) console.log('                 ⚠ these differ: pass --peer-deadlock-timeouts to match lockrepro');
-  console.log(`machine: ${report.machine.cpus} cpus, load average ${report.machine.loadBefore.join(' ')} before, ${report.machine.loadAfter.join(' ')} after\n`);
+  console.log(
+    `deadlock_timeout in the peer's sessions: ${report.peer.deadlockTimeoutsMs.map((ms, i) => `${report.peer.sessions[i] ?? `session ${i + 1}`} ${ms} ms`).join(', ')}`,
+  );
+  console.log(
+    `                 as lockrepro reports its own: ${report.lockreproDeadlockTimeout ?? '(not run, or not found in its output)'}`,
+  );
+  if (report.deadlockTimeoutsMatch === false)
+    console.log('                 ⚠ these differ: pass --peer-deadlock-timeouts to match lockrepro');
+  console.log(
+    `machine: ${report.machine.cpus} cpus, load average ${report.machine.loadBefore.join(' ')} before, ${report.machine.loadAfter.join(' ')} after\n`,
+  );
   printTable(report);
   console.log('');
   for (const r of report.results) {
@@ -409,7 +439,8 @@ function printReport(report) {
     console.log(`  lockrepro ${fmt(r.lockrepro.minMs)} – ${fmt(r.lockrepro.maxMs)}${r.lockrepro.note ? `; ${r.lockrepro.note}` : ''}`);
     console.log(`  baseline  ${fmt(r.baseline.minMs)} – ${fmt(r.baseline.maxMs)}${r.baseline.note ? `; ${r.baseline.note}` : ''}`);
   }
-  if (report.results.some((r) => r.id === 'step')) console.log('\nper step: in-process, median over the steps of one run; the medians of those per run are compared');
+  if (report.results.some((r) => r.id === 'step'))
+    console.log('\nper step: in-process, median over the steps of one run; the medians of those per run are compared');
 }
 
 async function main() {
@@ -466,19 +497,35 @@ async function main() {
     for (const work of WORKS.filter((w) => opts.only.includes(w.id))) {
       say(`${work.label} vs ${work.baseline}`);
       const r =
-        work.id === 'ab-ba' ? await singleSchedule(ctx, work, 'ab-ba-deadlock', specs.abba)
-        : work.id === 'lost-update' ? await singleSchedule(ctx, work, 'transfer-lost-update', specs.lost)
-        : work.id === 'check' ? await check(ctx, work)
-        : work.id === 'interleavings' ? await interleavings(ctx, work, specs.all)
-        : await perStep(ctx, work);
+        work.id === 'ab-ba'
+          ? await singleSchedule(ctx, work, 'ab-ba-deadlock', specs.abba)
+          : work.id === 'lost-update'
+            ? await singleSchedule(ctx, work, 'transfer-lost-update', specs.lost)
+            : work.id === 'check'
+              ? await check(ctx, work)
+              : work.id === 'interleavings'
+                ? await interleavings(ctx, work, specs.all)
+                : await perStep(ctx, work);
       const r3 = (x) => Math.round(x * 1000) / 1000;
-      const side = (xs, note) => ({ medianMs: r3(median(xs)), minMs: r3(Math.min(...xs)), maxMs: r3(Math.max(...xs)), samplesMs: xs.map(r3), note: note ?? null });
+      const side = (xs, note) => ({
+        medianMs: r3(median(xs)),
+        minMs: r3(Math.min(...xs)),
+        maxMs: r3(Math.max(...xs)),
+        samplesMs: xs.map(r3),
+        note: note ?? null,
+      });
       const lockreproSide = side(r.samples.lockrepro, r.notes.lockrepro);
       const baselineSide = { what: work.baseline, ...side(r.samples.baseline, r.notes.baseline) };
       const ratio = Math.round((lockreproSide.medianMs / baselineSide.medianMs) * 1000) / 1000;
       results.push({
-        id: work.id, label: work.label, lockrepro: lockreproSide, baseline: baselineSide, ratio,
-        target: { max: work.max, goal: work.goal }, met: ratio <= work.max, goalMet: work.goal === null ? null : ratio <= work.goal,
+        id: work.id,
+        label: work.label,
+        lockrepro: lockreproSide,
+        baseline: baselineSide,
+        ratio,
+        target: { max: work.max, goal: work.goal },
+        met: ratio <= work.max,
+        goalMet: work.goal === null ? null : ratio <= work.goal,
         verdict: verdict(ratio, work),
       });
     }
@@ -488,7 +535,9 @@ async function main() {
       runs: opts.runs,
       database: { dialect: 'postgres', version, url: shown(opts.url) },
       peer: {
-        path: found.path, version: found.version, stepTimeoutS: opts.peerStepTimeoutS,
+        path: found.path,
+        version: found.version,
+        stepTimeoutS: opts.peerStepTimeoutS,
         deadlockTimeoutsMs: specs.abba.sessions.map((_, i) => opts.deadlockTimeoutsMs[Math.min(i, opts.deadlockTimeoutsMs.length - 1)]),
         sessions: specs.abba.sessions,
       },
@@ -512,7 +561,9 @@ async function main() {
     return code;
   } finally {
     if (admin) {
-      await admin.query(`DROP DATABASE IF EXISTS ${PEER_DB} WITH (FORCE)`).catch((e) => say(`bench:peer: could not drop ${PEER_DB}: ${e.message}`));
+      await admin
+        .query(`DROP DATABASE IF EXISTS ${PEER_DB} WITH (FORCE)`)
+        .catch((e) => say(`bench:peer: could not drop ${PEER_DB}: ${e.message}`));
       await admin.end().catch(() => undefined);
     }
   }

@@ -62,7 +62,9 @@ async function stepOverhead(dialect) {
 
 /** From sending the blocking UPDATE to the monitor reporting the wait. */
 async function detection(dialect) {
-  const [p] = plan(dialect, scenario(`name: detect
+  const [p] = plan(
+    dialect,
+    scenario(`name: detect
 title: t
 story: s
 setup:
@@ -79,7 +81,8 @@ workers:
     - { name: commit, sql: COMMIT }
 schedule: [a.begin, b.begin, a.lock, b.wait, a.commit, b.commit]
 expect: clean
-`));
+`),
+  );
   const lat = [];
   for (let i = 0; i < DETECT_TRIALS; i++) {
     const run = await runVariant(dialect, p);
@@ -100,7 +103,10 @@ async function deadlockTime(dialect) {
 
 function wallTime(env) {
   const t = performance.now();
-  const r = spawnSync(process.execPath, [path.join(root, 'bin/lockrepro.js'), 'run', 'ab-ba-deadlock'], { env: { ...process.env, ...env }, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [path.join(root, 'bin/lockrepro.js'), 'run', 'ab-ba-deadlock'], {
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+  });
   if (r.status !== 0) throw new Error(`lockrepro exited ${r.status}: ${r.stderr}`);
   return performance.now() - t;
 }
@@ -118,7 +124,9 @@ async function target(label, url) {
     const d = await detection(dialect);
     const dl = await deadlockTime(dialect);
     console.log(`\n${label} (${dialect.info.dialect} ${dialect.info.version})`);
-    console.log(`  step in the scheduler, median        ${ms(o.step)}   (bare SELECT 1 round trip ${ms(o.bare)}; overhead ${ms(o.step - o.bare)})`);
+    console.log(
+      `  step in the scheduler, median        ${ms(o.step)}   (bare SELECT 1 round trip ${ms(o.bare)}; overhead ${ms(o.step - o.bare)})`,
+    );
     console.log(`  blocked step reported after, median  ${ms(d.median)}   (p95 ${ms(d.p95)}, ${DETECT_TRIALS} runs)`);
     console.log(`  ab-ba-deadlock bug variant, median   ${ms(dl)}   (scratch database, setup, steps, checks, drop)`);
   } finally {

@@ -14,7 +14,9 @@ for (const sig of ['SIGINT', 'SIGTERM']) {
     const now = Date.now();
     if (interrupted > 0 && now - firstSignalAt < SAME_SIGNAL_MS) return;
     if (++interrupted > 1) {
-      process.stderr.write('lockrepro: interrupted again: leaving without cleaning up; scratch databases named lockrepro_* may be left on the server\n');
+      process.stderr.write(
+        'lockrepro: interrupted again: leaving without cleaning up; scratch databases named lockrepro_* may be left on the server\n',
+      );
       process.exit(EXIT.INTERRUPTED);
     }
     firstSignalAt = now;

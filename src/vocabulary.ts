@@ -24,14 +24,7 @@ export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 /** Error kinds of the JSON contract (`steps[].error.kind`). */
-export const ERROR_KINDS = [
-  'deadlock',
-  'serialization',
-  'unique-violation',
-  'lock-timeout',
-  'timeout',
-  'other',
-] as const;
+export const ERROR_KINDS = ['deadlock', 'serialization', 'unique-violation', 'lock-timeout', 'timeout', 'other'] as const;
 export type ErrorKind = (typeof ERROR_KINDS)[number];
 
 /**
@@ -41,7 +34,10 @@ export type ErrorKind = (typeof ERROR_KINDS)[number];
  * them only in E'…'. `mysqlLexis`: `#` comments, `-- ` comments only with a space after, "…" a
  * string; otherwise (PostgreSQL) "…" names an identifier and $tag$…$tag$ is a string.
  */
-export const ENGINE_SQL: Record<EngineName, { readonly keys: readonly EngineName[]; readonly backslashEscapes: boolean; readonly mysqlLexis: boolean }> = {
+export const ENGINE_SQL: Record<
+  EngineName,
+  { readonly keys: readonly EngineName[]; readonly backslashEscapes: boolean; readonly mysqlLexis: boolean }
+> = {
   postgres: { keys: ['postgres'], backslashEscapes: false, mysqlLexis: false },
   mysql: { keys: ['mysql'], backslashEscapes: true, mysqlLexis: true },
   mariadb: { keys: ['mariadb', 'mysql'], backslashEscapes: true, mysqlLexis: true },

@@ -33,6 +33,10 @@ export function processIo(signal?: AbortSignal): Io {
 export type FailureKind = 'usage' | 'invalid-scenario' | 'database' | 'internal' | 'interrupted';
 
 /** `{ lockrepro: 1, ok: false, error: { kind, message, problems } }`: --json's answer when there is no report. */
-export function jsonFailure(kind: string, message: string, problems: readonly { file: string; line: number; message: string }[] = []): unknown {
+export function jsonFailure(
+  kind: string,
+  message: string,
+  problems: readonly { file: string; line: number; message: string }[] = [],
+): unknown {
   return { lockrepro: 1, ok: false, error: { kind, message, problems } };
 }

@@ -35,7 +35,7 @@ export async function main(argv: readonly string[], rawIo: Io = processIo()): Pr
   } catch (e) {
     // Anything not handled where it happened is lockrepro's bug: one line, exit 4.
     const message = internalErrorText(e, io.env);
-    if (json) io.out(JSON.stringify(jsonFailure('internal', message.split('\n')[0]!), null, 2) + '\n');
+    if (json) io.out(`${JSON.stringify(jsonFailure('internal', message.split('\n')[0]!), null, 2)}\n`);
     return fail(io, EXIT.INTERNAL, message);
   }
 }
@@ -63,16 +63,30 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .argument('<scenario...>', 'file path(s), a folder, or a built-in name (e.g. transfer-lost-update)')
     .option('--db <url>', 'postgres://…, mysql://… or mariadb://… (default: embedded PostgreSQL; env LOCKREPRO_DB)')
     .option('--variant <name...>', 'variants to run: bug and/or fix names (default: all)')
-    .addOption(new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS))
+    .addOption(
+      new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS),
+    )
     .option('--json', 'print the result as JSON on stdout')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
     .option('--html <file>', 'also write one self-contained HTML page: a timeline per variant (no network)')
     .option('--mermaid <file>', 'also write Markdown with a Mermaid sequence diagram per variant')
     .option('--interleavings', "run every interleaving of the workers' steps instead of the schedule")
-    .option('--max-interleavings <n>', `with --interleavings: at most n per variant, evenly spread (default ${DEFAULT_INTERLEAVINGS})`, interleavingLimit)
+    .option(
+      '--max-interleavings <n>',
+      `with --interleavings: at most n per variant, evenly spread (default ${DEFAULT_INTERLEAVINGS})`,
+      interleavingLimit,
+    )
     .option('--stress <n>', 'run each variant n times with its workers truly concurrent (no schedule): how often it happens', stressRuns)
-    .option('--concurrency <c>', `with --stress: runs at once, each in its own scratch database (default ${DEFAULT_CONCURRENCY})`, concurrencyLimit)
-    .option('--step-timeout <ms>', "a step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang (default 5000)", positiveInt)
+    .option(
+      '--concurrency <c>',
+      `with --stress: runs at once, each in its own scratch database (default ${DEFAULT_CONCURRENCY})`,
+      concurrencyLimit,
+    )
+    .option(
+      '--step-timeout <ms>',
+      "a step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang (default 5000)",
+      positiveInt,
+    )
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
     .action(async (targets: string[], flags: RunFlags) => {
@@ -83,7 +97,11 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .command('matrix')
     .description("each scenario's bug at every isolation level on each database: what shows where (a table; exit 0 whatever it shows)")
     .argument('<scenario...>', 'file path(s), a folder, or a built-in name (e.g. write-skew)')
-    .option('--db <url>', 'a database to ask, repeatable: postgres://…, mysql://… or mariadb://… (default: embedded PostgreSQL; env LOCKREPRO_DB)', (v: string, prev: string[] = []) => [...prev, v])
+    .option(
+      '--db <url>',
+      'a database to ask, repeatable: postgres://…, mysql://… or mariadb://… (default: embedded PostgreSQL; env LOCKREPRO_DB)',
+      (v: string, prev: string[] = []) => [...prev, v],
+    )
     .addOption(new Option('--isolation <level...>', 'only these isolation levels (default: all four)').choices(ISOLATION_LEVELS))
     .option('--json', 'print the matrix as JSON on stdout')
     .option('--step-timeout <ms>', 'a step still running after this long, not waiting on a lock, is a hang (default 5000)', positiveInt)
@@ -98,7 +116,10 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .argument('<scenario...>', 'file path(s), a folder, or a built-in name')
     .action((targets: string[]) => {
       const loaded = load(targets, io);
-      if (!loaded) return void (code = EXIT.USAGE);
+      if (!loaded) {
+        code = EXIT.USAGE;
+        return;
+      }
       for (const s of loaded) io.out(`${s.file}: ok (${s.name}: ${s.workers.length} workers, ${s.fixes.length} fixes)\n`);
     });
 
@@ -116,7 +137,10 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .argument('<scenario>', 'a file path or a built-in name')
     .action((target: string) => {
       const loaded = load([target], io);
-      if (!loaded) return void (code = EXIT.USAGE);
+      if (!loaded) {
+        code = EXIT.USAGE;
+        return;
+      }
       for (const s of loaded) io.out(showScenario(s));
     });
 
@@ -124,7 +148,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .command('schema')
     .description('print the JSON Schema of scenario files')
     .action(() => {
-      io.out(JSON.stringify(scenarioJsonSchema(), null, 2) + '\n');
+      io.out(`${JSON.stringify(scenarioJsonSchema(), null, 2)}\n`);
     });
 
   try {
@@ -133,7 +157,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     if (e instanceof CommanderError) {
       // help and version exit 0; every parse error is bad usage.
       if (e.exitCode === 0) return EXIT.OK;
-      if (json) io.out(JSON.stringify(jsonFailure('usage', usageError.replace(/^error: /, '')), null, 2) + '\n');
+      if (json) io.out(`${JSON.stringify(jsonFailure('usage', usageError.replace(/^error: /, '')), null, 2)}\n`);
       return EXIT.USAGE;
     }
     throw e;
@@ -166,7 +190,7 @@ const stressRuns = wholeNumber(MAX_INTERLEAVINGS, 'runs');
 const concurrencyLimit = wholeNumber(32, 'runs at once');
 
 function oneLine(s: string): string {
-  return s.trim().split('\n')[0] + '\n';
+  return `${s.trim().split('\n')[0]}\n`;
 }
 
 /** Load and check targets; print every problem; null when any. */
@@ -184,9 +208,24 @@ function printProblems(problems: readonly Problem[], io: Io): void {
 function listCommand(io: Io, json: boolean): ExitCode {
   const rows = builtinFiles().map((f) => loadFile(f));
   const scenarios = rows.flatMap((r) => (r.scenario ? [r.scenario] : []));
-  printProblems(rows.flatMap((r) => r.problems), io);
+  printProblems(
+    rows.flatMap((r) => r.problems),
+    io,
+  );
   if (json) {
-    io.out(JSON.stringify(scenarios.map((s) => ({ name: s.name, title: s.title, seed: s.seed, engines: scenarioEngines(s), fixes: s.fixes.map((f) => f.name) })), null, 2) + '\n');
+    io.out(
+      `${JSON.stringify(
+        scenarios.map((s) => ({
+          name: s.name,
+          title: s.title,
+          seed: s.seed,
+          engines: scenarioEngines(s),
+          fixes: s.fixes.map((f) => f.name),
+        })),
+        null,
+        2,
+      )}\n`,
+    );
   } else {
     const width = Math.max(...scenarios.map((s) => s.name.length));
     for (const s of scenarios) {

@@ -26,9 +26,15 @@ export interface MatrixFlags {
 }
 
 export async function matrixCommand(targets: string[], flags: MatrixFlags, io: Io): Promise<ExitCode> {
-  const failed = (code: ExitCode, kind: FailureKind, message: string, problems: { file: string; line: number; message: string }[] = [], quiet = false): ExitCode => {
+  const failed = (
+    code: ExitCode,
+    kind: FailureKind,
+    message: string,
+    problems: { file: string; line: number; message: string }[] = [],
+    quiet = false,
+  ): ExitCode => {
     if (!quiet) io.err(`lockrepro: ${message}\n`);
-    if (flags.json) io.out(JSON.stringify(jsonFailure(kind, message, problems), null, 2) + '\n');
+    if (flags.json) io.out(`${JSON.stringify(jsonFailure(kind, message, problems), null, 2)}\n`);
     return code;
   };
   const loaded = loadTargets(targets);
@@ -36,10 +42,17 @@ export async function matrixCommand(targets: string[], flags: MatrixFlags, io: I
     for (const m of loaded.missing) io.err(`${m}\n`);
     for (const p of loaded.problems) io.err(`${formatProblem(p)}\n`);
     const kind = loaded.problems.length > 0 ? 'invalid-scenario' : 'usage';
-    return failed(EXIT.USAGE, kind, [...loaded.missing, ...loaded.problems.map(formatProblem)].join('; '), loaded.problems.map((p) => ({ file: p.file, line: p.line, message: p.message })), true);
+    return failed(
+      EXIT.USAGE,
+      kind,
+      [...loaded.missing, ...loaded.problems.map(formatProblem)].join('; '),
+      loaded.problems.map((p) => ({ file: p.file, line: p.line, message: p.message })),
+      true,
+    );
   }
   const given = flags.db ?? [];
-  if (given.includes('')) return failed(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
+  if (given.includes(''))
+    return failed(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
   // No --db: LOCKREPRO_DB, as for `run`, else the embedded PostgreSQL (undefined).
   const urls: (string | undefined)[] = given.length > 0 ? given : [io.env.LOCKREPRO_DB || undefined];
 
@@ -62,21 +75,31 @@ export async function matrixCommand(targets: string[], flags: MatrixFlags, io: I
     const cells: MatrixCell[] = [];
     const progress = progressLine(io, loaded.scenarios.length * (flags.isolation?.length || ISOLATION_LEVELS.length) * dialects.length);
     for (const d of dialects) {
-      cells.push(...(await runMatrix(loaded.scenarios, d, {
-        isolations: flags.isolation, signal: io.signal, stepTimeoutMs: flags.stepTimeout, onCell: progress,
-      })));
+      cells.push(
+        ...(await runMatrix(loaded.scenarios, d, {
+          isolations: flags.isolation,
+          signal: io.signal,
+          stepTimeoutMs: flags.stepTimeout,
+          onCell: progress,
+        })),
+      );
     }
     progress(null);
     const broken = cells.filter((c) => c.status === 'error');
-    const error = broken.length > 0
-      ? {
-          kind: 'invalid-scenario',
-          message: `the SQL of ${new Set(broken.map((c) => c.scenario)).size} scenario(s) failed`,
-          problems: broken.map((c) => ({ file: c.error!.file, line: c.error!.line, message: `${c.isolation} on ${c.database.dialect}: ${c.error!.message}` })),
-        }
-      : undefined;
+    const error =
+      broken.length > 0
+        ? {
+            kind: 'invalid-scenario',
+            message: `the SQL of ${new Set(broken.map((c) => c.scenario)).size} scenario(s) failed`,
+            problems: broken.map((c) => ({
+              file: c.error!.file,
+              line: c.error!.line,
+              message: `${c.isolation} on ${c.database.dialect}: ${c.error!.message}`,
+            })),
+          }
+        : undefined;
     const databases = dialects.map((d) => d.info);
-    if (flags.json) io.out(JSON.stringify(matrixJson(databases, cells, { error }), null, 2) + '\n');
+    if (flags.json) io.out(`${JSON.stringify(matrixJson(databases, cells, { error }), null, 2)}\n`);
     else io.out(matrixText(databases, cells, { color: flags.color !== false && io.isTTY && !io.env.NO_COLOR }));
     for (const p of error?.problems ?? []) io.err(`${p.file}:${p.line}: ${p.message}\n`);
     return error ? EXIT.USAGE : EXIT.OK;

@@ -20,7 +20,15 @@ import { toJson } from '../report/json.js';
 import { toJUnit } from '../report/junit.js';
 import { toHtml } from '../report/html.js';
 import { toMermaid } from '../report/mermaid.js';
-import { nothingRan, reportOk, scenarioErrors, type Report, type ScenarioError, type ScenarioReport, type SkippedScenario } from '../report/model.js';
+import {
+  nothingRan,
+  reportOk,
+  scenarioErrors,
+  type Report,
+  type ScenarioError,
+  type ScenarioReport,
+  type SkippedScenario,
+} from '../report/model.js';
 import { TextReporter } from '../report/text.js';
 import { formatProblem } from '../scenario/parse.js';
 import { redactUrl } from '../util/redact.js';
@@ -64,9 +72,12 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     const problem = unwritable(file);
     if (problem) return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: ${problem}`);
   }
-  if (flags.stress !== undefined && flags.interleavings) return out.fail(EXIT.USAGE, 'usage', '--stress and --interleavings are two ways to run a variant: choose one');
-  if (flags.concurrency !== undefined && flags.stress === undefined) return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress');
-  if (flags.db === '') return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
+  if (flags.stress !== undefined && flags.interleavings)
+    return out.fail(EXIT.USAGE, 'usage', '--stress and --interleavings are two ways to run a variant: choose one');
+  if (flags.concurrency !== undefined && flags.stress === undefined)
+    return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress');
+  if (flags.db === '')
+    return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
   const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
 
   let dialect: Dialect;
@@ -117,7 +128,11 @@ function planAll(scenarios: readonly Scenario[], dialect: Dialect, flags: RunFla
       continue;
     }
     const p = planScenario(sc, {
-      engine, placeholder: (n) => dialect.placeholder(n), variants: flags.variant, isolations: flags.isolation, runsAs: dialect.info.runsAs,
+      engine,
+      placeholder: (n) => dialect.placeholder(n),
+      variants: flags.variant,
+      isolations: flags.isolation,
+      runsAs: dialect.info.runsAs,
     });
     r.problems.push(...p.problems);
     r.planned.push({ scenario: sc, plans: p.plans });
@@ -125,7 +140,14 @@ function planAll(scenarios: readonly Scenario[], dialect: Dialect, flags: RunFla
   return r;
 }
 
-async function runAll(planned: Planned['planned'], skipped: SkippedScenario[], dialect: Dialect, flags: RunFlags, io: Io, url: string | undefined): Promise<Report> {
+async function runAll(
+  planned: Planned['planned'],
+  skipped: SkippedScenario[],
+  dialect: Dialect,
+  flags: RunFlags,
+  io: Io,
+  url: string | undefined,
+): Promise<Report> {
   const text = textReporter(flags, io);
   const human = (s: string) => {
     if (!flags.json) io.out(s);
@@ -183,11 +205,16 @@ function scenarioError(sc: Scenario, line: number, code: string, message: string
 }
 
 /** Every report that was asked for, then the exit code. */
-function finish(report: Report, flags: RunFlags, io: Io, out: Outcome): ExitCode {
+function finish(report: Report, flags: RunFlags, _io: Io, out: Outcome): ExitCode {
   const errors = scenarioErrors(report);
-  const failure = errors.length > 0
-    ? { kind: 'invalid-scenario' as const, message: `the SQL of ${errors.length} scenario${errors.length > 1 ? 's' : ''} failed`, problems: errors.map((e) => ({ file: e.file, line: e.line, message: e.message })) }
-    : undefined;
+  const failure =
+    errors.length > 0
+      ? {
+          kind: 'invalid-scenario' as const,
+          message: `the SQL of ${errors.length} scenario${errors.length > 1 ? 's' : ''} failed`,
+          problems: errors.map((e) => ({ file: e.file, line: e.line, message: e.message })),
+        }
+      : undefined;
   if (flags.json) out.report(toJson(report, { verbose: flags.verbose, error: failure }));
   for (const [flag, file, render] of reportFiles(flags)) {
     try {
@@ -199,7 +226,11 @@ function finish(report: Report, flags: RunFlags, io: Io, out: Outcome): ExitCode
   if (errors.length > 0) return EXIT.USAGE;
   // Every scenario skipped proves nothing, so it does not pass.
   if (nothingRan(report)) {
-    return out.fail(EXIT.NOT_MET, 'usage', `nothing ran: ${(report.skipped ?? []).map((k) => k.scenario.name).join(', ')} skipped on ${report.database.dialect}`);
+    return out.fail(
+      EXIT.NOT_MET,
+      'usage',
+      `nothing ran: ${(report.skipped ?? []).map((k) => k.scenario.name).join(', ')} skipped on ${report.database.dialect}`,
+    );
   }
   return reportOk(report) ? EXIT.OK : EXIT.NOT_MET;
 }
@@ -211,7 +242,9 @@ function reportFiles(flags: RunFlags): [string, string, (r: Report) => string][]
     ['--html', flags.html, toHtml],
     ['--mermaid', flags.mermaid, toMermaid],
   ];
-  return all.flatMap(([flag, file, render]) => (file !== undefined ? [[flag, file, render] as [string, string, (r: Report) => string]] : []));
+  return all.flatMap(([flag, file, render]) =>
+    file !== undefined ? [[flag, file, render] as [string, string, (r: Report) => string]] : [],
+  );
 }
 
 function textReporter(flags: RunFlags, io: Io): TextReporter {
@@ -224,15 +257,23 @@ function textReporter(flags: RunFlags, io: Io): TextReporter {
  */
 class Outcome {
   private printed = false;
-  constructor(private readonly io: Io, private readonly asJson: boolean) {}
+  constructor(
+    private readonly io: Io,
+    private readonly asJson: boolean,
+  ) {}
 
   report(doc: unknown): void {
     this.printed = true;
-    this.io.out(JSON.stringify(doc, null, 2) + '\n');
+    this.io.out(`${JSON.stringify(doc, null, 2)}\n`);
   }
 
   /** A failure already printed on stderr (problems): the JSON error object only. */
-  json(code: ExitCode, kind: FailureKind, message: string, problems: readonly { file: string; line: number; message: string }[] = []): ExitCode {
+  json(
+    code: ExitCode,
+    kind: FailureKind,
+    message: string,
+    problems: readonly { file: string; line: number; message: string }[] = [],
+  ): ExitCode {
     if (this.asJson && !this.printed) this.report(jsonFailure(kind, message, problems));
     return code;
   }

@@ -47,7 +47,14 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
   const shown = reproduced ?? anomalous ?? first;
   const shownBecause = reproduced ? 'reproduced' : anomalous ? 'anomaly' : 'first';
   return {
-    exploration: { total, runs: runs.length, failing: runs.filter((r) => r.verdict.observed.length > 0).length, byAnomaly, shown, shownBecause },
+    exploration: {
+      total,
+      runs: runs.length,
+      failing: runs.filter((r) => r.verdict.observed.length > 0).length,
+      byAnomaly,
+      shown,
+      shownBecause,
+    },
     verdict: {
       counts,
       observed,

@@ -42,8 +42,7 @@ export function compareCheck(
       if (wrong) return { passed: false, actual, error: `expected row ${i + 1} ${wrong}` };
     }
     const passed =
-      actual.length === wantRows.length &&
-      wantRows.every((want, i) => Object.entries(want).every(([k, v]) => sameValue(v, actual[i]![k])));
+      actual.length === wantRows.length && wantRows.every((want, i) => Object.entries(want).every(([k, v]) => sameValue(v, actual[i]![k])));
     return { passed, actual };
   }
   const first = rows[0];

@@ -59,13 +59,29 @@ const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
 
 /** Anomalies in the order reports list them. */
 export const ORDER: readonly Anomaly[] = [
-  'deadlock', 'lost-update', 'duplicates', 'invariant', 'serialization', 'lock-timeout', 'unique-violation', 'hang', 'error',
+  'deadlock',
+  'lost-update',
+  'duplicates',
+  'invariant',
+  'serialization',
+  'lock-timeout',
+  'unique-violation',
+  'hang',
+  'error',
 ];
 
 export function detect(run: VariantRun): Verdict {
   const counts: Counts = {
-    deadlocks: 0, duplicates: 0, lostUpdates: 0, invariantViolations: 0, serializationFailures: 0,
-    lockTimeouts: 0, uniqueViolations: 0, hangs: 0, retries: 0, otherErrors: 0,
+    deadlocks: 0,
+    duplicates: 0,
+    lostUpdates: 0,
+    invariantViolations: 0,
+    serializationFailures: 0,
+    lockTimeouts: 0,
+    uniqueViolations: 0,
+    hangs: 0,
+    retries: 0,
+    otherErrors: 0,
   };
   const observed = new Set<Anomaly>();
   let handledErrors = 0;
@@ -78,11 +94,20 @@ export function detect(run: VariantRun): Verdict {
     }
     if (!s.error) continue;
     switch (s.error.kind) {
-      case 'deadlock': counts.deadlocks++; break;
-      case 'serialization': counts.serializationFailures++; break;
-      case 'lock-timeout': counts.lockTimeouts++; break;
-      case 'unique-violation': counts.uniqueViolations++; break;
-      default: counts.otherErrors++;
+      case 'deadlock':
+        counts.deadlocks++;
+        break;
+      case 'serialization':
+        counts.serializationFailures++;
+        break;
+      case 'lock-timeout':
+        counts.lockTimeouts++;
+        break;
+      case 'unique-violation':
+        counts.uniqueViolations++;
+        break;
+      default:
+        counts.otherErrors++;
     }
     if (s.handled) handledErrors++;
     else observed.add(KIND_ANOMALY[s.error.kind]);
@@ -103,7 +128,8 @@ export function detect(run: VariantRun): Verdict {
     }
     if (c.anomaly === 'lost-update' && gaveUp.length > 0) {
       const who = gaveUp.join(' and ');
-      notCounted[c.name] = `not a lost update: ${who}'s transaction failed and was rolled back, so ${gaveUp.length > 1 ? 'their changes' : 'its change'} never happened`;
+      notCounted[c.name] =
+        `not a lost update: ${who}'s transaction failed and was rolled back, so ${gaveUp.length > 1 ? 'their changes' : 'its change'} never happened`;
       continue;
     }
     switch (c.anomaly) {
@@ -135,7 +161,8 @@ function extraRows(expected: unknown, actual: unknown): number {
 /** The first step whose statement the server called wrong, else the first check that could not be compared. */
 function faultOf(run: VariantRun, checks: readonly CheckOutcome[]): ScenarioFault | null {
   const step = run.steps.find((s) => s.error?.invalidSql);
-  if (step) return { line: step.line, code: step.error!.code, message: `${step.worker}.${step.step}: ${step.error!.code} ${step.error!.message}` };
+  if (step)
+    return { line: step.line, code: step.error!.code, message: `${step.worker}.${step.step}: ${step.error!.code} ${step.error!.message}` };
   const i = checks.findIndex((c) => c.error !== null);
   if (i < 0) return null;
   return { line: run.checks[i]!.line, code: run.checks[i]!.code ?? 'columns', message: `check "${checks[i]!.name}": ${checks[i]!.error}` };

@@ -5,7 +5,7 @@
 import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl, DatabaseUnavailableError } from '../errors.js';
 import { redactUrl, registerSecret } from '../util/redact.js';
-import type { EmbeddedOptions } from './postgres/embedded.js';
+import type { EmbeddedOptions, EmbeddedServer } from './postgres/embedded.js';
 
 // Engine folders are loaded on demand: a PostgreSQL run never loads mysql2, and a run with --db
 // never touches the embedded server's package.
@@ -18,7 +18,9 @@ export async function connectDatabase(url: string | undefined, embedded: Embedde
   try {
     parsed = new URL(url);
   } catch {
-    throw new BadDatabaseUrl(`--db ${redactUrl(url)} is not a URL (expected e.g. postgres://user@host:5432/db or mysql://root@127.0.0.1:3306/test)`);
+    throw new BadDatabaseUrl(
+      `--db ${redactUrl(url)} is not a URL (expected e.g. postgres://user@host:5432/db or mysql://root@127.0.0.1:3306/test)`,
+    );
   }
   // Know every password before anything can print it: the userinfo one (a bad %-escape in it is
   // BadDatabaseUrl here, for every engine) and libpq's password query parameters, which
@@ -34,14 +36,16 @@ export async function connectDatabase(url: string | undefined, embedded: Embedde
     case 'mariadb':
       return (await import('./mysql/index.js')).connectMysql(url);
     default:
-      throw new BadDatabaseUrl(`--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => `${s}://`).join(', ')})`);
+      throw new BadDatabaseUrl(
+        `--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => `${s}://`).join(', ')})`,
+      );
   }
 }
 
 async function connectEmbedded(opts: EmbeddedOptions): Promise<Dialect> {
   const { startEmbedded } = await import('./postgres/embedded.js');
   const { connectPostgres } = await import('./postgres/index.js');
-  let server;
+  let server: EmbeddedServer;
   try {
     server = await startEmbedded(opts);
   } catch (e) {

@@ -69,10 +69,29 @@ export async function driveConcurrently(scratch: Scratch, plan: VariantPlan, opt
         rec.status = 'error';
         rec.error = outcome.error;
         if (outcome.error.kind === 'deadlock') out.deadlocks.push(deadlockRecord(index, rec, outcome.error, (id) => names.get(id)));
-        const action = onError({ kind: outcome.error.kind, step, retry: plan.retry, attempt, cancelledAsHang: hang && !outcome.ok, connectionEnded: dead });
+        const action = onError({
+          kind: outcome.error.kind,
+          step,
+          retry: plan.retry,
+          attempt,
+          cancelledAsHang: hang && !outcome.ok,
+          connectionEnded: dead,
+        });
         if (action.do === 'catch') {
           rec.handled = 'caught';
-          if (action.recovery) queue.unshift({ step: { ...step, name: `${step.name}:catch`, sql: action.recovery, save: null, catch: new Map(), expectRows: null, note: null }, recovery: true });
+          if (action.recovery)
+            queue.unshift({
+              step: {
+                ...step,
+                name: `${step.name}:catch`,
+                sql: action.recovery,
+                save: null,
+                catch: new Map(),
+                expectRows: null,
+                note: null,
+              },
+              recovery: true,
+            });
           continue;
         }
         if (!dead) await session.query('ROLLBACK').catch(() => undefined);

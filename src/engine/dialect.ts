@@ -129,4 +129,3 @@ export interface Dialect {
   /** Drop every scratch database still open, close connections, stop an embedded server. */
   close(): Promise<void>;
 }
-

@@ -30,7 +30,7 @@ export interface ErrorContext {
 export function onError(c: ErrorContext): ErrorAction {
   if (c.cancelledAsHang) return { do: 'hang' };
   if (c.step.catch.has(c.kind)) return { do: 'catch', recovery: c.step.catch.get(c.kind) ?? null };
-  if (c.retry && c.retry.on.includes(c.kind) && c.attempt <= c.retry.attempts && !c.connectionEnded) return { do: 'retry' };
+  if (c.retry?.on.includes(c.kind) && c.attempt <= c.retry.attempts && !c.connectionEnded) return { do: 'retry' };
   return { do: 'give-up' };
 }
 

@@ -14,7 +14,12 @@ export { RunAborted, type RunOptions };
 
 /** Setup or teardown SQL failed: the scenario, not the engine, is at fault. */
 export class SetupFailed extends Error {
-  constructor(readonly file: string, readonly phase: 'setup' | 'teardown', readonly line: number, readonly error: DbError | Error) {
+  constructor(
+    readonly file: string,
+    readonly phase: 'setup' | 'teardown',
+    readonly line: number,
+    readonly error: DbError | Error,
+  ) {
     super(`${phase} SQL failed: ${'code' in error ? `${error.code} ` : ''}${error.message}`);
     this.name = 'SetupFailed';
   }
@@ -37,7 +42,12 @@ export const scheduled: Driver = async (scratch, plan, opts, t0) => {
   return { steps: run.records, events: run.events, deadlocks: run.deadlocks };
 };
 
-export async function runVariant(dialect: Dialect, plan: VariantPlan, opts: RunOptions = {}, drive: Driver = scheduled): Promise<VariantRun> {
+export async function runVariant(
+  dialect: Dialect,
+  plan: VariantPlan,
+  opts: RunOptions = {},
+  drive: Driver = scheduled,
+): Promise<VariantRun> {
   if (opts.signal?.aborted) throw new RunAborted();
   const t0 = performance.now();
   const scratch = await dialect.createScratch(plan.scenario.name);

@@ -102,8 +102,15 @@ export class Scheduler {
     for (const [order, w] of this.plan.workers.entries()) {
       const session = await this.scratch.openSession(w.name, this.plan.isolation);
       this.workers.set(w.name, {
-        name: w.name, order, session, steps: w.steps, vars: new Map(), attempt: 1,
-        skipping: false, dead: false, inflight: null,
+        name: w.name,
+        order,
+        session,
+        steps: w.steps,
+        vars: new Map(),
+        attempt: 1,
+        skipping: false,
+        dead: false,
+        inflight: null,
       });
       this.byBackend.set(session.backendId, w.name);
     }
@@ -168,7 +175,12 @@ export class Scheduler {
     this.records[index]!.startedMs = this.now();
     this.events.push({ type: 'start', step: index });
     const inflight: Inflight = {
-      record: index, entry, outcome: null, waiting: false, blockers: '', hang: null,
+      record: index,
+      entry,
+      outcome: null,
+      waiting: false,
+      blockers: '',
+      hang: null,
       promise: execute(w.session, entry.step, sql, w.vars),
     };
     void inflight.promise.then((o) => (inflight.outcome = o));
@@ -253,7 +265,10 @@ export class Scheduler {
   private waitCycle(inflight: WorkerState[], waits: Map<number, number[]>): WorkerState[] {
     const edges = new Map<string, string[]>();
     for (const w of inflight) {
-      edges.set(w.name, (waits.get(w.session.backendId) ?? []).flatMap((id) => this.byBackend.get(id) ?? []));
+      edges.set(
+        w.name,
+        (waits.get(w.session.backendId) ?? []).flatMap((id) => this.byBackend.get(id) ?? []),
+      );
     }
     return findCycle(edges).flatMap((name) => this.workers.get(name) ?? []);
   }
@@ -267,7 +282,14 @@ export class Scheduler {
 
   /** Whether one of the parked steps finished within `ms` (Ctrl-C rejects with RunAborted). */
   private firstOutcome(parked: WorkerState[], ms: number): Promise<boolean> {
-    return abortable(settlesWithin(parked.map((w) => w.inflight!.promise), ms), this.opts.signal, () => new RunAborted());
+    return abortable(
+      settlesWithin(
+        parked.map((w) => w.inflight!.promise),
+        ms,
+      ),
+      this.opts.signal,
+      () => new RunAborted(),
+    );
   }
 
   /**
@@ -316,10 +338,15 @@ export class Scheduler {
     }
     rec.status = 'error';
     rec.error = outcome.error;
-    if (outcome.error.kind === 'deadlock') this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id)));
+    if (outcome.error.kind === 'deadlock')
+      this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id)));
     const action = onError({
-      kind: outcome.error.kind, step: f.entry.step, retry: this.plan.retry, attempt: w.attempt,
-      cancelledAsHang: f.hang !== null, connectionEnded: w.dead,
+      kind: outcome.error.kind,
+      step: f.entry.step,
+      retry: this.plan.retry,
+      attempt: w.attempt,
+      cancelledAsHang: f.hang !== null,
+      connectionEnded: w.dead,
     });
     switch (action.do) {
       case 'hang':
@@ -330,12 +357,22 @@ export class Scheduler {
         rec.handled = 'caught';
         if (action.recovery) {
           const step = f.entry.step;
-          this.putFirst(w.name, [{
-            worker: w.name,
-            step: { ...step, name: `${step.name}:catch`, sql: action.recovery, save: null, catch: new Map(), expectRows: null, note: null },
-            recovery: true,
-            urgent: true,
-          }]);
+          this.putFirst(w.name, [
+            {
+              worker: w.name,
+              step: {
+                ...step,
+                name: `${step.name}:catch`,
+                sql: action.recovery,
+                save: null,
+                catch: new Map(),
+                expectRows: null,
+                note: null,
+              },
+              recovery: true,
+              urgent: true,
+            },
+          ]);
         }
         return;
       case 'retry':
@@ -348,7 +385,10 @@ export class Scheduler {
         // The worker starts its transaction again, as soon as it can: its remaining entries are
         // replaced by all of its steps, at the front of the order of preference.
         this.pending = this.pending.filter((e) => e.worker !== w.name);
-        this.putFirst(w.name, w.steps.map((step) => ({ worker: w.name, step, recovery: false, urgent: true })));
+        this.putFirst(
+          w.name,
+          w.steps.map((step) => ({ worker: w.name, step, recovery: false, urgent: true })),
+        );
         return;
       case 'give-up':
         await this.giveUp(w, 'error');
@@ -390,4 +430,3 @@ function firstSent(parked: WorkerState[]): WorkerState {
 function errFirst(w: WorkerState): number {
   return w.inflight!.outcome!.ok ? 1 : 0;
 }
-

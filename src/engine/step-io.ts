@@ -11,7 +11,10 @@ import { checkRows, type Outcome } from './policy.js';
 /** Send a step's SQL with the worker's saved values bound; never rejects. */
 export async function execute(session: Session, step: PlannedStep, sql: PlannedSql, vars: ReadonlyMap<string, unknown>): Promise<Outcome> {
   try {
-    const result = await session.query(sql.text, sql.params.map((n) => vars.get(n) ?? null));
+    const result = await session.query(
+      sql.text,
+      sql.params.map((n) => vars.get(n) ?? null),
+    );
     return checkRows(step, { ok: true, result });
   } catch (e) {
     if (e instanceof QueryError) return { ok: false, error: e.db };
@@ -44,20 +47,53 @@ export function saveValues(step: PlannedStep, result: QueryResult, vars: Map<str
 }
 
 /** The database's own account of a deadlock, with worker names in place of backend ids. */
-export function deadlockRecord(step: number, rec: StepRecord, error: DbError, nameOf: (backendId: number) => string | undefined): DeadlockRecord {
+export function deadlockRecord(
+  step: number,
+  rec: StepRecord,
+  error: DbError,
+  nameOf: (backendId: number) => string | undefined,
+): DeadlockRecord {
   const report = error.deadlock;
   const name = (id: number) => nameOf(id) ?? 'another session';
-  const cycle = report ? [...new Set(report.waits.map((x) => name(x.waiter)))] : [rec.worker, ...rec.blockedBy.filter((n) => n !== rec.worker)];
+  const cycle = report
+    ? [...new Set(report.waits.map((x) => name(x.waiter)))]
+    : [rec.worker, ...rec.blockedBy.filter((n) => n !== rec.worker)];
   const server = report ? report.text.replace(/\{\{(\d+)\}\}/g, (_, id: string) => name(Number(id))) : null;
   return { step, victim: rec.worker, cycle, server };
 }
 
 /** A fresh record for a step about to be sent (or skipped). */
-export function newRecord(step: PlannedStep, worker: string, attempt: number, backendId: number, recovery: boolean, params: Record<string, unknown>, status: StepRecord['status']): StepRecord {
+export function newRecord(
+  step: PlannedStep,
+  worker: string,
+  attempt: number,
+  backendId: number,
+  recovery: boolean,
+  params: Record<string, unknown>,
+  status: StepRecord['status'],
+): StepRecord {
   return {
-    worker, step: step.name, attempt, sql: step.sql.source, line: step.line, params,
-    status, blocked: false, blockedBy: [], rows: [], rowCount: null, truncated: false, resultSet: false, error: null,
-    handled: null, hang: false, recovery, note: step.note,
-    backendId, startedMs: null, waitSeenMs: null, endedMs: null,
+    worker,
+    step: step.name,
+    attempt,
+    sql: step.sql.source,
+    line: step.line,
+    params,
+    status,
+    blocked: false,
+    blockedBy: [],
+    rows: [],
+    rowCount: null,
+    truncated: false,
+    resultSet: false,
+    error: null,
+    handled: null,
+    hang: false,
+    recovery,
+    note: step.note,
+    backendId,
+    startedMs: null,
+    waitSeenMs: null,
+    endedMs: null,
   };
 }

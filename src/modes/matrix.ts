@@ -59,7 +59,17 @@ export async function runMatrix(scenarios: readonly Scenario[], dialect: Dialect
   for (const scenario of scenarios) {
     const skip = engineSkipReason(scenario, database.dialect);
     if (skip) {
-      for (const isolation of levels) add({ scenario, database, isolation, runsAs: database.runsAs?.[isolation] ?? null, status: 'n/a', observed: [], errorCodes: [], reason: skip });
+      for (const isolation of levels)
+        add({
+          scenario,
+          database,
+          isolation,
+          runsAs: database.runsAs?.[isolation] ?? null,
+          status: 'n/a',
+          observed: [],
+          errorCodes: [],
+          reason: skip,
+        });
       continue;
     }
     const planned = plan(scenario, dialect, levels);
@@ -73,12 +83,25 @@ export async function runMatrix(scenarios: readonly Scenario[], dialect: Dialect
         const v = await runScheduled(dialect, p, opts);
         const fault = v.verdict.fault;
         // A step or check the server calls wrong (a typo) is the scenario's fault, not a finding.
-        if (fault) add({ ...base, status: 'error', observed: [], errorCodes: [], error: { file: scenario.file, line: fault.line, code: fault.code, message: fault.message } });
+        if (fault)
+          add({
+            ...base,
+            status: 'error',
+            observed: [],
+            errorCodes: [],
+            error: { file: scenario.file, line: fault.line, code: fault.code, message: fault.message },
+          });
         else add({ ...base, status: 'ran', observed: v.verdict.observed, errorCodes: unnamedErrors(v.run) });
       } catch (e) {
         if (!(e instanceof SetupFailed)) throw e;
         const code = 'code' in e.error ? e.error.code : 'error';
-        add({ ...base, status: 'error', observed: [], errorCodes: [], error: { file: scenario.file, line: e.line, code, message: e.message } });
+        add({
+          ...base,
+          status: 'error',
+          observed: [],
+          errorCodes: [],
+          error: { file: scenario.file, line: e.line, code, message: e.message },
+        });
       }
     }
   }
@@ -87,7 +110,9 @@ export async function runMatrix(scenarios: readonly Scenario[], dialect: Dialect
 
 /** What an `error` anomaly was: the codes of unhandled errors detect/ has no anomaly name for. */
 function unnamedErrors(run: VariantRun): string[] {
-  const codes = run.steps.flatMap((s) => (s.error && !s.handled && !s.hang && (s.error.kind === 'other' || s.error.kind === 'timeout') ? [s.error.code] : []));
+  const codes = run.steps.flatMap((s) =>
+    s.error && !s.handled && !s.hang && (s.error.kind === 'other' || s.error.kind === 'timeout') ? [s.error.code] : [],
+  );
   return [...new Set(codes)];
 }
 

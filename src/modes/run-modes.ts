@@ -46,7 +46,10 @@ export async function runScheduled(dialect: Dialect, plan: VariantPlan, opts: Ru
 
 /** `--interleavings`: the variant once per interleaving (each in its own scratch database), at most `max`. */
 export async function runInterleavings(dialect: Dialect, plan: VariantPlan, max: number, opts: RunOptions): Promise<VariantReport> {
-  const { total, ranks } = chooseInterleavings(plan.workers.map((w) => w.steps.length), max);
+  const { total, ranks } = chooseInterleavings(
+    plan.workers.map((w) => w.steps.length),
+    max,
+  );
   const runs: ExploredRun[] = [];
   for (const rank of ranks) {
     if (opts.signal?.aborted) throw new RunAborted();

@@ -62,7 +62,10 @@ export function chooseInterleavings(counts: readonly number[], max: number): Int
 /** The plan with its schedule replaced by the interleaving of this rank. */
 export function withInterleaving(plan: VariantPlan, rank: bigint): VariantPlan {
   const workers = plan.workers;
-  const order = interleavingAt(workers.map((w) => w.steps.length), rank);
+  const order = interleavingAt(
+    workers.map((w) => w.steps.length),
+    rank,
+  );
   const next = workers.map(() => 0);
   const schedule: Ref[] = order.map((w) => ({ worker: workers[w]!.name, step: workers[w]!.steps[next[w]!++]!.name }));
   return { ...plan, schedule };

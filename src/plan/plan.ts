@@ -176,7 +176,13 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         teardown: sc.teardown.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
         workers: v.shape.workers.map((w) => ({ name: w.name, steps: w.steps.map(planStep) })),
         schedule: v.shape.schedule.map((r: StepRef) => ({ worker: r.worker, step: r.step })),
-        checks: sc.checks.map((c) => ({ name: c.name, line: c.sql.line, sql: sqlFor(c.sql, engine)!, expect: c.expect, anomaly: c.anomaly })),
+        checks: sc.checks.map((c) => ({
+          name: c.name,
+          line: c.sql.line,
+          sql: sqlFor(c.sql, engine)!,
+          expect: c.expect,
+          anomaly: c.anomaly,
+        })),
         expected: [...(expectationFor(v.fix ? v.fix.expect : sc.expect, engine) ?? [])],
         retry: v.fix?.retry ?? null,
         // The scenario's note explains the bug on this engine; a fix may explain itself. Either

@@ -43,13 +43,20 @@ ${body.join('\n')}
 function scenarioHtml(s: ScenarioReport, nextId: () => string): string {
   const sc = s.scenario;
   const workers = sc.workers.map((w) => w.name);
-  const out = [`<section class="scenario" data-scenario="${esc(sc.name)}">`, `<h2>${esc(sc.name)} <span class="title">· ${esc(sc.title)}</span></h2>`];
+  const out = [
+    `<section class="scenario" data-scenario="${esc(sc.name)}">`,
+    `<h2>${esc(sc.name)} <span class="title">· ${esc(sc.title)}</span></h2>`,
+  ];
   for (const seed of sc.seed) out.push(`<p class="seed">retells seed ${esc(seed)}</p>`);
   out.push(`<p class="story">${esc(oneLine(sc.story))}</p>`);
-  out.push(`<p class="workers">${workers.map((w, i) => `<span class="chip" style="background:${WORKER_COLOURS[i % WORKER_COLOURS.length]}">${esc(w)}</span>`).join(' ')}</p>`);
+  out.push(
+    `<p class="workers">${workers.map((w, i) => `<span class="chip" style="background:${WORKER_COLOURS[i % WORKER_COLOURS.length]}">${esc(w)}</span>`).join(' ')}</p>`,
+  );
   for (const v of s.variants) out.push(variantHtml(v, workers, nextId()));
   if (s.error) {
-    out.push(`<div class="scenario-error">✗ the scenario's own SQL failed at ${esc(`${s.error.file}:${s.error.line}`)}: ${esc(s.error.message)}<br>its remaining variants were not run</div>`);
+    out.push(
+      `<div class="scenario-error">✗ the scenario's own SQL failed at ${esc(`${s.error.file}:${s.error.line}`)}: ${esc(s.error.message)}<br>its remaining variants were not run</div>`,
+    );
   }
   out.push('</section>');
   return out.join('\n');
@@ -60,20 +67,28 @@ function variantHtml(v: VariantReport, workers: readonly string[], id: string): 
   const p = run.plan;
   const kind = p.fix ? 'fix' : 'bug';
   const out = [`<article class="variant ${kind}" data-variant="${esc(p.name)}">`];
-  out.push(`<h3><span class="badge ${kind}">${p.fix ? 'FIX' : 'BUG'}</span> ${esc(p.fix ? p.name : 'the bug')} <span class="meta">· ${esc(p.isolation.replace('-', ' '))}${p.runsAs ? ` (runs as ${esc(p.runsAs)})` : ''} · expect ${esc(expectText(p.expected))}</span></h3>`);
+  out.push(
+    `<h3><span class="badge ${kind}">${p.fix ? 'FIX' : 'BUG'}</span> ${esc(p.fix ? p.name : 'the bug')} <span class="meta">· ${esc(p.isolation.replace('-', ' '))}${p.runsAs ? ` (runs as ${esc(p.runsAs)})` : ''} · expect ${esc(expectText(p.expected))}</span></h3>`,
+  );
   if (p.title) out.push(`<p class="vtitle">${esc(p.title)}</p>`);
   if (p.story) out.push(`<p class="story">${esc(oneLine(p.story))}</p>`);
   for (const sql of p.fixSetup) out.push(`<p class="setup">+ setup: <code>${esc(oneLine(sql))}</code></p>`);
-  if (p.retry) out.push(`<p class="setup">on ${esc(p.retry.on.join(' or '))} the worker rolls back and retries, up to ${p.retry.attempts} times</p>`);
+  if (p.retry)
+    out.push(`<p class="setup">on ${esc(p.retry.on.join(' or '))} the worker rolls back and retries, up to ${p.retry.attempts} times</p>`);
   const ex = v.explored;
   if (ex) {
-    const which = v.mode === 'stress' ? `run ${ex.shown.rank + 1n} of ${ex.runs} (workers released together)` : `interleaving ${ex.shown.rank + 1n} of ${ex.total}`;
+    const which =
+      v.mode === 'stress'
+        ? `run ${ex.shown.rank + 1n} of ${ex.runs} (workers released together)`
+        : `interleaving ${ex.shown.rank + 1n} of ${ex.total}`;
     out.push(`<p class="explored">shown: ${esc(which)}; ${ex.failing} of ${ex.runs} runs showed an anomaly</p>`);
   }
   out.push(`<div class="timeline-box">${timelineSvg(run, workers, id)}</div>`);
 
   for (const d of run.deadlocks) {
-    out.push(`<div class="deadlock" data-victim="${esc(d.victim)}"><p><strong>☠ deadlock</strong>${d.cycle.length >= 2 ? `: cycle ${esc(cycleText(d.cycle).slice(2))}` : ''}; victim: <strong class="victim-name">${esc(d.victim)}</strong></p>`);
+    out.push(
+      `<div class="deadlock" data-victim="${esc(d.victim)}"><p><strong>☠ deadlock</strong>${d.cycle.length >= 2 ? `: cycle ${esc(cycleText(d.cycle).slice(2))}` : ''}; victim: <strong class="victim-name">${esc(d.victim)}</strong></p>`,
+    );
     if (d.server) out.push(`<details open><summary>the database's own report</summary><pre>${esc(d.server)}</pre></details>`);
     out.push('</div>');
   }
@@ -85,12 +100,17 @@ function variantHtml(v: VariantReport, workers: readonly string[], id: string): 
         : c.passed
           ? valueText(c.actual)
           : `expected ${valueText(c.expected)}, got ${valueText(c.actual)}${verdict.notCounted[c.name] ? `: ${verdict.notCounted[c.name]}` : ` → ${c.anomaly}`}`;
-      out.push(`<li class="check ${c.passed ? 'pass' : 'fail'}" data-check="${esc(c.name)}"><span class="mark">${c.passed ? '✓' : '✗'}</span> <span class="check-name">${esc(c.name)}</span>: ${esc(detail)}</li>`);
+      out.push(
+        `<li class="check ${c.passed ? 'pass' : 'fail'}" data-check="${esc(c.name)}"><span class="mark">${c.passed ? '✓' : '✗'}</span> <span class="check-name">${esc(c.name)}</span>: ${esc(detail)}</li>`,
+      );
     }
     out.push('</ul>');
   }
   if (p.engineNote) out.push(`<p class="note">on ${esc(p.engine)}: ${esc(oneLine(p.engineNote))}</p>`);
-  const handled = verdict.handledErrors > 0 && verdict.observed.length === 0 ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''})` : '';
+  const handled =
+    verdict.handledErrors > 0 && verdict.observed.length === 0
+      ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''})`
+      : '';
   const line = `saw ${expectText(verdict.observed)}${handled}; expected ${expectText(p.expected)}`;
   out.push(`<p class="verdict ${verdict.met ? 'pass' : 'fail'}">${esc(line)} ${verdict.met ? '✓ as expected' : '✗ NOT as expected'}</p>`);
   out.push('</article>');
@@ -98,7 +118,7 @@ function variantHtml(v: VariantReport, workers: readonly string[], id: string): 
 }
 
 function valueText(v: unknown): string {
-  return typeof v === 'string' ? v : JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? String(v);
+  return typeof v === 'string' ? v : (JSON.stringify(v, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x)) ?? String(v));
 }
 
 function legend(): string {

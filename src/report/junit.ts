@@ -50,9 +50,10 @@ export function toJUnit(report: Report): string {
 function nothingRanSuite(report: Report): string {
   const dialect = report.database.dialect;
   const skipped = report.skipped ?? [];
-  const message = skipped.length > 0
-    ? `nothing ran: ${skipped.map((k) => k.scenario.name).join(', ')} skipped on ${dialect} (${skipped.map((k) => k.reason).join('; ')})`
-    : 'nothing ran';
+  const message =
+    skipped.length > 0
+      ? `nothing ran: ${skipped.map((k) => k.scenario.name).join(', ')} skipped on ${dialect} (${skipped.map((k) => k.reason).join('; ')})`
+      : 'nothing ran';
   const reasons = skipped.map((k) => `${k.scenario.file}: skipped: ${k.reason}`).join('\n');
   return [
     '  <testsuite name="lockrepro" tests="1" failures="1" errors="0" time="0.000">',

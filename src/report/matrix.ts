@@ -52,12 +52,18 @@ export function matrixText(databases: readonly DatabaseInfo[], cells: readonly M
   const levels = unique(cells.map((x) => x.isolation));
   const scenarios = unique(cells.map((x) => x.scenario));
   const headers = databases.flatMap((d) => levels.map((l) => levelLabel(l, d.runsAs?.[l])));
-  const texts = scenarios.map((sc) => databases.flatMap((d) => levels.map((l) => {
-    const cell = cells.find((x) => x.scenario === sc && x.database === d && x.isolation === l);
-    return cell ? cellText(cell, c) : '';
-  })));
+  const texts = scenarios.map((sc) =>
+    databases.flatMap((d) =>
+      levels.map((l) => {
+        const cell = cells.find((x) => x.scenario === sc && x.database === d && x.isolation === l);
+        return cell ? cellText(cell, c) : '';
+      }),
+    ),
+  );
   // Each level column as wide as its longest word, so headers wrap between words, never inside one.
-  const widths = headers.map((h, i) => Math.max(...[h, ...texts.map((t) => t[i]!)].flatMap((t) => stripAnsi(t).split(/\s+/)).map((w) => w.length)) + 2);
+  const widths = headers.map(
+    (h, i) => Math.max(...[h, ...texts.map((t) => t[i]!)].flatMap((t) => stripAnsi(t).split(/\s+/)).map((w) => w.length)) + 2,
+  );
   const first = Math.max('scenario'.length, ...scenarios.map((s) => s.name.length)) + 2;
   const table = new Table({ style: { head: [], border: [] }, wordWrap: true, colWidths: [first, ...widths] });
   table.push([
@@ -65,16 +71,23 @@ export function matrixText(databases: readonly DatabaseInfo[], cells: readonly M
     ...databases.map((d) => ({ content: databaseLabel(d), colSpan: levels.length, hAlign: 'center' as const })),
   ]);
   table.push(headers);
-  scenarios.forEach((sc, i) => table.push([sc.name, ...texts[i]!]));
+  for (const [i, sc] of scenarios.entries()) table.push([sc.name, ...texts[i]!]);
   const notes: string[] = [];
   for (const cell of cells) {
     const e = cell.error;
-    if (e) notes.push(c.red(`✗ ${cell.scenario.name} at ${cell.isolation} on ${databaseLabel(cell.database)}: its own SQL failed at ${e.file}:${e.line}: ${e.message}`));
+    if (e)
+      notes.push(
+        c.red(
+          `✗ ${cell.scenario.name} at ${cell.isolation} on ${databaseLabel(cell.database)}: its own SQL failed at ${e.file}:${e.line}: ${e.message}`,
+        ),
+      );
   }
-  const runsAs = databases.flatMap((d) => levels.flatMap((l) => {
-    const as = d.runsAs?.[l];
-    return as ? [`${databaseLabel(d)} accepts ${l} and runs it as ${as}.`] : [];
-  }));
+  const runsAs = databases.flatMap((d) =>
+    levels.flatMap((l) => {
+      const as = d.runsAs?.[l];
+      return as ? [`${databaseLabel(d)} accepts ${l} and runs it as ${as}.`] : [];
+    }),
+  );
   notes.unshift(...runsAs);
   const na = unique(cells.filter((x) => x.status === 'n/a').map((x) => x.reason ?? ''));
   for (const r of na) notes.push(c.dim(`n/a: ${r}`));
@@ -100,7 +113,7 @@ function levelLabel(level: IsolationLevel, runsAs: IsolationLevel | undefined): 
 }
 
 function stripAnsi(s: string): string {
-  // eslint-disable-next-line no-control-regex
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: terminal colour codes are exactly what is removed here
   return s.replace(/\x1b\[[0-9;]*m/g, '');
 }
 

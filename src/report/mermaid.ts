@@ -18,7 +18,10 @@ export function toMermaid(report: Report): string {
     const workers = s.scenario.workers.map((w) => w.name);
     for (const v of s.variants) {
       const p = v.run.plan;
-      out.push(`### ${p.fix ? `fix ${p.name}` : 'bug'} (${p.isolation}): saw ${expectText(v.verdict.observed)}, expected ${expectText(p.expected)} ${v.verdict.met ? '✓' : '✗'}`, '');
+      out.push(
+        `### ${p.fix ? `fix ${p.name}` : 'bug'} (${p.isolation}): saw ${expectText(v.verdict.observed)}, expected ${expectText(p.expected)} ${v.verdict.met ? '✓' : '✗'}`,
+        '',
+      );
       out.push('```mermaid', ...sequence(v.run, workers), '```', '');
     }
     if (s.error) out.push(`The scenario's own SQL failed at ${s.error.file}:${s.error.line}: ${oneLine(s.error.message)}`, '');
@@ -88,7 +91,10 @@ function reply(run: VariantRun, step: number, id: (w: string) => string): string
   const dl = run.deadlocks.filter((d) => d.step === step);
   return [
     line,
-    ...dl.map((d) => `  Note over ${[...new Set(d.cycle.filter((w) => run.steps.some((x) => x.worker === w)))].slice(0, 2).map(id).join(',') || id(s.worker)}: ${text(`☠ deadlock${cycleText(d.cycle)}, victim ${d.victim}`)}`),
+    ...dl.map(
+      (d) =>
+        `  Note over ${[...new Set(d.cycle.filter((w) => run.steps.some((x) => x.worker === w)))].slice(0, 2).map(id).join(',') || id(s.worker)}: ${text(`☠ deadlock${cycleText(d.cycle)}, victim ${d.victim}`)}`,
+    ),
   ].join('\n');
 }
 

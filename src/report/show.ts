@@ -19,7 +19,9 @@ export function showScenario(sc: Scenario): string {
   const engines = scenarioEngines(sc);
   const head = [
     `engines: ${engines.length > 0 ? engines.join(', ') : 'none (no engine has SQL for every step)'}`,
-    `isolation: ${Object.entries(sc.isolation).map(([k, v]) => (k === 'default' ? v : `${k} ${v}`)).join(', ')}`,
+    `isolation: ${Object.entries(sc.isolation)
+      .map(([k, v]) => (k === 'default' ? v : `${k} ${v}`))
+      .join(', ')}`,
   ];
   if (sc.timeoutMs !== null) head.push(`step timeout: ${sc.timeoutMs} ms`);
   out.push(head.join(' · '), '', ...indent(sc.story), '');
@@ -58,7 +60,7 @@ export function showScenario(sc: Scenario): string {
     if (sched !== bugShape(sc).schedule.map(refText).join(', ')) out.push(...wrap(`schedule: ${sched}`, WIDTH, '  ', '    '));
     out.push(...notesLines(f.notes, '  '));
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 /** A worker's step: name, SQL and what it saves, then its note, catches and row check. */
@@ -103,7 +105,10 @@ function sqlLines(prefix: string, s: Sql, suffix = ''): string[] {
 }
 
 function indent(text: string): string[] {
-  return text.trim().split('\n').map((l) => `  ${l}`);
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => `  ${l}`);
 }
 
 /** A per-engine expectation: `deadlock`, or `postgres: clean, mysql: lost-update`. */

@@ -50,8 +50,10 @@ export class TextReporter {
   }
 
   database(db: DatabaseInfo, where: string): string {
-    const settings = Object.entries(db.settings).map(([k, v]) => `${k} ${v}`).join(', ');
-    return this.c.dim(`database: ${db.dialect} ${db.version} (${where})${settings ? ` · ${settings}` : ''}`) + '\n';
+    const settings = Object.entries(db.settings)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(', ');
+    return `${this.c.dim(`database: ${db.dialect} ${db.version} (${where})${settings ? ` · ${settings}` : ''}`)}\n`;
   }
 
   scenario(sc: Scenario): string {
@@ -59,7 +61,7 @@ export class TextReporter {
     const lines = [``, c.bold(`━━ ${sc.name}`) + c.bold(` · ${sc.title}`)];
     for (const seed of sc.seed) lines.push(...wrap(`retells seed ${seed}`, 96).map((l) => c.dim(`   ${l}`)));
     for (const l of sc.story.split('\n')) lines.push(`   ${l}`);
-    return lines.join('\n') + '\n';
+    return `${lines.join('\n')}\n`;
   }
 
   variant(v: VariantReport): string {
@@ -72,7 +74,12 @@ export class TextReporter {
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
     for (const sql of p.fixSetup) out.push(c.dim(`   + setup: ${oneLine(sql)}`));
-    if (p.retry) out.push(c.dim(`   on ${p.retry.on.join(' or ')} the worker rolls back and starts its transaction again, up to ${timesText(p.retry.attempts)}`));
+    if (p.retry)
+      out.push(
+        c.dim(
+          `   on ${p.retry.on.join(' or ')} the worker rolls back and starts its transaction again, up to ${timesText(p.retry.attempts)}`,
+        ),
+      );
     const ex = v.explored;
     if (ex && v.mode === 'stress') {
       out.push(c.dim(`   run ${ex.shown.rank + 1n} of ${ex.runs} with the workers released together (${SHOWN_TEXT[ex.shownBecause]}):`));
@@ -123,9 +130,10 @@ export class TextReporter {
         }
         case 'hang': {
           const s = run.steps[e.step]!;
-          const why = e.reason === 'stuck'
-            ? `still waited after ${e.afterMs} ms in which no step could move`
-            : `did not finish within ${e.afterMs} ms, waiting on no other worker's lock`;
+          const why =
+            e.reason === 'stuck'
+              ? `still waited after ${e.afterMs} ms in which no step could move`
+              : `did not finish within ${e.afterMs} ms, waiting on no other worker's lock`;
           out.push(c.red(`   ${pad}  ⌛ ${s.worker}.${s.step} ${why}: a hang; cancelled`));
           break;
         }
@@ -145,7 +153,10 @@ export class TextReporter {
       for (const ch of verdict.checks) {
         if (ch.error) out.push(c.red(`     ✗ ${ch.name}: cannot be checked: ${ch.error}`));
         else if (ch.passed) out.push(c.green(`     ✓ ${ch.name}: ${valueText(ch.actual)}`));
-        else if (verdict.notCounted[ch.name]) out.push(c.yellow(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)}: ${verdict.notCounted[ch.name]}`));
+        else if (verdict.notCounted[ch.name])
+          out.push(
+            c.yellow(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)}: ${verdict.notCounted[ch.name]}`),
+          );
         else out.push(c.red(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)} → ${ch.anomaly}`));
       }
     }
@@ -153,13 +164,16 @@ export class TextReporter {
       out.push('', ...wrap(`on ${p.engine}: ${p.engineNote.trim()}`, 96).map((l) => `   ${l}`));
     }
     const saw = expectText(verdict.observed);
-    const handled = verdict.handledErrors > 0 && verdict.observed.length === 0 ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''}${verdict.counts.retries ? `, ${verdict.counts.retries} retr${verdict.counts.retries > 1 ? 'ies' : 'y'}` : ''})` : '';
+    const handled =
+      verdict.handledErrors > 0 && verdict.observed.length === 0
+        ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''}${verdict.counts.retries ? `, ${verdict.counts.retries} retr${verdict.counts.retries > 1 ? 'ies' : 'y'}` : ''})`
+        : '';
     const line = `   saw ${saw}${handled}; expected ${expectText(p.expected)}`;
     out.push('', verdict.met ? c.green(`${line}  ✓`) : c.red.bold(`${line}  ✗ ${missText(v)}`));
     if (v.stress) out.push(...stressText(v).map((l) => `   ${l}`));
     else if (ex) out.push(`   ${exploredText(ex)}`);
     if (notAFixHere(v)) out.push(c.yellow(`   this fix does not fix it on ${p.engine}: the scenario says so, and why, above`));
-    return out.join('\n') + '\n';
+    return `${out.join('\n')}\n`;
   }
 
   /** Where the scenario's own SQL failed; its remaining variants were not run. */
@@ -210,7 +224,9 @@ export class TextReporter {
       const detail = e.detail && !e.deadlock ? ` — ${e.detail.replace(/\n/g, ' ')}` : '';
       const msg = this.opts.verbose
         ? c.dim(`  [${e.message}${detail}]`)
-        : e.kind === 'other' || e.kind === 'timeout' || e.code === 'rows' ? c.dim(`  [${e.message}]`) : '';
+        : e.kind === 'other' || e.kind === 'timeout' || e.code === 'rows'
+          ? c.dim(`  [${e.message}]`)
+          : '';
       return `${lead}${s.hang ? c.red(`✗ cancelled (${e.code})`) : c.red(text)}${s.hang ? '' : msg}`;
     }
     if (s.rows.length > 0) return `${lead}${rowsText(s.rows, s.rowCount)}`;
@@ -241,7 +257,8 @@ export class TextReporter {
 
 /** `all 70 interleavings run: deadlock in 36 (51%), no anomaly in 34`. */
 function exploredText(ex: Exploration): string {
-  const of = BigInt(ex.runs) === ex.total ? `all ${ex.total} interleavings run` : `${ex.runs} of ${ex.total} interleavings run (evenly spread)`;
+  const of =
+    BigInt(ex.runs) === ex.total ? `all ${ex.total} interleavings run` : `${ex.runs} of ${ex.total} interleavings run (evenly spread)`;
   const parts = Object.entries(ex.byAnomaly).map(([a, n]) => `${a} in ${n} (${Math.round((100 * n) / ex.runs)}%)`);
   const none = ex.runs - ex.failing;
   if (none > 0) parts.push(`no anomaly in ${none}`);
@@ -265,7 +282,9 @@ function stressText(v: VariantReport): string[] {
   const stopped = st.interrupted ? ` (interrupted after ${ex.runs} of ${st.asked})` : '';
   const lines = [`${ex.runs} runs, ${st.concurrency} at a time${stopped}: ${parts.join(', ')}`];
   const widest = Math.max(...st.histogram.map((b) => b.runs));
-  lines.push(`run time: ${st.histogram.map((b) => `≤${b.upToMs} ms ${'▇'.repeat(Math.max(1, Math.round((8 * b.runs) / widest)))} ${b.runs}`).join('  ')}`);
+  lines.push(
+    `run time: ${st.histogram.map((b) => `≤${b.upToMs} ms ${'▇'.repeat(Math.max(1, Math.round((8 * b.runs) / widest)))} ${b.runs}`).join('  ')}`,
+  );
   const p = v.run.plan;
   if (!p.fix && p.expected.length > 0) {
     const shown = p.expected.map((a) => ex.byAnomaly[a] ?? 0);
@@ -298,7 +317,6 @@ function listText(names: readonly string[]): string {
   if (names.length <= 1) return names[0] ?? '';
   return `${names.slice(0, -1).join(', ')} and ${names[names.length - 1]}`;
 }
-
 
 function paramText(params: Readonly<Record<string, unknown>>): string {
   const e = Object.entries(params);

@@ -57,7 +57,8 @@ export function timelineRows(run: VariantRun): Row[] {
         break;
       }
       case 'rollback':
-        if (e.reason !== 'retry') rows.push({ kind: 'note', worker: e.worker, text: 'ROLLBACK: gives up, the rest is not run', colour: GREY });
+        if (e.reason !== 'retry')
+          rows.push({ kind: 'note', worker: e.worker, text: 'ROLLBACK: gives up, the rest is not run', colour: GREY });
         break;
       case 'retry':
         rows.push({ kind: 'note', worker: e.worker, text: `↻ rolls back, retries (attempt ${e.attempt})`, colour: '#86198f' });
@@ -136,9 +137,13 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
   const out: string[] = [];
   // Lifelines and lane heads.
   for (const w of lanes) {
-    out.push(`<line x1="${mid(w)}" y1="${HEAD}" x2="${mid(w)}" y2="${height}" stroke="${colour(w)}" stroke-width="3" stroke-dasharray="2 8" opacity="0.6"/>`);
+    out.push(
+      `<line x1="${mid(w)}" y1="${HEAD}" x2="${mid(w)}" y2="${height}" stroke="${colour(w)}" stroke-width="3" stroke-dasharray="2 8" opacity="0.6"/>`,
+    );
     out.push(`<rect x="${laneX(w) + 6}" y="4" width="${laneW - 12}" height="${HEAD - 12}" rx="8" fill="${colour(w)}"/>`);
-    out.push(`<text x="${mid(w)}" y="${HEAD / 2 + 5}" text-anchor="middle" class="lane" fill="#fff" font-size="22" font-weight="700">${esc(w)}</text>`);
+    out.push(
+      `<text x="${mid(w)}" y="${HEAD / 2 + 5}" text-anchor="middle" class="lane" fill="#fff" font-size="22" font-weight="700">${esc(w)}</text>`,
+    );
   }
   // Wait bars first, so the boxes are drawn over their ends: from the row that sent the step to the row it finished.
   const startRow = new Map<number, number>();
@@ -149,7 +154,9 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
       if (!s.blocked) return;
       const from = ys[startRow.get(r.step)!]! + heights[startRow.get(r.step)!]!;
       const x = laneX(s.worker) + 14;
-      out.push(`<rect class="wait-bar" data-step="${esc(`${s.worker}.${s.step}`)}" x="${x}" y="${from}" width="14" height="${ys[i]! - from}" fill="url(#${id}-hatch)" stroke="#b45309" stroke-width="2"><title>${esc(`${s.worker}.${s.step} waited from here until it finished`)}</title></rect>`);
+      out.push(
+        `<rect class="wait-bar" data-step="${esc(`${s.worker}.${s.step}`)}" x="${x}" y="${from}" width="14" height="${ys[i]! - from}" fill="url(#${id}-hatch)" stroke="#b45309" stroke-width="2"><title>${esc(`${s.worker}.${s.step} waited from here until it finished`)}</title></rect>`,
+      );
     }
   });
   rows.forEach((r, i) => {
@@ -167,21 +174,41 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
       const name = `${r.phase === 'finish' ? '↳ ' : ''}${s.step}${tags ? ` (${tags})` : ''}`;
       const head = r.phase === 'start' ? `${name}: sent, waits…` : r.phase === 'finish' ? `${name}: after waiting` : name;
       const below = r.phase === 'finish' ? [clip(outcomeText(s), sqlChars)] : sql[i]!;
-      const params = Object.keys(s.params).length > 0 ? ` with ${JSON.stringify(s.params, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))}` : '';
+      const params =
+        Object.keys(s.params).length > 0
+          ? ` with ${JSON.stringify(s.params, (_k, x: unknown) => (typeof x === 'bigint' ? x.toString() : x))}`
+          : '';
       const title = `${s.worker}.${s.step}: ${oneLine(s.sql)}${params} → ${outcomeText(s)}${s.note ? ` (${s.note})` : ''}`;
-      out.push(`<g class="step${victim ? ' victim' : ''}" data-worker="${esc(s.worker)}" data-step="${esc(s.step)}"><title>${esc(title)}</title>`);
-      out.push(`<rect x="${x}" y="${top}" width="${w}" height="${h}" rx="6" fill="${fill}" stroke="${stroke}" stroke-width="${victim ? 5 : 3}"/>`);
+      out.push(
+        `<g class="step${victim ? ' victim' : ''}" data-worker="${esc(s.worker)}" data-step="${esc(s.step)}"><title>${esc(title)}</title>`,
+      );
+      out.push(
+        `<rect x="${x}" y="${top}" width="${w}" height="${h}" rx="6" fill="${fill}" stroke="${stroke}" stroke-width="${victim ? 5 : 3}"/>`,
+      );
       const outcome = r.phase === 'whole' ? `  ${outcomeText(s)}` : '';
-      out.push(`<text x="${x + 10}" y="${top + 25}" font-size="${NAME_PX}" font-weight="700" fill="${victim || failed ? RED : '#111827'}">${esc(fit(head + outcome, NAME_PX, w - 20))}</text>`);
-      if (victim) out.push(`<text x="${x + w - 10}" y="${top + 25}" text-anchor="end" font-size="${NAME_PX}" font-weight="800" fill="${RED}">☠ VICTIM</text>`);
-      below.forEach((l, k) => out.push(`<text x="${x + 10}" y="${top + 50 + k * LINE}" class="mono" font-size="${MONO_PX}" fill="#1f2937">${esc(l)}</text>`));
+      out.push(
+        `<text x="${x + 10}" y="${top + 25}" font-size="${NAME_PX}" font-weight="700" fill="${victim || failed ? RED : '#111827'}">${esc(fit(head + outcome, NAME_PX, w - 20))}</text>`,
+      );
+      if (victim)
+        out.push(
+          `<text x="${x + w - 10}" y="${top + 25}" text-anchor="end" font-size="${NAME_PX}" font-weight="800" fill="${RED}">☠ VICTIM</text>`,
+        );
+      for (const [k, l] of below.entries()) {
+        out.push(`<text x="${x + 10}" y="${top + 50 + k * LINE}" class="mono" font-size="${MONO_PX}" fill="#1f2937">${esc(l)}</text>`);
+      }
       out.push('</g>');
     } else if (r.kind === 'skip') {
       const s = run.steps[r.step]!;
       const x = laneX(s.worker) + 34;
-      out.push(`<g class="step not-run" data-worker="${esc(s.worker)}" data-step="${esc(s.step)}"><title>${esc(`${s.worker}.${s.step}: not run: ${oneLine(s.sql)}`)}</title>`);
-      out.push(`<rect x="${x}" y="${top}" width="${laneW - 44}" height="${h}" rx="6" fill="#f3f4f6" stroke="#9ca3af" stroke-width="2" stroke-dasharray="6 5"/>`);
-      out.push(`<text x="${x + 10}" y="${top + 28}" font-size="${NAME_PX}" fill="${GREY}">${esc(fit(`${s.step}: not run`, NAME_PX, laneW - 64))}</text></g>`);
+      out.push(
+        `<g class="step not-run" data-worker="${esc(s.worker)}" data-step="${esc(s.step)}"><title>${esc(`${s.worker}.${s.step}: not run: ${oneLine(s.sql)}`)}</title>`,
+      );
+      out.push(
+        `<rect x="${x}" y="${top}" width="${laneW - 44}" height="${h}" rx="6" fill="#f3f4f6" stroke="#9ca3af" stroke-width="2" stroke-dasharray="6 5"/>`,
+      );
+      out.push(
+        `<text x="${x + 10}" y="${top + 28}" font-size="${NAME_PX}" fill="${GREY}">${esc(fit(`${s.step}: not run`, NAME_PX, laneW - 64))}</text></g>`,
+      );
     } else if (r.kind === 'wait') {
       const s = run.steps[r.step]!;
       const from = mid(s.worker);
@@ -192,20 +219,30 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
         if (!lanes.includes(holder) || holder === s.worker) continue;
         const to = mid(holder);
         const dir = to > from ? 1 : -1;
-        out.push(`<line x1="${from}" y1="${cy}" x2="${to - dir * 14}" y2="${cy}" stroke="#b45309" stroke-width="4" marker-end="url(#${id}-arrow)"/>`);
+        out.push(
+          `<line x1="${from}" y1="${cy}" x2="${to - dir * 14}" y2="${cy}" stroke="#b45309" stroke-width="4" marker-end="url(#${id}-arrow)"/>`,
+        );
       }
       // The label runs towards the holder, or towards the middle when no holder has a lane, so it stays on the page.
       const shown = r.blockedBy.filter((b) => lanes.includes(b) && b !== s.worker);
       const leftwards = shown.length > 0 ? shown.some((b) => mid(b) < from) : from > WIDTH / 2;
       const anchorX = leftwards ? from - 12 : from + 12;
       const anchor = anchorX < from ? 'end' : 'start';
-      out.push(`<text x="${anchorX}" y="${cy - 10}" text-anchor="${anchor}" font-size="${NAME_PX}" font-weight="700" fill="#92400e" class="halo">${esc(label)}</text></g>`);
+      out.push(
+        `<text x="${anchorX}" y="${cy - 10}" text-anchor="${anchor}" font-size="${NAME_PX}" font-weight="700" fill="#92400e" class="halo">${esc(label)}</text></g>`,
+      );
     } else if (r.kind === 'note') {
-      out.push(`<text class="note halo" x="${laneX(r.worker) + 34}" y="${top + 26}" font-size="${NAME_PX}" font-weight="700" fill="${r.colour}">${esc(fit(r.text, NAME_PX, laneW - 40))}</text>`);
+      out.push(
+        `<text class="note halo" x="${laneX(r.worker) + 34}" y="${top + 26}" font-size="${NAME_PX}" font-weight="700" fill="${r.colour}">${esc(fit(r.text, NAME_PX, laneW - 40))}</text>`,
+      );
     } else {
       const text = `☠ deadlock${cycleText(r.cycle)} · the database aborted ${r.victim}`;
-      out.push(`<g class="cycle" data-victim="${esc(r.victim)}"><rect x="4" y="${top}" width="${WIDTH - 8}" height="${h}" rx="6" fill="${RED}"/>`);
-      out.push(`<text x="${WIDTH / 2}" y="${top + 27}" text-anchor="middle" font-size="${NAME_PX + 1}" font-weight="800" fill="#fff">${esc(text)}</text></g>`);
+      out.push(
+        `<g class="cycle" data-victim="${esc(r.victim)}"><rect x="4" y="${top}" width="${WIDTH - 8}" height="${h}" rx="6" fill="${RED}"/>`,
+      );
+      out.push(
+        `<text x="${WIDTH / 2}" y="${top + 27}" text-anchor="middle" font-size="${NAME_PX + 1}" font-weight="800" fill="#fff">${esc(text)}</text></g>`,
+      );
     }
   });
 

@@ -98,10 +98,12 @@ function issueProblems(parsed: ParsedFile, issue: Issue, prefix: Path): Problem[
       return [{ ...at(path), message: `${where}${describeValue(value)} is not allowed here${expectedTypes(issue)}` }];
     }
     case 'invalid_value':
-      return [{
-        ...at(path),
-        message: `${where}${describeValue(valueAt(parsed.data, path))} is not one of: ${issue.values.map(String).join(', ')}`,
-      }];
+      return [
+        {
+          ...at(path),
+          message: `${where}${describeValue(valueAt(parsed.data, path))} is not one of: ${issue.values.map(String).join(', ')}`,
+        },
+      ];
     case 'invalid_key':
       return [{ ...at(path, true), message: `${where}${issue.issues.map((i) => i.message).join('; ')}` }];
     case 'invalid_type':
@@ -112,7 +114,9 @@ function issueProblems(parsed: ParsedFile, issue: Issue, prefix: Path): Problem[
 }
 
 function expectedTypes(issue: Extract<Issue, { code: 'invalid_union' }>): string {
-  const types = new Set(issue.errors.flatMap((errs) => errs.filter((e) => e.code === 'invalid_type').map((e) => (e as { expected: string }).expected)));
+  const types = new Set(
+    issue.errors.flatMap((errs) => errs.filter((e) => e.code === 'invalid_type').map((e) => (e as { expected: string }).expected)),
+  );
   return types.size > 0 ? ` (expected ${[...types].join(' or ')})` : '';
 }
 
@@ -205,7 +209,10 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
   const entries = (v: unknown, key: 'workers' | 'fixes'): [string, unknown][] =>
     (isMapping(v) ? Object.entries(v) : []).filter(([name]) => {
       if (name !== '__proto__') return true;
-      problems.push({ line: line([key, name], true), message: `${key}: "__proto__" is not a valid name (start with a letter; letters, digits, '_' and '-')` });
+      problems.push({
+        line: line([key, name], true),
+        message: `${key}: "__proto__" is not a valid name (start with a letter; letters, digits, '_' and '-')`,
+      });
       return false;
     });
 
@@ -269,13 +276,15 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
   const checks: Check[] = list(d.checks).flatMap((raw, i) => {
     if (!isMapping(raw)) return [];
     const C = checkSchema.shape;
-    return [{
-      name: valid(C.name, raw.name) ?? `checks[${i}]`,
-      sql: sql(raw.sql, ['checks', i, 'sql']),
-      expect: valid(C.expect, raw.expect) ?? null,
-      anomaly: valid(C.anomaly, raw.anomaly) ?? 'invariant',
-      line: line(['checks', i]),
-    }];
+    return [
+      {
+        name: valid(C.name, raw.name) ?? `checks[${i}]`,
+        sql: sql(raw.sql, ['checks', i, 'sql']),
+        expect: valid(C.expect, raw.expect) ?? null,
+        anomaly: valid(C.anomaly, raw.anomaly) ?? 'invariant',
+        line: line(['checks', i]),
+      },
+    ];
   });
 
   const F = fixSchema.shape;
@@ -288,7 +297,10 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     if (!isMapping(raw) || !replace.success || !insert.success || !remove.success) brokenFixes.add(name);
     (insert.data ?? []).forEach((ins, i) => {
       if ((ins.after === undefined) === (ins.before === undefined)) {
-        problems.push({ line: line([...p, 'insert', i]), message: `fixes.${name}.insert[${i}]: give exactly one of after: or before: (where the step goes)` });
+        problems.push({
+          line: line([...p, 'insert', i]),
+          message: `fixes.${name}.insert[${i}]: give exactly one of after: or before: (where the step goes)`,
+        });
         brokenFixes.add(name);
       }
     });
@@ -360,8 +372,7 @@ function catchMap<T>(c: StepInput['catch'], sqlOf: (x: SqlInput | null, kind: st
 }
 
 function expectByEngine(e: ExpectInput): Expectation['byEngine'] {
-  const norm = (v: string | readonly string[]): Anomaly[] =>
-    v === 'clean' ? [] : ((Array.isArray(v) ? [...v] : [v]) as Anomaly[]);
+  const norm = (v: string | readonly string[]): Anomaly[] => (v === 'clean' ? [] : ((Array.isArray(v) ? [...v] : [v]) as Anomaly[]));
   if (typeof e === 'string' || Array.isArray(e)) return { default: norm(e) };
   const out: Partial<Record<EngineName | 'default', Anomaly[]>> = {};
   for (const [k, v] of Object.entries(e)) if (v !== undefined) out[k as EngineName | 'default'] = norm(v);
@@ -385,7 +396,12 @@ function semanticProblems(sc: Scenario, unknown: Unknowns = NO_UNKNOWNS): { line
     const opaque = (worker: string) => unknown.opaqueWorkers.has(worker);
     const savesAnything = (s: Step) => unknown.unknownSaves.has(`${s.worker}.${s.name}`);
     if (sc.schedule && unknown.schedule !== 'bad') {
-      problems.push(...checkSchedule(sc.workers, sc.schedule, sc.schedule[0]?.line ?? 1, { complete: unknown.schedule === 'ok', unknownWorker: opaque }));
+      problems.push(
+        ...checkSchedule(sc.workers, sc.schedule, sc.schedule[0]?.line ?? 1, {
+          complete: unknown.schedule === 'ok',
+          unknownWorker: opaque,
+        }),
+      );
     }
     problems.push(...checkParams(bug, '', savesAnything));
     for (const fix of sc.fixes) {
@@ -400,7 +416,10 @@ function semanticProblems(sc: Scenario, unknown: Unknowns = NO_UNKNOWNS): { line
   for (const c of sc.checks) {
     const [first] = referencedNames(c.sql);
     if (first !== undefined) {
-      problems.push({ line: c.sql.line, message: `check "${c.name}" uses :${first}; checks run after the workers and have no saved values` });
+      problems.push({
+        line: c.sql.line,
+        message: `check "${c.name}" uses :${first}; checks run after the workers and have no saved values`,
+      });
     }
   }
   if (sc.engines) {

@@ -19,7 +19,11 @@ export interface CoverageGap {
  * Every place whose SQL or expectation is missing for one of `engines`, in file order. `skip`
  * leaves out placeholders for malformed values (already reported as shape problems).
  */
-export function coverageGaps(sc: Scenario, engines: readonly EngineName[], skip: { has(o: object): boolean } = new WeakSet()): CoverageGap[] {
+export function coverageGaps(
+  sc: Scenario,
+  engines: readonly EngineName[],
+  skip: { has(o: object): boolean } = new WeakSet(),
+): CoverageGap[] {
   const gaps: CoverageGap[] = [];
   const need = (sql: Sql, where: string) => {
     if (skip.has(sql)) return;
@@ -27,10 +31,11 @@ export function coverageGaps(sc: Scenario, engines: readonly EngineName[], skip:
   };
   const needExpect = (e: Expectation, where: string) => {
     if (skip.has(e)) return;
-    for (const engine of engines) if (expectationFor(e, engine) === undefined) gaps.push({ line: e.line, where, engine, missing: 'expectation' });
+    for (const engine of engines)
+      if (expectationFor(e, engine) === undefined) gaps.push({ line: e.line, where, engine, missing: 'expectation' });
   };
-  sc.setup.forEach((s, i) => need(s, `setup[${i}]`));
-  sc.teardown.forEach((s, i) => need(s, `teardown[${i}]`));
+  for (const [i, s] of sc.setup.entries()) need(s, `setup[${i}]`);
+  for (const [i, s] of sc.teardown.entries()) need(s, `teardown[${i}]`);
   const steps = (ws: readonly { steps: readonly Step[] }[], where: string) => {
     for (const w of ws) {
       for (const s of w.steps) {
@@ -41,11 +46,14 @@ export function coverageGaps(sc: Scenario, engines: readonly EngineName[], skip:
   };
   steps(sc.workers, '');
   for (const fix of sc.fixes) {
-    fix.setup.forEach((s, i) => need(s, `fix ${fix.name}: setup[${i}]`));
+    for (const [i, s] of fix.setup.entries()) need(s, `fix ${fix.name}: setup[${i}]`);
     for (const r of fix.replace) need(r.sql, `fix ${fix.name}: ${r.ref.worker}.${r.ref.step}`);
-    steps(fix.insert.map((i) => ({ steps: [i.step] })), ` (in fix ${fix.name})`);
+    steps(
+      fix.insert.map((i) => ({ steps: [i.step] })),
+      ` (in fix ${fix.name})`,
+    );
   }
-  sc.checks.forEach((c) => need(c.sql, `check "${c.name}"`));
+  for (const c of sc.checks) need(c.sql, `check "${c.name}"`);
   needExpect(sc.expect, 'expect');
   for (const f of sc.fixes) needExpect(f.expect, `fix ${f.name}: expect`);
   return gaps.sort((a, b) => a.line - b.line);
@@ -57,7 +65,11 @@ export function gapMessage(g: CoverageGap): string {
 }
 
 /** Every SQL text (and expectation) must exist for every engine the scenario declares. */
-export function engineCoverage(sc: Scenario, engines: readonly EngineName[], skip?: { has(o: object): boolean }): { line: number; message: string }[] {
+export function engineCoverage(
+  sc: Scenario,
+  engines: readonly EngineName[],
+  skip?: { has(o: object): boolean },
+): { line: number; message: string }[] {
   return coverageGaps(sc, engines, skip).map((g) => ({ line: g.line, message: gapMessage(g) }));
 }
 

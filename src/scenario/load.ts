@@ -46,7 +46,9 @@ export function resolveTargets(targets: readonly string[]): { files: string[]; m
       if (st?.isDirectory()) found = yamlFilesIn(t);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      missing.push(`${t}: ${code === 'ENOTDIR' ? 'no such file or folder (a part of the path is a file, not a folder)' : `cannot read (${code ?? (e as Error).message})`}`);
+      missing.push(
+        `${t}: ${code === 'ENOTDIR' ? 'no such file or folder (a part of the path is a file, not a folder)' : `cannot read (${code ?? (e as Error).message})`}`,
+      );
       continue;
     }
     if (st?.isDirectory()) {

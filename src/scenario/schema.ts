@@ -24,8 +24,7 @@ export type Anomaly = (typeof ANOMALIES)[number];
 export const CHECK_ANOMALIES = ['lost-update', 'duplicates', 'invariant'] as const;
 
 const NAME = /^[A-Za-z][A-Za-z0-9_-]*$/;
-const name = (what: string) =>
-  z.string().regex(NAME, `${what} must start with a letter and use only letters, digits, '_' and '-'`);
+const name = (what: string) => z.string().regex(NAME, `${what} must start with a letter and use only letters, digits, '_' and '-'`);
 export const stepRefSchema = z
   .string()
   .regex(/^[A-Za-z][A-Za-z0-9_-]*\.[A-Za-z][A-Za-z0-9_-]*$/, 'a step reference is written worker.step');
@@ -48,10 +47,7 @@ export const sqlSchema = z.union([
 const expectOne = z.enum([...ANOMALIES, 'clean'] as const);
 const expectValue = z.union([expectOne, z.array(z.enum(ANOMALIES)).min(1)]);
 /** An expectation, or one per engine (`mysql` serves MariaDB too; `default` the rest). */
-export const expectSchema = z.union([
-  expectValue,
-  perEngine(expectValue).extend({ default: expectValue.optional() }),
-]);
+export const expectSchema = z.union([expectValue, perEngine(expectValue).extend({ default: expectValue.optional() })]);
 
 const perEngineText = perEngine(z.string());
 
@@ -63,18 +59,11 @@ export const stepSchema = z.strictObject({
   save: z
     .union([name('a saved name'), z.array(name('a saved name')).min(1)])
     .optional()
-    .describe(
-      'Save from the first row: a name saves the first column under that name; a list saves those columns by name.',
-    ),
+    .describe('Save from the first row: a name saves the first column under that name; a list saves those columns by name.'),
   catch: z
-    .union([
-      z.array(z.enum(ERROR_KINDS)).min(1),
-      z.partialRecord(z.enum(ERROR_KINDS), z.union([sqlSchema, z.null()])),
-    ])
+    .union([z.array(z.enum(ERROR_KINDS)).min(1), z.partialRecord(z.enum(ERROR_KINDS), z.union([sqlSchema, z.null()]))])
     .optional()
-    .describe(
-      'Errors the application handles: the worker goes on. A map gives recovery SQL to run first, e.g. ROLLBACK TO SAVEPOINT.',
-    ),
+    .describe('Errors the application handles: the worker goes on. A map gives recovery SQL to run first, e.g. ROLLBACK TO SAVEPOINT.'),
   expectRows: z
     .number()
     .int()
@@ -97,9 +86,9 @@ const insertSchema = z
 export const checkSchema = z.strictObject({
   name: z.string().min(1),
   sql: sqlSchema,
-  expect: z.union([scalar, z.array(z.record(z.string(), scalar))]).describe(
-    'A value compared with the first column of the first row, or the exact list of rows.',
-  ),
+  expect: z
+    .union([scalar, z.array(z.record(z.string(), scalar))])
+    .describe('A value compared with the first column of the first row, or the exact list of rows.'),
   anomaly: z.enum(CHECK_ANOMALIES).default('invariant').describe('What a failure of this check means.'),
 });
 
@@ -134,12 +123,15 @@ export const scenarioSchema = z.strictObject({
     .optional()
     .describe('The real story (or stories) this scenario retells.'),
   story: z.string().min(1),
-  engines: z.array(engineEnum).min(1).optional().describe('Engines this scenario supports, each needing SQL everywhere (mysql covers mariadb). Default: every engine its SQL covers; other engines skip it.'),
+  engines: z
+    .array(engineEnum)
+    .min(1)
+    .optional()
+    .describe(
+      'Engines this scenario supports, each needing SQL everywhere (mysql covers mariadb). Default: every engine its SQL covers; other engines skip it.',
+    ),
   isolation: z
-    .union([
-      isolation,
-      perEngine(isolation),
-    ])
+    .union([isolation, perEngine(isolation)])
     .default('read-committed')
     .describe("Isolation level for every worker, or one per engine (e.g. each engine's own default)."),
   timeout: z
@@ -148,16 +140,15 @@ export const scenarioSchema = z.strictObject({
     .min(100)
     .max(600_000)
     .optional()
-    .describe("Per-step timeout in ms: a step still running by then (not waiting on another worker's lock), or waiting while nothing else can move, is a hang."),
+    .describe(
+      "Per-step timeout in ms: a step still running by then (not waiting on another worker's lock), or waiting while nothing else can move, is a hang.",
+    ),
   setup: z.array(sqlSchema).default([]),
   teardown: z.array(sqlSchema).default([]),
   workers: z
     .record(name('a worker name'), z.array(stepSchema).min(1, 'a worker needs at least one step'))
     .refine((w) => Object.keys(w).length >= 1, 'at least one worker is needed'),
-  schedule: z
-    .array(stepRefSchema)
-    .optional()
-    .describe("Order of preference for the steps; default: round robin over the workers' steps."),
+  schedule: z.array(stepRefSchema).optional().describe("Order of preference for the steps; default: round robin over the workers' steps."),
   checks: z.array(checkSchema).default([]),
   expect: expectSchema,
   notes: perEngineText.optional().describe('Why this engine behaves as it does, shown in its report.'),

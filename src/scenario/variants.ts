@@ -132,7 +132,10 @@ export function fixShape(sc: Scenario, fix: Fix): { shape: VariantShape; problem
     if (!at) continue;
     const step: Step = { ...ins.step, worker: ins.anchor.worker };
     if (at.list.some((s) => s.name === step.name)) {
-      problems.push({ line: ins.line, message: `fix ${fix.name} adds step ${refText({ worker: step.worker, step: step.name })}, which already exists` });
+      problems.push({
+        line: ins.line,
+        message: `fix ${fix.name} adds step ${refText({ worker: step.worker, step: step.name })}, which already exists`,
+      });
       continue;
     }
     at.list.splice(ins.position === 'after' ? at.index + 1 : at.index, 0, step);

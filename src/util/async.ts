@@ -26,7 +26,12 @@ export async function settlesWithin(promises: readonly Promise<unknown>[], ms: n
   const timer = new AbortController();
   try {
     return await Promise.race([
-      ...promises.map((p) => p.then(() => true, () => true)),
+      ...promises.map((p) =>
+        p.then(
+          () => true,
+          () => true,
+        ),
+      ),
       delay(ms, false, { signal: timer.signal }).catch(() => false),
     ]);
   } finally {

@@ -22,8 +22,16 @@ function brokenFolder(): string {
   const abba = path.resolve('scenarios/ab-ba-deadlock.yaml');
   copyFileSync(abba, path.join(dir, 'a-good.yaml'));
   const text = readFileSync(abba, 'utf8');
-  writeFileSync(path.join(dir, 'b-setup.yaml'), text.replace('name: ab-ba-deadlock', 'name: broken-setup').replace('CREATE TABLE account', 'CREATE TABLEX account'));
-  writeFileSync(path.join(dir, 'c-step.yaml'), text.replace('name: ab-ba-deadlock', 'name: broken-step').replace('"UPDATE account SET balance = balance - 10 WHERE id = 1"', '"UPDATE acount SET balance = balance - 10 WHERE id = 1"'));
+  writeFileSync(
+    path.join(dir, 'b-setup.yaml'),
+    text.replace('name: ab-ba-deadlock', 'name: broken-setup').replace('CREATE TABLE account', 'CREATE TABLEX account'),
+  );
+  writeFileSync(
+    path.join(dir, 'c-step.yaml'),
+    text
+      .replace('name: ab-ba-deadlock', 'name: broken-step')
+      .replace('"UPDATE account SET balance = balance - 10 WHERE id = 1"', '"UPDATE acount SET balance = balance - 10 WHERE id = 1"'),
+  );
   return dir;
 }
 
@@ -38,11 +46,14 @@ describe('a broken scenario among good ones (PostgreSQL 15)', { skip: external.s
     const doc = JSON.parse(r.stdout) as Doc;
     assert.equal(doc.ok, false);
     assert.equal(doc.error!.kind, 'invalid-scenario');
-    assert.deepEqual(doc.scenarios!.map((s) => [s.name, s.variants.length, s.error?.code ?? null, s.error?.line ?? null]), [
-      ['ab-ba-deadlock', 2, null, null],
-      ['broken-setup', 0, '42601', 12],
-      ['broken-step', 1, '42P01', 17],
-    ]);
+    assert.deepEqual(
+      doc.scenarios!.map((s) => [s.name, s.variants.length, s.error?.code ?? null, s.error?.line ?? null]),
+      [
+        ['ab-ba-deadlock', 2, null, null],
+        ['broken-setup', 0, '42601', 12],
+        ['broken-step', 1, '42P01', 17],
+      ],
+    );
     assert.ok(doc.scenarios![0]!.variants.every((v) => v.met));
     assert.deepEqual(r.stderr.trim().split('\n'), [
       `${path.join(dir, 'b-setup.yaml')}:12: setup SQL failed: 42601 syntax error at or near "TABLEX"`,
@@ -74,11 +85,20 @@ describe('--json prints one object on every exit', () => {
     assert.equal(r.code, 2);
     const doc = JSON.parse(r.stdout) as Doc;
     assert.equal(doc.error!.kind, 'invalid-scenario');
-    assert.deepEqual(doc.error!.problems.map((p) => [path.basename(p.file), p.line]), [['bad.yaml', 7], ['bad.yaml', 8]]);
+    assert.deepEqual(
+      doc.error!.problems.map((p) => [path.basename(p.file), p.line]),
+      [
+        ['bad.yaml', 7],
+        ['bad.yaml', 8],
+      ],
+    );
   });
 
   test('exit 2: a bad flag, and an empty --db (an unset variable) instead of silently running embedded', () => {
-    for (const args of [['run', 'ab-ba-deadlock', '--frobnicate', '--json'], ['run', 'ab-ba-deadlock', '--db=', '--json']]) {
+    for (const args of [
+      ['run', 'ab-ba-deadlock', '--frobnicate', '--json'],
+      ['run', 'ab-ba-deadlock', '--db=', '--json'],
+    ]) {
       const r = lockrepro(args);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal((JSON.parse(r.stdout) as Doc).error!.kind, 'usage');

@@ -15,8 +15,14 @@ const file = scratchFolder();
 describe('usage and invalid scenarios (exit 2)', () => {
   test('a YAML syntax error, an unknown key and a schedule naming a missing step: one file:line line each', () => {
     const syntax = file('syntax.yaml', 'name: x\ntitle: t\nstory: s\nworkers:\n  a: [ { name: b, sql: x }\n  c: 1\nexpect: clean\n');
-    const unknown = file('unknown.yaml', 'name: y\ntitle: t\nstory: s\nworkers:\n  a:\n    - { name: b, sql: SELECT 1 }\nexpect: clean\ncolour: red\n');
-    const sched = file('sched.yaml', 'name: z\ntitle: t\nstory: s\nworkers:\n  a:\n    - { name: b, sql: SELECT 1 }\nschedule: [a.b, a.nope]\nexpect: clean\n');
+    const unknown = file(
+      'unknown.yaml',
+      'name: y\ntitle: t\nstory: s\nworkers:\n  a:\n    - { name: b, sql: SELECT 1 }\nexpect: clean\ncolour: red\n',
+    );
+    const sched = file(
+      'sched.yaml',
+      'name: z\ntitle: t\nstory: s\nworkers:\n  a:\n    - { name: b, sql: SELECT 1 }\nschedule: [a.b, a.nope]\nexpect: clean\n',
+    );
     for (const cmd of ['check', 'run']) {
       const r = lockrepro([cmd, syntax, unknown, sched]);
       assert.equal(r.code, 2, r.stderr);
@@ -50,7 +56,11 @@ describe('usage and invalid scenarios (exit 2)', () => {
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stdout, '');
     const lines = r.stderr.trim().split('\n');
-    assert.deepEqual(lines.map((l) => l.slice(0, l.indexOf(': ', f.length + 1))), [7, 8, 9, 10, 11].map((n) => `${f}:${n}`), r.stderr);
+    assert.deepEqual(
+      lines.map((l) => l.slice(0, l.indexOf(': ', f.length + 1))),
+      [7, 8, 9, 10, 11].map((n) => `${f}:${n}`),
+      r.stderr,
+    );
     assert.match(lines[0]!, /:7: workers\.a\[0\]: unknown key "colour"$/);
     assert.match(lines[1]!, /:8: step a\.lock has no SQL for mariadb$/);
     assert.match(lines[2]!, /:9: a\.use uses :vv, which no earlier step of a saves$/);
@@ -59,23 +69,38 @@ describe('usage and invalid scenarios (exit 2)', () => {
     noStack(r.stderr);
   });
 
-  test('show prints what a step catches and checks: the get-or-create catch, the optimistic fix\'s row count', () => {
+  test("show prints what a step catches and checks: the get-or-create catch, the optimistic fix's row count", () => {
     const g = lockrepro(['show', 'get-or-create-duplicates']);
     assert.equal(g.code, 0, g.stderr);
     // Under each request's create step, and under insert-first's replaced create steps (kept).
     const catches = g.stdout.match(/^ {17}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/gm);
     assert.equal(catches?.length, 2, g.stdout);
-    assert.match(g.stdout, /^ {2}replace request1\.create: \[postgres\] INSERT .*\n.*\n {4}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/m);
+    assert.match(
+      g.stdout,
+      /^ {2}replace request1\.create: \[postgres\] INSERT .*\n.*\n {4}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/m,
+    );
     const t = lockrepro(['show', 'transfer-lost-update']);
     assert.equal(t.code, 0, t.stderr);
     const fix = t.stdout.slice(t.stdout.indexOf('\nfix optimistic-version'));
     assert.ok(fix.length > 1, t.stdout);
     for (const who of ['alice', 'bob']) {
-      assert.match(fix, new RegExp(`^  replace ${who}\\.write: UPDATE account SET .* AND version = :version\\n    expects 1 row changed; any other count is a conflict \\(serialization\\)$`, 'm'));
-      assert.match(fix, new RegExp(`^  insert after ${who}\\.begin: read: SELECT balance, version FROM account WHERE id = 1 +→ saves balance, version$`, 'm'));
+      assert.match(
+        fix,
+        new RegExp(
+          `^  replace ${who}\\.write: UPDATE account SET .* AND version = :version\\n    expects 1 row changed; any other count is a conflict \\(serialization\\)$`,
+          'm',
+        ),
+      );
+      assert.match(
+        fix,
+        new RegExp(
+          `^  insert after ${who}\\.begin: read: SELECT balance, version FROM account WHERE id = 1 +→ saves balance, version$`,
+          'm',
+        ),
+      );
     }
-    assert.match(fix, /^  on postgres: At READ COMMITTED Bob's waiting UPDATE/m);
-    assert.match(t.stdout, /^bug expects: lost-update\n  on postgres: At READ COMMITTED/m);
+    assert.match(fix, /^ {2}on postgres: At READ COMMITTED Bob's waiting UPDATE/m);
+    assert.match(t.stdout, /^bug expects: lost-update\n {2}on postgres: At READ COMMITTED/m);
   });
 
   test('check and list succeed on the built-in library', () => {
@@ -108,8 +133,25 @@ describe('runs on PostgreSQL 15 (CI server)', { skip: external.skip }, () => {
     assert.equal(j.database.embedded, false);
     const [bug, fix] = j.scenarios[0].variants;
     assert.equal(j.scenarios[0].file, 'scenarios/ab-ba-deadlock.yaml');
-    assert.deepEqual(Object.keys(bug), ['name', 'fix', 'isolation', 'mode', 'runs', 'expected', 'observed', 'met', 'counts', 'note', 'steps', 'deadlockReports', 'checks']);
-    assert.deepEqual(bug.deadlockReports.map((d: { victim: string; cycle: string[] }) => [d.victim, [...d.cycle].sort()]), [['bob', ['alice', 'bob']]]);
+    assert.deepEqual(Object.keys(bug), [
+      'name',
+      'fix',
+      'isolation',
+      'mode',
+      'runs',
+      'expected',
+      'observed',
+      'met',
+      'counts',
+      'note',
+      'steps',
+      'deadlockReports',
+      'checks',
+    ]);
+    assert.deepEqual(
+      bug.deadlockReports.map((d: { victim: string; cycle: string[] }) => [d.victim, [...d.cycle].sort()]),
+      [['bob', ['alice', 'bob']]],
+    );
     assert.equal(bug.counts.deadlocks, 1);
     assert.equal(fix.counts.deadlocks, 0);
     const victim = bug.steps.find((s: { error: unknown }) => s.error);
@@ -120,7 +162,9 @@ describe('runs on PostgreSQL 15 (CI server)', { skip: external.skip }, () => {
 
   test('a scenario whose expectation is not met exits 1 (the bug showed an anomaly its scenario calls clean)', () => {
     external.require();
-    const src = readFileSync('scenarios/ab-ba-deadlock.yaml', 'utf8').replace('\nexpect: deadlock\n', '\nexpect: clean\n').replace('name: ab-ba-deadlock', 'name: wrong-expectation');
+    const src = readFileSync('scenarios/ab-ba-deadlock.yaml', 'utf8')
+      .replace('\nexpect: deadlock\n', '\nexpect: clean\n')
+      .replace('name: ab-ba-deadlock', 'name: wrong-expectation');
     const r = lockrepro(['run', file('wrong.yaml', src), '--db', PG_URL]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stdout, /saw deadlock; expected clean {2}✗/);
@@ -128,7 +172,9 @@ describe('runs on PostgreSQL 15 (CI server)', { skip: external.skip }, () => {
 
   test('Ctrl-C mid-run exits 130 and drops the scratch database', async () => {
     external.require();
-    const stuck = file('stuck.yaml', `name: ctrl-c
+    const stuck = file(
+      'stuck.yaml',
+      `name: ctrl-c
 title: t
 story: s
 timeout: 60000
@@ -138,7 +184,8 @@ workers:
   b:
     - { name: wait, sql: SELECT pg_advisory_lock(7) }
 expect: hang
-`);
+`,
+    );
     const child = spawn(process.execPath, [BIN, 'run', stuck, '--db', PG_URL], { env: { ...process.env, NO_COLOR: '1' } });
     const exit = new Promise<number | null>((resolve) => child.on('exit', (c) => resolve(c)));
     let stderr = '';
@@ -155,7 +202,9 @@ expect: hang
       let scratch: string | undefined;
       const deadline = Date.now() + 30_000;
       while (!scratch && Date.now() < deadline) {
-        const r = await c.query("SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_ctrl\\_c\\_%' AND wait_event_type = 'Lock'");
+        const r = await c.query(
+          "SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_ctrl\\_c\\_%' AND wait_event_type = 'Lock'",
+        );
         scratch = r.rows[0]?.datname;
       }
       assert.ok(scratch, 'the run reached the blocked step');
@@ -184,28 +233,44 @@ describe('runs on embedded PostgreSQL (no --db)', () => {
     assert.equal(j.database.embedded, true);
     const [bug, ...fixes] = j.scenarios[0].variants;
     assert.ok(bug.counts.lostUpdates >= 1);
-    assert.deepEqual(bug.checks.map((c: { expected: number; actual: number }) => [c.expected, c.actual]), [[20, 50]]);
+    assert.deepEqual(
+      bug.checks.map((c: { expected: number; actual: number }) => [c.expected, c.actual]),
+      [[20, 50]],
+    );
     assert.ok(fixes.length >= 2);
     for (const f of fixes) {
       assert.equal(f.observed, 'clean', f.name);
-      assert.ok(f.checks.every((c: { passed: boolean }) => c.passed), f.name);
+      assert.ok(
+        f.checks.every((c: { passed: boolean }) => c.passed),
+        f.name,
+      );
       // A fix that retries shows the errors it absorbed, one per retry; any other count is 0.
       const { retries, serializationFailures, deadlocks, ...rest } = f.counts;
       assert.equal(serializationFailures + deadlocks, retries, `${f.name}: ${JSON.stringify(f.counts)}`);
-      assert.ok(Object.values(rest).every((n) => n === 0), `${f.name}: ${JSON.stringify(f.counts)}`);
+      assert.ok(
+        Object.values(rest).every((n) => n === 0),
+        `${f.name}: ${JSON.stringify(f.counts)}`,
+      );
     }
     for (const name of ['for-update', 'atomic-update']) {
       const f = fixes.find((x: { name: string }) => x.name === name);
-      assert.ok(Object.values(f.counts).every((n) => n === 0), `${name}: ${JSON.stringify(f.counts)}`);
+      assert.ok(
+        Object.values(f.counts).every((n) => n === 0),
+        `${name}: ${JSON.stringify(f.counts)}`,
+      );
     }
     // optimistic-version meets the bug's race: both read the same row before either writes.
     type Step = { worker: string; step: string; attempt: number; rows: Record<string, unknown>[] };
-    const race = (v: { steps: Step[] }) => v.steps.filter((s) => s.attempt === 1 && /^(read|write)$/.test(s.step)).map((s) => `${s.worker}.${s.step}`);
+    const race = (v: { steps: Step[] }) =>
+      v.steps.filter((s) => s.attempt === 1 && /^(read|write)$/.test(s.step)).map((s) => `${s.worker}.${s.step}`);
     const optimistic = fixes.find((x: { name: string }) => x.name === 'optimistic-version');
     assert.deepEqual(race(bug), ['alice.read', 'bob.read', 'alice.write', 'bob.write']);
     assert.deepEqual(race(optimistic), race(bug));
     const reads = optimistic.steps.filter((s: Step) => s.attempt === 1 && s.step === 'read');
-    assert.deepEqual(reads.map((s: Step) => s.rows), [[{ balance: 100, version: 0 }], [{ balance: 100, version: 0 }]]);
+    assert.deepEqual(
+      reads.map((s: Step) => s.rows),
+      [[{ balance: 100, version: 0 }], [{ balance: 100, version: 0 }]],
+    );
   });
 
   test('ab-ba-deadlock text transcript: the wait, the victim, the summary; the same twice', () => {
@@ -232,11 +297,15 @@ describe('runs on MariaDB (CI server)', { skip: maria.skip }, () => {
     const victim = bug.steps.find((s: { error: { kind: string } | null }) => s.error?.kind === 'deadlock');
     assert.equal(victim.error.code, '1213');
     assert.equal(`${victim.worker}.${victim.step}`, 'bob.second');
-    assert.ok(bug.steps.some((s: { worker: string; blocked: boolean; blockedBy: string[] }) => s.worker === 'alice' && s.blocked && s.blockedBy.includes('bob')));
+    assert.ok(
+      bug.steps.some(
+        (s: { worker: string; blocked: boolean; blockedBy: string[] }) => s.worker === 'alice' && s.blocked && s.blockedBy.includes('bob'),
+      ),
+    );
     assert.ok(Object.values(fix.counts).every((n) => n === 0));
   });
 
-  test('transfer-lost-update: lost at MariaDB\'s default REPEATABLE READ, fixes clean, the report says how PostgreSQL differs', () => {
+  test("transfer-lost-update: lost at MariaDB's default REPEATABLE READ, fixes clean, the report says how PostgreSQL differs", () => {
     maria.require();
     const r = lockrepro(['run', 'transfer-lost-update', '--db', MYSQL_URL]);
     assert.equal(r.code, 0, r.stderr);

@@ -43,7 +43,13 @@ describe('passwords never appear in output', () => {
   });
 
   test('a bad %-escape in a --db password is bad usage: exit 2, one line, the password not shown', () => {
-    for (const url of ['postgres://u:%zz@127.0.0.1/x', 'postgresql://u:ab%zzcd@127.0.0.1/x', 'mysql://u:%zz@127.0.0.1/x', 'mariadb://u:ab%zzcd@127.0.0.1/x', 'mysql://u%zz@127.0.0.1/x']) {
+    for (const url of [
+      'postgres://u:%zz@127.0.0.1/x',
+      'postgresql://u:ab%zzcd@127.0.0.1/x',
+      'mysql://u:%zz@127.0.0.1/x',
+      'mariadb://u:ab%zzcd@127.0.0.1/x',
+      'mysql://u%zz@127.0.0.1/x',
+    ]) {
       const r = lockrepro(['run', 'ab-ba-deadlock', '--db', url]);
       assert.equal(r.code, 2, `${url}: ${r.stderr}`);
       oneLine(r);
@@ -92,12 +98,22 @@ describe('one-line usage errors (exit 2)', () => {
 
 /** Spawn lockrepro with stdout piped; `close` decides when the reader goes away. */
 async function withReaderGone(args: string[], close: 'before-start' | 'after-first-chunk') {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '' },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+  child.stderr.setEncoding('utf8').on('data', (d: string) => {
+    stderr += d;
+  });
   let first = '';
   if (close === 'before-start') child.stdout.destroy();
-  else child.stdout.once('data', (d: Buffer) => ((first = d.toString()), child.stdout.destroy()));
+  else {
+    child.stdout.once('data', (d: Buffer) => {
+      first = d.toString();
+      child.stdout.destroy();
+    });
+  }
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
   return { code, stderr, first };
 }
@@ -212,7 +228,10 @@ describe('verdicts on PostgreSQL 15 (CI server)', { skip: external.skip }, () =>
     assert.match(xml, /<skipped message="mysql-only supports mysql, not postgres"\/>/);
     // The report fails like the exit code.
     assert.match(xml, /<testsuites name="lockrepro" tests="2" failures="1" errors="0" skipped="1">/);
-    assert.match(xml, /<testcase classname="lockrepro\.postgres" name="nothing ran" time="0\.000"><failure message="nothing ran: mysql-only skipped on postgres \(mysql-only supports mysql, not postgres\)" type="nothing-ran">/);
+    assert.match(
+      xml,
+      /<testcase classname="lockrepro\.postgres" name="nothing ran" time="0\.000"><failure message="nothing ran: mysql-only skipped on postgres \(mysql-only supports mysql, not postgres\)" type="nothing-ran">/,
+    );
   });
 
   test('a run that ran something lists skipped scenarios too and still passes', () => {
@@ -222,7 +241,10 @@ describe('verdicts on PostgreSQL 15 (CI server)', { skip: external.skip }, () =>
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);
     assert.equal(doc.ok, true);
-    assert.deepEqual(doc.skipped.map((s: { name: string }) => s.name), ['maria-only']);
+    assert.deepEqual(
+      doc.skipped.map((s: { name: string }) => s.name),
+      ['maria-only'],
+    );
   });
 });
 
@@ -240,7 +262,13 @@ expect: clean
 
 describe('engines its SQL covers (no engines: declared)', () => {
   test('on embedded PostgreSQL a scenario with MySQL-only SQL is skipped, naming the place: exit 1, nothing ran, JSON and JUnit say why', () => {
-    const f = file('my-sql-only.yaml', PG_SQL_ONLY.replace('name: pg-sql-only', 'name: my-sql-only').replace('{ postgres: SELECT pg_advisory_xact_lock(1) }', '{ mysql: SELECT 1 }'));
+    const f = file(
+      'my-sql-only.yaml',
+      PG_SQL_ONLY.replace('name: pg-sql-only', 'name: my-sql-only').replace(
+        '{ postgres: SELECT pg_advisory_xact_lock(1) }',
+        '{ mysql: SELECT 1 }',
+      ),
+    );
     const junit = file('my-sql-only.xml', '');
     const r = lockrepro(['run', f, '--json', '--junit', junit]);
     assert.equal(r.code, 1, r.stderr);
@@ -267,7 +295,10 @@ describe('engines its SQL covers (no engines: declared)', () => {
         `${f}:8: step a.lock has no SQL for mariadb`,
       ]);
     }
-    const pgOnly = lockrepro(['check', file('declared-pg.yaml', PG_SQL_ONLY.replace('name: pg-sql-only', 'name: declared-pg\nengines: [postgres]'))]);
+    const pgOnly = lockrepro([
+      'check',
+      file('declared-pg.yaml', PG_SQL_ONLY.replace('name: pg-sql-only', 'name: declared-pg\nengines: [postgres]')),
+    ]);
     assert.equal(pgOnly.code, 0, pgOnly.stderr);
   });
 });
@@ -280,19 +311,29 @@ describe('engines on MariaDB (CI server)', { skip: maria.skip }, () => {
     assert.equal(alone.code, 1, alone.stderr);
     assert.match(alone.stderr, /skipped: pg-sql-only has no SQL for mariadb \(step a\.lock, line 7\)/);
     assert.match(alone.stderr, /^lockrepro: nothing ran: pg-sql-only skipped on mariadb$/m);
-    assert.deepEqual(JSON.parse(alone.stdout).skipped, [{ name: 'pg-sql-only', file: f, reason: 'pg-sql-only has no SQL for mariadb (step a.lock, line 7)' }]);
+    assert.deepEqual(JSON.parse(alone.stdout).skipped, [
+      { name: 'pg-sql-only', file: f, reason: 'pg-sql-only has no SQL for mariadb (step a.lock, line 7)' },
+    ]);
     const mixed = lockrepro(['run', 'ab-ba-deadlock', f, '--variant', 'bug', '--db', MYSQL_URL, '--json']);
     assert.equal(mixed.code, 0, mixed.stderr);
     const doc = JSON.parse(mixed.stdout);
     assert.equal(doc.ok, true);
-    assert.deepEqual(doc.scenarios.map((s: { name: string }) => s.name), ['ab-ba-deadlock']);
-    assert.deepEqual(doc.skipped.map((s: { name: string }) => s.name), ['pg-sql-only']);
+    assert.deepEqual(
+      doc.scenarios.map((s: { name: string }) => s.name),
+      ['ab-ba-deadlock'],
+    );
+    assert.deepEqual(
+      doc.skipped.map((s: { name: string }) => s.name),
+      ['pg-sql-only'],
+    );
   });
-
 
   test('engines: [mysql] runs on MariaDB', () => {
     maria.require();
-    const src = readFileSync('scenarios/ab-ba-deadlock.yaml', 'utf8').replace('name: ab-ba-deadlock', 'name: mysql-family\nengines: [mysql]');
+    const src = readFileSync('scenarios/ab-ba-deadlock.yaml', 'utf8').replace(
+      'name: ab-ba-deadlock',
+      'name: mysql-family\nengines: [mysql]',
+    );
     const r = lockrepro(['run', file('mysql-family.yaml', src), '--db', MYSQL_URL, '--json']);
     assert.equal(r.code, 0, r.stderr);
     const doc = JSON.parse(r.stdout);

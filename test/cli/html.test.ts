@@ -17,17 +17,33 @@ const browser = gate(`a headless browser (${CHROMIUM})`, chromiumMissing());
 
 function chromiumMissing(): string | null {
   const r = spawnSync(CHROMIUM, ['--version'], { encoding: 'utf8', timeout: 30_000 });
-  if (r.error) return (r.error as NodeJS.ErrnoException).code === 'ENOENT' ? `${CHROMIUM} is not installed (apt-get install chromium)` : r.error.message;
+  if (r.error)
+    return (r.error as NodeJS.ErrnoException).code === 'ENOENT'
+      ? `${CHROMIUM} is not installed (apt-get install chromium)`
+      : r.error.message;
   return r.status === 0 ? null : `${CHROMIUM} --version exited ${r.status}: ${r.stderr.trim()}`;
 }
 
 /** Headless chromium on a file, offline: nothing that would reach the network or a profile. */
 function chromium(args: string[], page: string): { stdout: string; stderr: string } {
   const profile = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-chromium-'));
-  const r = spawnSync(CHROMIUM, [
-    '--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
-    '--disable-sync', '--no-first-run', `--user-data-dir=${profile}`, '--window-size=1280,900', ...args, pathToFileURL(page).href,
-  ], { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 });
+  const r = spawnSync(
+    CHROMIUM,
+    [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      `--user-data-dir=${profile}`,
+      '--window-size=1280,900',
+      ...args,
+      pathToFileURL(page).href,
+    ],
+    { encoding: 'utf8', timeout: 120_000, maxBuffer: 64 * 1024 * 1024 },
+  );
   assert.equal(r.error, undefined, String(r.error));
   assert.equal(r.status, 0, r.stderr);
   return { stdout: r.stdout, stderr: r.stderr };
@@ -38,7 +54,9 @@ type Doc = {
   scenarios: {
     name: string;
     variants: {
-      name: string; fix: boolean; met: boolean;
+      name: string;
+      fix: boolean;
+      met: boolean;
       steps: { worker: string }[];
       deadlockReports: { victim: string; cycle: string[] }[];
       checks: { name: string; passed: boolean }[];
@@ -71,7 +89,10 @@ describe('run --html in a real browser (PostgreSQL 15, headless chromium)', { sk
     const dom = chromium(['--dump-dom'], html).stdout;
     assert.match(dom, /<p class="overall pass">/);
     const articles = [...dom.matchAll(/<article class="variant (bug|fix)" data-variant="([^"]+)">/g)].map((m) => `${m[1]}:${m[2]}`);
-    assert.deepEqual(articles, variants.map((v) => `${v.fix ? 'fix' : 'bug'}:${v.name}`));
+    assert.deepEqual(
+      articles,
+      variants.map((v) => `${v.fix ? 'fix' : 'bug'}:${v.name}`),
+    );
     for (const v of variants) {
       const part = dom.slice(dom.indexOf(`data-variant="${v.name}"`), dom.indexOf('</article>', dom.indexOf(`data-variant="${v.name}"`)));
       for (const worker of new Set(v.steps.map((s) => s.worker))) {
@@ -83,12 +104,23 @@ describe('run --html in a real browser (PostgreSQL 15, headless chromium)', { sk
       }
       if (v.deadlockReports.length === 0) assert.doesNotMatch(part, /class="cycle"|class="step victim"/);
       for (const c of v.checks) {
-        assert.match(part, new RegExp(`<li class="check ${c.passed ? 'pass' : 'fail'}" data-check="${c.name}"><span class="mark">${c.passed ? '✓' : '✗'}</span>`));
+        assert.match(
+          part,
+          new RegExp(
+            `<li class="check ${c.passed ? 'pass' : 'fail'}" data-check="${c.name}"><span class="mark">${c.passed ? '✓' : '✗'}</span>`,
+          ),
+        );
       }
       assert.match(part, new RegExp(`<p class="verdict ${v.met ? 'pass' : 'fail'}">`));
     }
-    assert.ok(variants.some((v) => v.deadlockReports.length > 0), 'the bug deadlocked');
-    assert.ok(variants.some((v) => v.fix), 'a fix ran');
+    assert.ok(
+      variants.some((v) => v.deadlockReports.length > 0),
+      'the bug deadlocked',
+    );
+    assert.ok(
+      variants.some((v) => v.fix),
+      'a fix ran',
+    );
     for (const name of ['alice', 'bob']) assert.ok(variants[0]!.steps.some((s) => s.worker === name));
 
     const mermaid = readFileSync(md, 'utf8');
@@ -101,7 +133,9 @@ describe('run --html and --mermaid when a scenario is broken (PostgreSQL 15)', {
     external.require();
     const dir = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-html-broken-'));
     const text = readFileSync(path.resolve('scenarios/ab-ba-deadlock.yaml'), 'utf8');
-    const broken = text.replace('name: ab-ba-deadlock', 'name: broken-step').replace('"UPDATE account SET balance = balance - 10 WHERE id = 1"', '"UPDATE acount SET balance = balance - 10 WHERE id = 1"');
+    const broken = text
+      .replace('name: ab-ba-deadlock', 'name: broken-step')
+      .replace('"UPDATE account SET balance = balance - 10 WHERE id = 1"', '"UPDATE acount SET balance = balance - 10 WHERE id = 1"');
     assert.notEqual(broken, text);
     writeFileSync(path.join(dir, 'broken.yaml'), broken);
     const html = path.join(dir, 'out.html');

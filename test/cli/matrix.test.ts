@@ -11,8 +11,15 @@ const maria = await mysqlGate();
 const file = scratchFolder();
 
 type Cell = {
-  scenario: string; dialect: string; version: string; isolation: string; runsAs?: string;
-  status: string; observed: string[] | null; skipped?: string; error?: { kind: string; line: number; code: string };
+  scenario: string;
+  dialect: string;
+  version: string;
+  isolation: string;
+  runsAs?: string;
+  status: string;
+  observed: string[] | null;
+  skipped?: string;
+  error?: { kind: string; line: number; code: string };
 };
 type Doc = { lockrepro: number; ok: boolean; matrix: Cell[]; databases: { dialect: string; version: string }[]; error?: { kind: string } };
 
@@ -28,7 +35,9 @@ describe('matrix on PostgreSQL 15 and MariaDB', { skip: pg15.skip || maria.skip 
     assert.equal(doc.lockrepro, 1);
     assert.equal(doc.matrix.length, 16);
     const keys = doc.matrix.map((c) => `${c.scenario} ${c.dialect} ${c.isolation}`);
-    const want = ['write-skew', 'transfer-lost-update'].flatMap((s) => ['postgres', 'mariadb'].flatMap((d) => LEVELS.map((l) => `${s} ${d} ${l}`)));
+    const want = ['write-skew', 'transfer-lost-update'].flatMap((s) =>
+      ['postgres', 'mariadb'].flatMap((d) => LEVELS.map((l) => `${s} ${d} ${l}`)),
+    );
     assert.deepEqual([...keys].sort(), [...want].sort());
     for (const c of doc.matrix) {
       assert.equal(c.status, 'ran', JSON.stringify(c));
@@ -41,7 +50,10 @@ describe('matrix on PostgreSQL 15 and MariaDB', { skip: pg15.skip || maria.skip 
     // PostgreSQL says it runs read uncommitted as read committed; MariaDB has all four.
     assert.equal(cell('write-skew', 'postgres', 'read-uncommitted').runsAs, 'read-committed');
     assert.equal(cell('write-skew', 'mariadb', 'read-uncommitted').runsAs, undefined);
-    assert.deepEqual(doc.databases.map((d) => d.dialect), ['postgres', 'mariadb']);
+    assert.deepEqual(
+      doc.databases.map((d) => d.dialect),
+      ['postgres', 'mariadb'],
+    );
   });
 
   test('the text table names both engines, every level and every scenario', () => {
@@ -54,6 +66,7 @@ describe('matrix on PostgreSQL 15 and MariaDB', { skip: pg15.skip || maria.skip 
     assert.match(r.stdout, /write-skew/);
     assert.match(r.stdout, /serializable/);
     assert.match(r.stdout, /accepts read-uncommitted and runs it as read-committed/);
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: no terminal colour codes is the point
     assert.doesNotMatch(r.stdout, /\x1b\[/, 'NO_COLOR: plain text');
   });
 });
@@ -90,9 +103,12 @@ describe('matrix cells that did not run', { skip: pg15.skip || maria.skip }, () 
 });
 
 describe('matrix on PostgreSQL 15: failures', { skip: pg15.skip }, () => {
-  test("a scenario whose own SQL fails: its cells marked, the other scenario still answered, exit 2", () => {
+  test('a scenario whose own SQL fails: its cells marked, the other scenario still answered, exit 2', () => {
     pg15.require();
-    const f = file('typo.yaml', PG_ONLY.replace('name: pg-only', 'name: typo').replace('INSERT INTO t VALUES (1)', 'INSERT INTO no_such_table VALUES (1)'));
+    const f = file(
+      'typo.yaml',
+      PG_ONLY.replace('name: pg-only', 'name: typo').replace('INSERT INTO t VALUES (1)', 'INSERT INTO no_such_table VALUES (1)'),
+    );
     const r = lockrepro(['matrix', f, 'write-skew', '--isolation', 'read-committed', '--db', PG_URL, '--json']);
     assert.equal(r.code, 2, r.stderr);
     const doc = JSON.parse(r.stdout) as Doc;
@@ -111,7 +127,11 @@ describe('matrix on PostgreSQL 15: failures', { skip: pg15.skip }, () => {
     const down = lockrepro(['matrix', 'write-skew', '--db', PG_URL, '--db', 'postgres://postgres@127.0.0.1:1/postgres', '--json']);
     assert.equal(down.code, 3, down.stderr);
     assert.equal((JSON.parse(down.stdout) as Doc).error?.kind, 'database');
-    for (const args of [['--db', 'nope://x'], ['--db', ''], ['--isolation', 'snapshot', '--db', PG_URL]]) {
+    for (const args of [
+      ['--db', 'nope://x'],
+      ['--db', ''],
+      ['--isolation', 'snapshot', '--db', PG_URL],
+    ]) {
       const r = lockrepro(['matrix', 'write-skew', ...args, '--json']);
       assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
       assert.equal((JSON.parse(r.stdout) as Doc).error?.kind, 'usage');

@@ -10,14 +10,32 @@ const external = await pgGate();
 
 type Rate = { runs: number; rate: number; low: number; high: number };
 type Variant = {
-  name: string; mode: string; runs: number; met: boolean; counts: Record<string, number>; rates: Record<string, Rate>;
+  name: string;
+  mode: string;
+  runs: number;
+  met: boolean;
+  counts: Record<string, number>;
+  rates: Record<string, Rate>;
   stress: { asked: number; concurrency: number; interrupted: boolean; failing: number; histogram: { upToMs: number; runs: number }[] };
 };
 
 describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
   test('rates for every count, a histogram of run times, and a fix that holds in every run', () => {
     external.require();
-    const r = lockrepro(['run', 'transfer-lost-update', '--variant', 'bug', 'for-update', '--stress', '4', '--concurrency', '2', '--db', PG_URL, '--json']);
+    const r = lockrepro([
+      'run',
+      'transfer-lost-update',
+      '--variant',
+      'bug',
+      'for-update',
+      '--stress',
+      '4',
+      '--concurrency',
+      '2',
+      '--db',
+      PG_URL,
+      '--json',
+    ]);
     const doc = JSON.parse(r.stdout) as { ok: boolean; scenarios: { variants: Variant[] }[] };
     const [bug, fix] = doc.scenarios[0]!.variants;
     for (const v of [bug!, fix!]) {
@@ -29,7 +47,10 @@ describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
         assert.equal(rate.rate, rate.runs / 4);
       }
       assert.deepEqual([v.stress.asked, v.stress.concurrency, v.stress.interrupted], [4, 2, false]);
-      assert.equal(v.stress.histogram.reduce((n, b) => n + b.runs, 0), 4);
+      assert.equal(
+        v.stress.histogram.reduce((n, b) => n + b.runs, 0),
+        4,
+      );
     }
     assert.equal(bug!.rates.lostUpdates!.runs, bug!.stress.failing);
     assert.equal(fix!.stress.failing, 0);
@@ -39,7 +60,10 @@ describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
   });
 
   test('--stress with --interleavings, or --concurrency alone, is bad usage', () => {
-    for (const args of [['--stress', '2', '--interleavings'], ['--concurrency', '2']]) {
+    for (const args of [
+      ['--stress', '2', '--interleavings'],
+      ['--concurrency', '2'],
+    ]) {
       const r = lockrepro(['run', 'ab-ba-deadlock', ...args, '--db', PG_URL]);
       assert.equal(r.code, 2, r.stderr);
     }

@@ -24,7 +24,15 @@ checks:
 expect: clean
 `;
 
-type Json = { ok: boolean; scenarios: { variants: { steps: { step: string; worker: string; rows: unknown; rowCount: number | null; truncated: boolean }[]; checks: { passed: boolean; error?: string }[] }[] }[] };
+type Json = {
+  ok: boolean;
+  scenarios: {
+    variants: {
+      steps: { step: string; worker: string; rows: unknown; rowCount: number | null; truncated: boolean }[];
+      checks: { passed: boolean; error?: string }[];
+    }[];
+  }[];
+};
 const json = (stdout: string) => JSON.parse(stdout) as Json;
 
 for (const target of [
@@ -38,10 +46,22 @@ for (const target of [
         const r = lockrepro(['run', file('values.yaml', VALUES), ...target.db, '--json'], { TZ: tz });
         assert.equal(r.code, 0, r.stderr);
         const v = json(r.stdout).scenarios[0]!.variants[0]!;
-        assert.deepEqual(v.steps[0]!.rows, [{
-          d: '2008-12-22', ts: '2008-12-22 10:11:12', tstz: '2008-12-22 01:11:12+00', t: '10:11:12', iv: '1 day 02:00:00',
-          j: '{"a": 1}', a: '{1,2,3}', b: '\\x0102', ok: true, n: '1.50', big: '9007199254740993', f: 0.5,
-        }]);
+        assert.deepEqual(v.steps[0]!.rows, [
+          {
+            d: '2008-12-22',
+            ts: '2008-12-22 10:11:12',
+            tstz: '2008-12-22 01:11:12+00',
+            t: '10:11:12',
+            iv: '1 day 02:00:00',
+            j: '{"a": 1}',
+            a: '{1,2,3}',
+            b: '\\x0102',
+            ok: true,
+            n: '1.50',
+            big: '9007199254740993',
+            f: 0.5,
+          },
+        ]);
         assert.equal(v.checks[0]!.passed, true);
       });
     }

@@ -63,7 +63,9 @@ for (const target of targets) {
     const r = runGolden(target, sc.name);
     const secs = `${((performance.now() - t0) / 1000).toFixed(1)} s`;
     if (r.code !== 0 && r.code !== 1) {
-      console.log(`  ! ${sc.name}: NOT WRITTEN, \`${goldenCommand(target, sc.name)}\` exited ${r.code}:\n${r.stderr.replace(/^/gm, '      ')}`);
+      console.log(
+        `  ! ${sc.name}: NOT WRITTEN, \`${goldenCommand(target, sc.name)}\` exited ${r.code}:\n${r.stderr.replace(/^/gm, '      ')}`,
+      );
       failed.push(`${target.name}/${sc.name}`);
       continue;
     }

@@ -76,5 +76,5 @@ export function unifiedDiff(expected: string, actual: string, labels: { expected
     }
     h = last + 1;
   }
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }

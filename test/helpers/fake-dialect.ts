@@ -14,7 +14,15 @@
  *   HANG                           never finishes until cancelled
  * A cancel ends a HANG or a lock wait. `onQuery` sees every statement as it is sent.
  */
-import { QueryError, type DatabaseInfo, type DeadlockReport, type Dialect, type QueryResult, type Scratch, type Session } from '../../src/engine/dialect.js';
+import {
+  QueryError,
+  type DatabaseInfo,
+  type DeadlockReport,
+  type Dialect,
+  type QueryResult,
+  type Scratch,
+  type Session,
+} from '../../src/engine/dialect.js';
 import type { ErrorKind, IsolationLevel } from '../../src/vocabulary.js';
 
 interface Waiter {

@@ -30,7 +30,13 @@ export interface GoldenTarget {
 export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
   { name: 'embedded-postgres', label: 'embedded PostgreSQL', engine: 'postgres', url: undefined, unreachable: async () => null },
   { name: 'postgres-15', label: 'PostgreSQL 15 by URL', engine: 'postgres', url: PG_URL, unreachable: () => pgUnreachableReason(PG_URL) },
-  { name: 'mariadb-10.11', label: 'MariaDB 10.11 by URL', engine: 'mariadb', url: MYSQL_URL, unreachable: () => mysqlUnreachableReason(MYSQL_URL) },
+  {
+    name: 'mariadb-10.11',
+    label: 'MariaDB 10.11 by URL',
+    engine: 'mariadb',
+    url: MYSQL_URL,
+    unreachable: () => mysqlUnreachableReason(MYSQL_URL),
+  },
 ];
 
 export function goldenFile(target: GoldenTarget, scenario: string): string {
@@ -76,8 +82,12 @@ export async function runGoldenInProcess(target: GoldenTarget, scenario: string,
   let stdout = '';
   let stderr = '';
   const code = await main([...runArgs(target, scenario), ...extra], {
-    out: (t) => void (stdout += t),
-    err: (t) => void (stderr += t),
+    out: (t) => {
+      stdout += t;
+    },
+    err: (t) => {
+      stderr += t;
+    },
     env: { ...process.env, LOCKREPRO_DB: '' },
     isTTY: false,
   });
@@ -96,9 +106,14 @@ export function normalise(target: GoldenTarget, text: string): string {
 
 /** `<testcase name>` and its `<failure message>` (if any), in order, from lockrepro's JUnit XML. */
 export function junitCases(xml: string): { name: string; failure: string | null }[] {
-  const unescape = (s: string) => s.replace(/&quot;/g, '"').replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&amp;/g, '&');
+  const unescapeXml = (s: string) =>
+    s
+      .replace(/&quot;/g, '"')
+      .replace(/&lt;/g, '<')
+      .replace(/&gt;/g, '>')
+      .replace(/&amp;/g, '&');
   return [...xml.matchAll(/<testcase [^>]*? name="([^"]*)"[^>]*>(?:<failure message="([^"]*)")?/g)].map((m) => ({
-    name: unescape(m[1]!),
-    failure: m[2] === undefined ? null : unescape(m[2]),
+    name: unescapeXml(m[1]!),
+    failure: m[2] === undefined ? null : unescapeXml(m[2]),
   }));
 }

@@ -5,7 +5,18 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import os from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -174,7 +185,10 @@ test('cold start initialises the cache; a warm start reuses the same cluster', a
     assert.equal(cold.host, '127.0.0.1');
     assert.equal(cold.database, 'postgres');
     assert.match(cold.version, /^\d+\.\d+$/);
-    assert.ok(coldLogs.some((l) => l.includes('initialised PostgreSQL')), coldLogs.join('\n'));
+    assert.ok(
+      coldLogs.some((l) => l.includes('initialised PostgreSQL')),
+      coldLogs.join('\n'),
+    );
     const [v] = await query(cold, 'SELECT version() AS v');
     assert.ok(String(v!.v).startsWith(`PostgreSQL ${cold.version} `), String(v!.v));
     const [su] = await query(cold, 'SELECT rolsuper FROM pg_roles WHERE rolname = current_user');
@@ -245,9 +259,12 @@ test('a SIGKILLed run leaves postgres running; the next run stops the orphan and
   const s = await start(cache, mine);
   try {
     assert.ok(!isRunning(orphan), `orphan ${orphan} still running`);
-    assert.ok(mine.some((l) => l.includes(`orphaned PostgreSQL (pid ${orphan})`)), mine.join('\n'));
-    assert.ok(basename(s.dataDir).startsWith('cluster-'), 'the killed run\'s cluster was put back and reused');
-    assert.ok(!existsSync(dataDir), 'the killed run\'s directory is gone');
+    assert.ok(
+      mine.some((l) => l.includes(`orphaned PostgreSQL (pid ${orphan})`)),
+      mine.join('\n'),
+    );
+    assert.ok(basename(s.dataDir).startsWith('cluster-'), "the killed run's cluster was put back and reused");
+    assert.ok(!existsSync(dataDir), "the killed run's directory is gone");
     const [r] = await query(s, 'SELECT 1 AS one');
     assert.equal(r!.one, 1);
   } finally {
@@ -260,16 +277,23 @@ test('a first run killed during initdb leaves nothing a later run trusts', async
   const cache = join(tempDir(), 'cache');
   const child = childServer(cache);
   let leftover = '';
-  await until(() => {
-    leftover = existsSync(cache) ? (readdirSync(cache).find((n) => n.startsWith('pg-') && n.includes('.tmp-')) ?? '') : '';
-    return leftover !== '';
-  }, 30_000, 'the first run to begin initdb');
+  await until(
+    () => {
+      leftover = existsSync(cache) ? (readdirSync(cache).find((n) => n.startsWith('pg-') && n.includes('.tmp-')) ?? '') : '';
+      return leftover !== '';
+    },
+    30_000,
+    'the first run to begin initdb',
+  );
   await killAndWait(child);
 
   const mine: string[] = [];
   const s = await start(cache, mine);
   try {
-    assert.ok(mine.some((l) => l.includes('initialised PostgreSQL')), 'the cluster is made afresh');
+    assert.ok(
+      mine.some((l) => l.includes('initialised PostgreSQL')),
+      'the cluster is made afresh',
+    );
     assert.ok(!existsSync(join(cache, leftover)), `${leftover} was not removed`);
     const [r] = await query(s, 'SELECT 1 AS one');
     assert.equal(r!.one, 1);
@@ -287,7 +311,10 @@ test('a damaged cached cluster is rebuilt; a failing start says why', async () =
   const mine: string[] = [];
   const s = await start(cache, mine);
   await stop(s);
-  assert.ok(mine.some((l) => l.includes('rebuilding it from the template')), mine.join('\n'));
+  assert.ok(
+    mine.some((l) => l.includes('rebuilding it from the template')),
+    mine.join('\n'),
+  );
 
   // While one run holds the (good) cluster, the next one copies the template, which we break.
   const holder = await start(cache);
@@ -315,7 +342,9 @@ test('stop() is idempotent and really stops the server', async () => {
   await assert.rejects(query(s, 'SELECT 1'), (e: { code?: string }) => e.code === 'ECONNREFUSED');
 });
 
-test('as root: the server runs as nobody, and an unreachable cache dir falls back to <tmpdir>/lockrepro-0', { skip: !AS_ROOT && 'needs root' }, async () => {
+test('as root: the server runs as nobody, and an unreachable cache dir falls back to <tmpdir>/lockrepro-0', {
+  skip: !AS_ROOT && 'needs root',
+}, async () => {
   const savedTmp = process.env.TMPDIR;
   const tmp = tempDir();
   const closed = mkdtempSync(join(tmp, 'closed-')); // 0700: nobody cannot get through it
@@ -325,10 +354,13 @@ test('as root: the server runs as nobody, and an unreachable cache dir falls bac
     const s = await start(join(closed, 'cache'), mine);
     try {
       const fallback = join(tmp, 'lockrepro-0');
-      assert.ok(s.dataDir.startsWith(fallback + '/'), s.dataDir);
+      assert.ok(s.dataDir.startsWith(`${fallback}/`), s.dataDir);
       assert.equal(statSync(fallback).mode & 0o777, 0o711);
       assert.ok(!existsSync(join(closed, 'cache')), 'nothing was created in the unreachable dir');
-      assert.ok(mine.some((l) => l.includes(`cache ${fallback}`)), mine.join('\n'));
+      assert.ok(
+        mine.some((l) => l.includes(`cache ${fallback}`)),
+        mine.join('\n'),
+      );
       assert.equal(statSync(s.dataDir).uid, 65534);
     } finally {
       await stop(s);
@@ -407,7 +439,8 @@ test('a cluster still damaged after the rebuild (template damaged too) fails onc
 const asRoot = (() => {
   if (AS_ROOT) return { skip: false as const, require: () => undefined };
   const why = 'the full-disk tests need root (to mount a small tmpfs)';
-  if (process.env.CI === 'true') return { skip: false as const, require: () => assert.fail(`${why}; CI=true: the CI machine runs them as root`) };
+  if (process.env.CI === 'true')
+    return { skip: false as const, require: () => assert.fail(`${why}; CI=true: the CI machine runs them as root`) };
   console.warn(`\n!!! SKIPPING: ${why}. They run (and must pass) under CI=true.\n`);
   return { skip: `SKIPPED: ${why}`, require: () => undefined };
 })();
@@ -473,7 +506,9 @@ test('SIGKILL of a real lockrepro mid-run: the next run stops its orphaned serve
   const xdg = tempDir();
   const cache = join(xdg, 'lockrepro');
   const stuck = join(xdg, 'stuck.yaml');
-  writeFileSync(stuck, `name: killed
+  writeFileSync(
+    stuck,
+    `name: killed
 title: t
 story: s
 timeout: 120000
@@ -483,7 +518,8 @@ workers:
   b:
     - { name: wait, sql: SELECT pg_advisory_lock(7) }
 expect: hang
-`);
+`,
+  );
   const child = spawn(process.execPath, [BIN, 'run', stuck], {
     env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '', XDG_CACHE_HOME: xdg },
     stdio: 'ignore',
@@ -494,13 +530,18 @@ expect: hang
   try {
     // The run's server is ready when its postmaster.pid says so (line 8, as pg_ctl reads it).
     let pidFile: string[] = [];
-    await until(() => {
-      const pg = existsSync(cache) ? readdirSync(cache).find((n) => n.startsWith('pg-') && !n.includes('.tmp-')) : undefined;
-      const runs = join(cache, pg ?? '-', 'runs');
-      const dir = existsSync(runs) ? readdirSync(runs).find((n) => n.startsWith('cluster-')) : undefined;
-      pidFile = dir && existsSync(join(runs, dir, 'postmaster.pid')) ? readFileSync(join(runs, dir, 'postmaster.pid'), 'utf8').split('\n') : [];
-      return pidFile[7]?.trim() === 'ready';
-    }, 60_000, "the run's server to be ready");
+    await until(
+      () => {
+        const pg = existsSync(cache) ? readdirSync(cache).find((n) => n.startsWith('pg-') && !n.includes('.tmp-')) : undefined;
+        const runs = join(cache, pg ?? '-', 'runs');
+        const dir = existsSync(runs) ? readdirSync(runs).find((n) => n.startsWith('cluster-')) : undefined;
+        pidFile =
+          dir && existsSync(join(runs, dir, 'postmaster.pid')) ? readFileSync(join(runs, dir, 'postmaster.pid'), 'utf8').split('\n') : [];
+        return pidFile[7]?.trim() === 'ready';
+      },
+      60_000,
+      "the run's server to be ready",
+    );
     orphan = Number(pidFile[0]);
     const password = readFileSync(join(pgDirOf(cache), 'password'), 'utf8').trim();
     client = new pg.Client({ host: '127.0.0.1', port: Number(pidFile[3]), user: 'postgres', password, database: 'postgres' });
@@ -509,7 +550,9 @@ expect: hang
     let scratch: string | undefined;
     const deadline = Date.now() + 60_000;
     while (!scratch && Date.now() < deadline) {
-      const r = await client.query("SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_killed\\_%' AND wait_event_type = 'Lock'");
+      const r = await client.query(
+        "SELECT datname FROM pg_stat_activity WHERE datname LIKE 'lockrepro\\_killed\\_%' AND wait_event_type = 'Lock'",
+      );
       scratch = r.rows[0]?.datname;
     }
     assert.ok(scratch, 'the run reached the blocked step');

@@ -32,9 +32,11 @@ const scenarios = builtinFiles().map((f) => loadFile(f).scenario!);
 // Every server is asked once, before any test runs.
 const gates: Gate[] = [];
 for (const target of GOLDEN_TARGETS) {
-  gates.push(target.url === undefined
-    ? { skip: false, require: () => undefined }
-    : gate(`${target.label} at ${redactUrl(target.url)}`, await target.unreachable()));
+  gates.push(
+    target.url === undefined
+      ? { skip: false, require: () => undefined }
+      : gate(`${target.label} at ${redactUrl(target.url)}`, await target.unreachable()),
+  );
 }
 
 for (const [i, target] of GOLDEN_TARGETS.entries()) {
@@ -73,13 +75,23 @@ for (const [i, target] of GOLDEN_TARGETS.entries()) {
 
         const file = path.relative(process.cwd(), goldenFile(target, sc.name));
         const golden = readGolden(target, sc.name);
-        let diff = golden === null
-          ? `no golden file ${file}\n`
-          : unifiedDiff(normalise(target, golden), normalise(target, r.stdout), { expected: file, actual: goldenCommand(target, sc.name) });
-        if (golden !== null && target.url !== undefined && firstLine(normalise(target, golden)) !== firstLine(normalise(target, r.stdout))) {
-          diff += '\nThe header line names the engine, its major version and the URL: the golden files were recorded on the CI machine\'s servers at the default LOCKREPRO_TEST_PG_URL / LOCKREPRO_TEST_MYSQL_URL.\n';
+        let diff =
+          golden === null
+            ? `no golden file ${file}\n`
+            : unifiedDiff(normalise(target, golden), normalise(target, r.stdout), {
+                expected: file,
+                actual: goldenCommand(target, sc.name),
+              });
+        if (
+          golden !== null &&
+          target.url !== undefined &&
+          firstLine(normalise(target, golden)) !== firstLine(normalise(target, r.stdout))
+        ) {
+          diff +=
+            "\nThe header line names the engine, its major version and the URL: the golden files were recorded on the CI machine's servers at the default LOCKREPRO_TEST_PG_URL / LOCKREPRO_TEST_MYSQL_URL.\n";
         }
-        if (diff) diff += `\nIf the new transcript is right, regenerate and review the change:\n  ${regenerateCommand(target, sc.name)}\n  git diff ${file}\n`;
+        if (diff)
+          diff += `\nIf the new transcript is right, regenerate and review the change:\n  ${regenerateCommand(target, sc.name)}\n  git diff ${file}\n`;
 
         if (wrong.length > 0 || diff) assert.fail([...wrong.map((w) => `${sc.name} ${w}`), diff].filter(Boolean).join('\n\n'));
       });
@@ -96,5 +108,9 @@ test('every golden file belongs to a built-in scenario and a target', () => {
     if (!targets.has(entry.name)) stray.push(`${entry.name}/`);
     else for (const f of readdirSync(path.join(GOLDEN_DIR, entry.name))) if (!names.has(f)) stray.push(`${entry.name}/${f}`);
   }
-  assert.deepEqual(stray, [], `stray files in ${path.relative(process.cwd(), GOLDEN_DIR)} (\`npm run golden\` removes those of scenarios no longer built in)`);
+  assert.deepEqual(
+    stray,
+    [],
+    `stray files in ${path.relative(process.cwd(), GOLDEN_DIR)} (\`npm run golden\` removes those of scenarios no longer built in)`,
+  );
 });

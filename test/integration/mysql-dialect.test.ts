@@ -208,7 +208,10 @@ describe('mysql dialect against a real server', () => {
     const b = await s.openSession('bob', 'read-committed');
     // MariaDB 10.11 has only @@tx_isolation (lab-notes); MySQL 8 only @@transaction_isolation.
     const iso = (await db()).info.dialect === 'mariadb' ? '@@tx_isolation' : '@@transaction_isolation';
-    const [ra, rb] = [await a.query(`SELECT CONNECTION_ID() AS id, ${iso} AS iso, @lockrepro_worker AS w`), await b.query(`SELECT CONNECTION_ID() AS id, ${iso} AS iso`)].map((r) => r.rows[0]!);
+    const [ra, rb] = [
+      await a.query(`SELECT CONNECTION_ID() AS id, ${iso} AS iso, @lockrepro_worker AS w`),
+      await b.query(`SELECT CONNECTION_ID() AS id, ${iso} AS iso`),
+    ].map((r) => r.rows[0]!);
     assert.deepEqual(ra, { id: a.backendId, iso: 'SERIALIZABLE', w: 'alice' });
     assert.deepEqual(rb, { id: b.backendId, iso: 'READ-COMMITTED' });
 
@@ -233,7 +236,10 @@ describe('mysql dialect against a real server', () => {
     try {
       const [rows] = (await raw.query('SHOW DATABASES LIKE ?', [s.name])) as unknown as [unknown[]];
       assert.equal(rows.length, 0, `${s.name} still exists`);
-      const [threads] = (await raw.query('SELECT ID FROM information_schema.PROCESSLIST WHERE ID IN (?, ?)', [a.backendId, b.backendId])) as unknown as [unknown[]];
+      const [threads] = (await raw.query('SELECT ID FROM information_schema.PROCESSLIST WHERE ID IN (?, ?)', [
+        a.backendId,
+        b.backendId,
+      ])) as unknown as [unknown[]];
       assert.equal(threads.length, 0, 'worker connections are gone');
     } finally {
       await raw.end();
@@ -244,9 +250,21 @@ describe('mysql dialect against a real server', () => {
   test("values are the server's own text, by both protocols, in any client time zone", async (t) => {
     if (!(await requireMysql(t))) return;
     const expected = {
-      d: '2008-12-22', dt: '2008-12-22 00:00:00', dt3: '2008-12-22 10:20:30.000', ts: '2008-12-22 23:59:59.50',
-      tm: '10:00:00.500', tneg: '-838:59:59', j: '{"a": [1, 2.50, 12345678901234567890]}', b: '0x00FF10', bt: '0x0A',
-      tf: 1, amount: '10.50', sum: 30, big: '9007199254740993', f: 0.1, y: 2008,
+      d: '2008-12-22',
+      dt: '2008-12-22 00:00:00',
+      dt3: '2008-12-22 10:20:30.000',
+      ts: '2008-12-22 23:59:59.50',
+      tm: '10:00:00.500',
+      tneg: '-838:59:59',
+      j: '{"a": [1, 2.50, 12345678901234567890]}',
+      b: '0x00FF10',
+      bt: '0x0A',
+      tf: 1,
+      amount: '10.50',
+      sum: 30,
+      big: '9007199254740993',
+      f: 0.1,
+      y: 2008,
     };
     // A child process per time zone far from UTC: nothing may depend on the client's zone.
     const child = `
@@ -271,7 +289,10 @@ describe('mysql dialect against a real server', () => {
         await d.close();
       }`;
     for (const tz of ['Asia/Tokyo', 'America/Los_Angeles']) {
-      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], { env: { ...process.env, TZ: tz }, encoding: 'utf8' });
+      const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', child], {
+        env: { ...process.env, TZ: tz },
+        encoding: 'utf8',
+      });
       assert.equal(r.status, 0, r.stderr);
       const out = JSON.parse(r.stdout) as { offset: number; text: object; binary: object; worker: object; server: Record<string, string> };
       assert.notEqual(out.offset, 0, `${tz} is not UTC`);
@@ -413,7 +434,11 @@ describe('mysql dialect against a real server', () => {
     const s = await scratch('three serializable');
     await s.exec('CREATE TABLE t (id int PRIMARY KEY, v int NOT NULL)');
     await s.exec('INSERT INTO t VALUES (1, 100), (2, 200)');
-    const [a, b, c] = [await s.openSession('alice', 'serializable'), await s.openSession('bob', 'serializable'), await s.openSession('carol', 'serializable')];
+    const [a, b, c] = [
+      await s.openSession('alice', 'serializable'),
+      await s.openSession('bob', 'serializable'),
+      await s.openSession('carol', 'serializable'),
+    ];
     const all = [a.backendId, b.backendId, c.backendId];
     await a.query('BEGIN');
     await a.query('SELECT v FROM t WHERE id = 1'); // a shared lock on row 1
@@ -468,7 +493,10 @@ describe('mysql dialect against a real server', () => {
     assert.equal(report.victimThreadId, victim.backendId);
     assert.deepEqual(
       report.cycle.map((m) => [m.threadId, m.waitsForThreadId, m.lock?.table, m.lock?.mode]).sort(),
-      [[a.backendId, b.backendId, 't', 'X'], [b.backendId, a.backendId, 't', 'X']].sort(),
+      [
+        [a.backendId, b.backendId, 't', 'X'],
+        [b.backendId, a.backendId, 't', 'X'],
+      ].sort(),
     );
     await survivor.query('COMMIT');
     await victim.query('ROLLBACK');
@@ -533,12 +561,20 @@ describe('mysql dialect against a real server', () => {
     // Statements of every kind lockrepro runs for a session: plain, bound, an error and its probe.
     await b.query('SELECT 1');
     await b.query('SELECT ? AS x', [1]);
-    assertQueryError(await rejection(b.query('INSERT INTO t VALUES (1, 0)')), { code: '1062', kind: 'unique-violation', rolledBack: 'statement' });
+    assertQueryError(await rejection(b.query('INSERT INTO t VALUES (1, 0)')), {
+      code: '1062',
+      kind: 'unique-violation',
+      rolledBack: 'statement',
+    });
     assert.deepEqual(await timeouts(), { row_wait: 1, mdl_wait: 2 });
     await a.query('BEGIN');
     await a.query('UPDATE t SET v = v + 1 WHERE id = 1');
     const t0 = performance.now();
-    assertQueryError(await rejection(b.query('UPDATE t SET v = 0 WHERE id = 1')), { code: '1205', kind: 'lock-timeout', rolledBack: 'statement' });
+    assertQueryError(await rejection(b.query('UPDATE t SET v = 0 WHERE id = 1')), {
+      code: '1205',
+      kind: 'lock-timeout',
+      rolledBack: 'statement',
+    });
     const ms = performance.now() - t0;
     assert.ok(ms < 10_000, `1205 after ${ms.toFixed(0)} ms: the scenario's 1 s, not lockrepro's 50 s`);
     assert.deepEqual(await timeouts(), { row_wait: 1, mdl_wait: 2 });
@@ -657,7 +693,8 @@ describe('mysql dialect against a real server', () => {
       await raw.query(`GRANT PROCESS ON *.* TO ?@'%'`, [user]);
       await raw.query(`GRANT ALL PRIVILEGES ON \`lockrepro\\_%\`.* TO ?@'%'`, [user]);
       const url = withCredentials(MYSQL_TEST_URL, user, password, '');
-      const visible = (text: string) => text.includes(password) || text.includes(encodeURIComponent(password)) || text.includes(`S3cr3t-${hex}`);
+      const visible = (text: string) =>
+        text.includes(password) || text.includes(encodeURIComponent(password)) || text.includes(`S3cr3t-${hex}`);
 
       const d = await connectMysql(url);
       try {

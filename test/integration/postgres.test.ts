@@ -75,7 +75,10 @@ for (const target of [
         assert.equal(first.status, 'ok');
         assert.deepEqual(first.blockedBy, ['bob']);
         // The database's own report, with worker names and no ids that change from run to run.
-        assert.deepEqual(bug!.run.deadlocks.map((d) => [d.victim, [...d.cycle].sort()]), [['bob', ['alice', 'bob']]]);
+        assert.deepEqual(
+          bug!.run.deadlocks.map((d) => [d.victim, [...d.cycle].sort()]),
+          [['bob', ['alice', 'bob']]],
+        );
         assert.equal(
           bug!.run.deadlocks[0]!.server,
           "bob waits for ShareLock on alice's transaction; blocked by alice.\nalice waits for ShareLock on bob's transaction; blocked by bob.",
@@ -89,13 +92,19 @@ for (const target of [
     test('transfer-lost-update: the bug loses an update (expected 20, got 50); every fix is clean with all counts 0', async () => {
       const [bug, ...fixes] = await runBuiltin(dialect, 'transfer-lost-update');
       assert.equal(bug!.verdict.counts.lostUpdates, 1);
-      assert.deepEqual(bug!.verdict.checks.map((c) => [c.expected, c.actual]), [[20, 50]]);
+      assert.deepEqual(
+        bug!.verdict.checks.map((c) => [c.expected, c.actual]),
+        [[20, 50]],
+      );
       assert.ok(fixes.length >= 2);
       for (const f of fixes) {
         assert.equal(f.verdict.met, true, f.run.plan.name);
         assert.deepEqual(f.verdict.observed, [], f.run.plan.name);
         if (f.run.plan.retry) continue; // a retrying fix shows the errors it absorbed
-        assert.ok(Object.values(f.verdict.counts).every((n) => n === 0), `${f.run.plan.name}: ${JSON.stringify(f.verdict.counts)}`);
+        assert.ok(
+          Object.values(f.verdict.counts).every((n) => n === 0),
+          `${f.run.plan.name}: ${JSON.stringify(f.verdict.counts)}`,
+        );
       }
     });
 
@@ -229,7 +238,8 @@ expect: unique-violation
         const v = variants.find((x) => x.run.plan.name === 'serializable-retry')!;
         const failed = v.run.steps.filter((s) => s.error?.code === '40001');
         assert.ok(failed.length >= 1);
-        for (const s of failed) assert.equal(`${s.step}:${s.error!.rolledBack}`, s.step === 'commit' ? 'commit:transaction' : `${s.step}:aborted`);
+        for (const s of failed)
+          assert.equal(`${s.step}:${s.error!.rolledBack}`, s.step === 'commit' ? 'commit:transaction' : `${s.step}:aborted`);
       }
     });
 
@@ -254,7 +264,9 @@ expect: clean
       try {
         const deadline = performance.now() + 20_000;
         for (;;) {
-          const r = await probe.exec("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30) AS slow_setup%' AND state = 'active'");
+          const r = await probe.exec(
+            "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query LIKE 'SELECT pg_sleep(30) AS slow_setup%' AND state = 'active'",
+          );
           if (r.rows[0]!.n === 1) break;
           assert.ok(performance.now() < deadline, 'the setup statement never started');
         }
@@ -274,7 +286,10 @@ expect: clean
       assert.ok(made.length >= 2);
       // Only this test's own databases: anything else on a shared server is none of its business.
       const left = await scratchDatabases(dialect);
-      assert.deepEqual(made.filter((n) => left.includes(n)), []);
+      assert.deepEqual(
+        made.filter((n) => left.includes(n)),
+        [],
+      );
     });
   });
 }

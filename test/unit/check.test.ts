@@ -96,13 +96,18 @@ fixes:
 });
 
 test('an insert needs exactly one of after: and before:', () => {
-  const p = problemsOf(GOOD.replace('expect: clean\n', `expect: clean
+  const p = problemsOf(
+    GOOD.replace(
+      'expect: clean\n',
+      `expect: clean
 fixes:
   f:
     insert:
       - { step: { name: n, sql: SELECT 1 } }
       - { after: a.begin, before: a.read, step: { name: m, sql: SELECT 1 } }
-`));
+`,
+    ),
+  );
   assert.deepEqual(p, [
     'bad.yaml:15: fixes.f.insert[0]: give exactly one of after: or before: (where the step goes)',
     'bad.yaml:16: fixes.f.insert[1]: give exactly one of after: or before: (where the step goes)',
@@ -110,36 +115,48 @@ fixes:
 });
 
 test('with engines: declared, every declared engine needs SQL and an expectation everywhere', () => {
-  const p = problemsOf(GOOD.replace('name: ok\n', 'name: ok\nengines: [postgres, mysql, mariadb]\n')
-    .replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1 }, save: n }')
-    .replace('expect: clean\n', 'expect: { postgres: clean, mysql: clean }\n'));
-  assert.deepEqual(p, [
-    'bad.yaml:8: step a.read has no SQL for mysql',
-    'bad.yaml:8: step a.read has no SQL for mariadb',
-  ]);
-  const q = problemsOf(GOOD.replace('name: ok\n', 'name: ok\nengines: [postgres, mariadb]\n').replace('expect: clean\n', 'expect: { postgres: clean }\n'));
+  const p = problemsOf(
+    GOOD.replace('name: ok\n', 'name: ok\nengines: [postgres, mysql, mariadb]\n')
+      .replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1 }, save: n }')
+      .replace('expect: clean\n', 'expect: { postgres: clean, mysql: clean }\n'),
+  );
+  assert.deepEqual(p, ['bad.yaml:8: step a.read has no SQL for mysql', 'bad.yaml:8: step a.read has no SQL for mariadb']);
+  const q = problemsOf(
+    GOOD.replace('name: ok\n', 'name: ok\nengines: [postgres, mariadb]\n').replace('expect: clean\n', 'expect: { postgres: clean }\n'),
+  );
   assert.deepEqual(q, ['bad.yaml:12: expect has no entry for mariadb']);
 });
 
-test('a note is written for the variant\'s own isolation level: left out when --isolation runs another', () => {
-  const sc = scenarioFrom(GOOD.replace('expect: clean\n', `expect: clean
+test("a note is written for the variant's own isolation level: left out when --isolation runs another", () => {
+  const sc = scenarioFrom(
+    GOOD.replace(
+      'expect: clean\n',
+      `expect: clean
 isolation: { postgres: read-committed, mysql: repeatable-read }
 notes: { postgres: bug note }
 fixes:
   f:
     isolation: serializable
     notes: { postgres: fix note }
-`));
+`,
+    ),
+  );
   const notes = (isolations?: ('read-committed' | 'repeatable-read' | 'serializable')[]) =>
     planScenario(sc, { engine: 'postgres', placeholder: () => '?', isolations }).plans.map((p) => [p.name, p.isolation, p.engineNote]);
-  assert.deepEqual(notes(), [['bug', 'read-committed', 'bug note'], ['f', 'serializable', 'fix note']]);
+  assert.deepEqual(notes(), [
+    ['bug', 'read-committed', 'bug note'],
+    ['f', 'serializable', 'fix note'],
+  ]);
   assert.deepEqual(notes(['read-committed', 'serializable']), [
     ['bug', 'read-committed', 'bug note'],
     ['bug', 'serializable', null],
     ['f', 'read-committed', null],
     ['f', 'serializable', 'fix note'],
   ]);
-  assert.deepEqual(notes(['repeatable-read']), [['bug', 'repeatable-read', null], ['f', 'repeatable-read', null]]);
+  assert.deepEqual(notes(['repeatable-read']), [
+    ['bug', 'repeatable-read', null],
+    ['f', 'repeatable-read', null],
+  ]);
 });
 
 test('a syntax error late in the file does not hide the problems before it', () => {
@@ -166,10 +183,10 @@ test('missing required keys name the key', () => {
   assert.ok(p.includes('bad.yaml:1: the file: missing required key "expect"'), p.join('\n'));
 });
 
-test('schedules must list every step once, in each worker\'s own order', () => {
+test("schedules must list every step once, in each worker's own order", () => {
   const p = problemsOf(GOOD.replace('schedule: [a.begin, b.begin, a.read]', 'schedule: [a.read, a.begin, a.read]'));
   assert.deepEqual(p, [
-    'bad.yaml:10: schedule puts a.begin after a later step of a; a worker\'s steps keep their own order',
+    "bad.yaml:10: schedule puts a.begin after a later step of a; a worker's steps keep their own order",
     'bad.yaml:10: schedule names a.read twice',
     'bad.yaml:10: schedule leaves out b.begin; list every step once',
   ]);
@@ -181,13 +198,18 @@ test('a :name must be saved by an earlier step of the same worker', () => {
 });
 
 test('fixes are checked: unknown steps and clashing inserts', () => {
-  const p = problemsOf(GOOD.replace('expect: clean\n', `expect: clean
+  const p = problemsOf(
+    GOOD.replace(
+      'expect: clean\n',
+      `expect: clean
 fixes:
   f:
     replace: { a.nope: SELECT 2 }
     insert:
       - { after: a.begin, step: { name: read, sql: SELECT 3 } }
-`));
+`,
+    ),
+  );
   assert.deepEqual(p, [
     'bad.yaml:14: fix f names a.nope, which is not a step of a (steps: begin, read)',
     'bad.yaml:16: fix f adds step a.read, which already exists',
@@ -197,31 +219,44 @@ fixes:
 test('a scenario without SQL for the engine asked for is a planning problem with the line', () => {
   const sc = scenarioFrom(GOOD.replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1 }, save: n }'));
   const r = planScenario(sc, { engine: 'mariadb', placeholder: () => '?' });
-  assert.deepEqual(r.problems.map((p) => `${p.line}: ${p.message}`), ['7: step a.read has no SQL for mariadb']);
+  assert.deepEqual(
+    r.problems.map((p) => `${p.line}: ${p.message}`),
+    ['7: step a.read has no SQL for mariadb'],
+  );
   assert.equal(planScenario(sc, { engine: 'postgres', placeholder: () => '?' }).problems.length, 0);
 });
 
 test("a fix's setup runs after the scenario's, in that fix only, and needs SQL for the engine", () => {
-  const sc = scenarioFrom(GOOD.replace('expect: clean\n', `setup: [CREATE TABLE t (id int)]
+  const sc = scenarioFrom(
+    GOOD.replace(
+      'expect: clean\n',
+      `setup: [CREATE TABLE t (id int)]
 expect: clean
 fixes:
   indexed:
     setup:
       - CREATE UNIQUE INDEX t_id ON t (id)
       - { postgres: ANALYZE t }
-`));
+`,
+    ),
+  );
   const r = planScenario(sc, { engine: 'postgres', placeholder: () => '?' });
-  assert.deepEqual(r.plans.map((p) => p.setup.map((s) => s.sql)), [
-    ['CREATE TABLE t (id int)'],
-    ['CREATE TABLE t (id int)', 'CREATE UNIQUE INDEX t_id ON t (id)', 'ANALYZE t'],
-  ]);
+  assert.deepEqual(
+    r.plans.map((p) => p.setup.map((s) => s.sql)),
+    [['CREATE TABLE t (id int)'], ['CREATE TABLE t (id int)', 'CREATE UNIQUE INDEX t_id ON t (id)', 'ANALYZE t']],
+  );
   assert.deepEqual(r.plans[1]!.fixSetup, ['CREATE UNIQUE INDEX t_id ON t (id)', 'ANALYZE t']);
   const m = planScenario(sc, { engine: 'mariadb', placeholder: () => '?' });
-  assert.deepEqual(m.problems.map((p) => `${p.line}: ${p.message}`), ['17: fix indexed: setup[1] has no SQL for mariadb']);
+  assert.deepEqual(
+    m.problems.map((p) => `${p.line}: ${p.message}`),
+    ['17: fix indexed: setup[1] has no SQL for mariadb'],
+  );
 });
 
 test('per-engine SQL: mysql serves mariadb unless mariadb is given', () => {
-  const sc = scenarioFrom(GOOD.replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1, mysql: SELECT 2 }, save: n }'));
+  const sc = scenarioFrom(
+    GOOD.replace('{ name: read, sql: SELECT 1, save: n }', '{ name: read, sql: { postgres: SELECT 1, mysql: SELECT 2 }, save: n }'),
+  );
   const r = planScenario(sc, { engine: 'mariadb', placeholder: () => '?' });
   assert.equal(r.plans[0]!.workers[0]!.steps[1]!.sql.text, 'SELECT 2');
 });
@@ -229,7 +264,10 @@ test('per-engine SQL: mysql serves mariadb unless mariadb is given', () => {
 test(':name references become placeholders; strings, comments and casts are left alone', () => {
   const p = parseParams("UPDATE t SET a = :x::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = :id /* :v */ AND d = :x", 'postgres');
   assert.deepEqual(p.names, ['x', 'id', 'x']);
-  assert.equal(p.render((n) => `$${n}`), "UPDATE t SET a = $1::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = $2 /* :v */ AND d = $3");
+  assert.equal(
+    p.render((n) => `$${n}`),
+    "UPDATE t SET a = $1::int, b = ':y', c = $$:z$$ -- :w\n WHERE id = $2 /* :v */ AND d = $3",
+  );
 });
 
 test('strings are lexed per engine: a backslash escapes a quote on MySQL/MariaDB, and on PostgreSQL only in E strings', () => {
@@ -248,7 +286,10 @@ test('every built-in scenario is valid and says which seed story it retells', ()
     const r = loadFile(f);
     assert.deepEqual(r.problems, [], f);
     assert.ok(r.scenario!.seed.length > 0, `${f} names its seed`);
-    assert.ok(r.scenario!.seed.every((s) => /^00[0-3]\b/.test(s)), `${f}: seeds start with the story number`);
+    assert.ok(
+      r.scenario!.seed.every((s) => /^00[0-3]\b/.test(s)),
+      `${f}: seeds start with the story number`,
+    );
   }
 });
 
@@ -262,5 +303,7 @@ workers:
 expect: clean
 `);
   assert.deepEqual(p, [`bad.yaml:6: workers: "__proto__" is not a valid name (start with a letter; letters, digits, '_' and '-')`]);
-  assert.deepEqual(problemsOf('!!binary aGVsbG8=\n'), ['bad.yaml:1: a scenario file must be a YAML mapping (name:, title:, workers:, ...)']);
+  assert.deepEqual(problemsOf('!!binary aGVsbG8=\n'), [
+    'bad.yaml:1: a scenario file must be a YAML mapping (name:, title:, workers:, ...)',
+  ]);
 });

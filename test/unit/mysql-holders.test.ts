@@ -73,7 +73,14 @@ describe('status text (recorded on MariaDB 10.11)', () => {
     assert.equal(recordWriter(bob.waitingFor!), alice.trxId);
 
     const lock = (fields: [number, string][], mode = 'lock_mode X locks rec but not gap waiting', index = 'PRIMARY'): WaitedLock => ({
-      type: 'record', space: 1, page: 3, heapNo: 2, index, table: '`d`.`t`', mode, trxId: 9,
+      type: 'record',
+      space: 1,
+      page: 3,
+      heapNo: 2,
+      index,
+      table: '`d`.`t`',
+      mode,
+      trxId: 9,
       fields: fields.map(([len, hex]) => ({ len, hex })),
     });
     const key4 = [4, '80000001'] as [number, string];
@@ -113,11 +120,14 @@ describe('status text (recorded on MariaDB 10.11)', () => {
       '--------',
     ].join('\n');
     const txs = parseInnodbStatus(status).transactions;
-    assert.deepEqual(txs.map((x) => [x.trxId, x.threadId, x.state, x.active, x.lockStructs]), [
-      [421291106147544, null, 'not started', false, 0],
-      [1949, 9, 'active', true, 2],
-      [1948, 8, 'prepared', true, 2],
-    ]);
+    assert.deepEqual(
+      txs.map((x) => [x.trxId, x.threadId, x.state, x.active, x.lockStructs]),
+      [
+        [421291106147544, null, 'not started', false, 0],
+        [1949, 9, 'active', true, 2],
+        [1948, 8, 'prepared', true, 2],
+      ],
+    );
     assert.equal(recordWriter(txs[1]!.waitingFor!), 0x79c);
   });
 
@@ -134,7 +144,10 @@ describe('status text (recorded on MariaDB 10.11)', () => {
       'FILE I/O',
     ].join('\n');
     const txs = parseInnodbStatus(status).transactions;
-    assert.deepEqual(txs.map((t) => [t.threadId, t.lockWait, t.lockStructs]), [[5, false, 2]]);
+    assert.deepEqual(
+      txs.map((t) => [t.threadId, t.lockWait, t.lockStructs]),
+      [[5, false, 2]],
+    );
   });
 });
 
@@ -144,13 +157,10 @@ describe('LATEST DETECTED DEADLOCK (recorded on MariaDB 10.11)', () => {
     const r = parseLatestDeadlock(f.snapshots[0]!.status)!;
     const { alice, bob } = f.threads as { alice: number; bob: number };
     assert.equal(r.victimThreadId, bob);
-    assert.deepEqual(
-      new Set(r.cycle.map((m) => `${m.threadId}→${m.waitsForThreadId}`)),
-      new Set([`${alice}→${bob}`, `${bob}→${alice}`]),
-    );
+    assert.deepEqual(new Set(r.cycle.map((m) => `${m.threadId}→${m.waitsForThreadId}`)), new Set([`${alice}→${bob}`, `${bob}→${alice}`]));
     for (const m of r.cycle) assert.deepEqual(m.lock, { table: 't', index: 'PRIMARY', mode: 'X', detail: 'rec but not gap' });
     assert.match(r.detectedAt!, /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/);
-    assert.ok(r.text.includes(`MariaDB thread id ${bob},`) && r.text.includes('*** WE ROLL BACK TRANSACTION'), 'the server\'s own text');
+    assert.ok(r.text.includes(`MariaDB thread id ${bob},`) && r.text.includes('*** WE ROLL BACK TRANSACTION'), "the server's own text");
   });
 
   test('three sessions, one of them asking for a shared lock', () => {
@@ -170,7 +180,13 @@ describe('LATEST DETECTED DEADLOCK (recorded on MariaDB 10.11)', () => {
     const r = parseLatestDeadlock(f.snapshots[0]!.status)!;
     const { alice, bob } = f.threads as { alice: number; bob: number };
     assert.equal(r.victimThreadId, bob);
-    assert.deepEqual(r.cycle.map((m) => [m.threadId, m.waitsForThreadId]).sort(), [[alice, bob], [bob, alice]].sort());
+    assert.deepEqual(
+      r.cycle.map((m) => [m.threadId, m.waitsForThreadId]).sort(),
+      [
+        [alice, bob],
+        [bob, alice],
+      ].sort(),
+    );
   });
 
   test("only this run's deadlock counts: the section is server-wide and keeps the latest", () => {
@@ -263,7 +279,13 @@ describe('holders (recorded on MariaDB 10.11)', () => {
 
   test('elimination is not used when someone else is in the scratch database', () => {
     const f = fixture('for-update-two');
-    const stranger = { ...f, snapshots: f.snapshots.map((s) => ({ ...s, processlist: [...s.processlist, { Id: 1, db: f.schema, Command: 'Sleep', State: '', Info: null }] })) };
+    const stranger = {
+      ...f,
+      snapshots: f.snapshots.map((s) => ({
+        ...s,
+        processlist: [...s.processlist, { Id: 1, db: f.schema, Command: 'Sleep', State: '', Info: null }],
+      })),
+    };
     const a = ask(stranger, 0);
     assert.equal(a.readInformationSchema, true, 'asked information_schema instead');
     assert.deepEqual(a.waits, { bob: ['alice'] });
@@ -279,12 +301,20 @@ describe('holders (recorded on MariaDB 10.11)', () => {
       ...d,
       snapshots: [
         { label: 'alice waits for bob', processlist: [], status: listFromDeadlock(d, ['alice']) },
-        { label: 'bob asked for row 1: his deadlock check has not run yet', processlist: [], status: listFromDeadlock(d, ['alice', 'bob']) },
+        {
+          label: 'bob asked for row 1: his deadlock check has not run yet',
+          processlist: [],
+          status: listFromDeadlock(d, ['alice', 'bob']),
+        },
       ],
     };
     const first = ask(f, 0, new Map(), { scope: 'none' });
     assert.deepEqual(first.waits, { alice: ['bob'] }, 'each row names its writer');
-    assert.deepEqual(ask(f, 1, first.memory, { scope: 'none' }).waits, { alice: ['bob'] }, "bob's wait is held back: the server answers it with 1213");
+    assert.deepEqual(
+      ask(f, 1, first.memory, { scope: 'none' }).waits,
+      { alice: ['bob'] },
+      "bob's wait is held back: the server answers it with 1213",
+    );
     const late = ask(f, 1, ask(f, 1, first.memory, { scope: 'none', now: 0 }).memory, { scope: 'none', now: WITHHOLD_MAX_MS });
     assert.deepEqual(late.waits, { alice: ['bob'], bob: ['alice'] }, 'bounded: still there after the hold-back bound, it is reported');
     assert.deepEqual(
@@ -305,7 +335,10 @@ describe('holders (recorded on MariaDB 10.11)', () => {
     const procs = parseProcessList(f.snapshots[0]!.processlist);
     const pl = processListWaits(procs, new Set(Object.values(f.threads)));
     assert.deepEqual(pl.otherLock, [f.threads.bob]);
-    assert.deepEqual(pl.userLock.map((p) => p.id), [f.threads.carol]);
+    assert.deepEqual(
+      pl.userLock.map((p) => p.id),
+      [f.threads.carol],
+    );
     assert.equal(pl.needStatus, false);
   });
 });

@@ -6,7 +6,14 @@ import type { PlannedSql, PlannedStep } from '../../src/plan/plan.js';
 
 const sql = (text: string): PlannedSql => ({ source: text, text, params: [] });
 const step = (catches: [string, PlannedSql | null][] = []): PlannedStep =>
-  ({ name: 's', sql: sql('UPDATE t SET v = 1'), save: null, catch: new Map(catches), expectRows: null, note: null }) as unknown as PlannedStep;
+  ({
+    name: 's',
+    sql: sql('UPDATE t SET v = 1'),
+    save: null,
+    catch: new Map(catches),
+    expectRows: null,
+    note: null,
+  }) as unknown as PlannedStep;
 const base: ErrorContext = { kind: 'deadlock', step: step(), retry: null, attempt: 1, cancelledAsHang: false, connectionEnded: false };
 
 test('unhandled errors give up', () => {
@@ -20,8 +27,14 @@ test('a hang gives up whatever the step catches', () => {
 test('a caught kind goes on, with its recovery SQL when there is one; catching wins over retrying', () => {
   const recovery = sql('ROLLBACK TO SAVEPOINT s');
   const retry = { on: ['unique-violation' as const], attempts: 3 };
-  assert.deepEqual(onError({ ...base, kind: 'unique-violation', step: step([['unique-violation', recovery]]), retry }), { do: 'catch', recovery });
-  assert.deepEqual(onError({ ...base, kind: 'unique-violation', step: step([['unique-violation', null]]) }), { do: 'catch', recovery: null });
+  assert.deepEqual(onError({ ...base, kind: 'unique-violation', step: step([['unique-violation', recovery]]), retry }), {
+    do: 'catch',
+    recovery,
+  });
+  assert.deepEqual(onError({ ...base, kind: 'unique-violation', step: step([['unique-violation', null]]) }), {
+    do: 'catch',
+    recovery: null,
+  });
 });
 
 test('retries only on the listed kinds, while attempts are left and the connection lives', () => {

@@ -21,8 +21,17 @@ test('relation OIDs are named and database OIDs dropped, so the report reads the
     'Process 1 waits for AccessExclusiveLock on relation 16390 of database 16384; blocked by process 2.\nProcess 2 waits for ExclusiveLock on relation 16395 of database 16384; blocked by process 1.',
   )!;
   assert.deepEqual(relationOids(r), [16390, 16395]);
-  const named = nameRelations(r, new Map([[16390, 'user_profile'], [16395, 'auth_user']]));
-  assert.equal(named.text, '{{1}} waits for AccessExclusiveLock on relation user_profile; blocked by {{2}}.\n{{2}} waits for ExclusiveLock on relation auth_user; blocked by {{1}}.');
+  const named = nameRelations(
+    r,
+    new Map([
+      [16390, 'user_profile'],
+      [16395, 'auth_user'],
+    ]),
+  );
+  assert.equal(
+    named.text,
+    '{{1}} waits for AccessExclusiveLock on relation user_profile; blocked by {{2}}.\n{{2}} waits for ExclusiveLock on relation auth_user; blocked by {{1}}.',
+  );
   assert.equal(named.waits[0]!.lock, 'AccessExclusiveLock on relation user_profile');
 });
 

@@ -14,5 +14,10 @@ test('the Wilson interval: known values, and sound at 0 and n', () => {
 });
 
 test('the histogram buckets durations by doubling bounds', () => {
-  assert.deepEqual(histogram([0.5, 3, 3.9, 5, 40]), [{ upToMs: 1, runs: 1 }, { upToMs: 4, runs: 2 }, { upToMs: 8, runs: 1 }, { upToMs: 64, runs: 1 }]);
+  assert.deepEqual(histogram([0.5, 3, 3.9, 5, 40]), [
+    { upToMs: 1, runs: 1 },
+    { upToMs: 4, runs: 2 },
+    { upToMs: 8, runs: 1 },
+    { upToMs: 64, runs: 1 },
+  ]);
 });

@@ -12,7 +12,10 @@ test('redactUrl hides the userinfo password, keeping the rest as written', () =>
 
 test('redactUrl hides password= and sslpassword= query parameters', () => {
   assert.equal(redactUrl('postgres://u@h/db?password=s3cr3t'), 'postgres://u@h/db?password=***');
-  assert.equal(redactUrl('postgres://u@h/db?sslmode=require&sslpassword=s3cr3t&x=1'), 'postgres://u@h/db?sslmode=require&sslpassword=***&x=1');
+  assert.equal(
+    redactUrl('postgres://u@h/db?sslmode=require&sslpassword=s3cr3t&x=1'),
+    'postgres://u@h/db?sslmode=require&sslpassword=***&x=1',
+  );
   assert.equal(redactUrl('postgres://u:s3cr3t@h/db?PASSWORD=s3cr3t#f'), 'postgres://u:***@h/db?PASSWORD=***#f');
 });
 
@@ -54,5 +57,8 @@ test('scrubUrls keeps JSON valid: a match never runs past the end of a string', 
 test('registerSecret: a URL password is hidden as written and decoded; a bad %-escape is BadDatabaseUrl', () => {
   registerSecret('p%40ss%2Fw0rd-9Zq', { urlEncoded: true });
   assert.equal(scrub('a p@ss/w0rd-9Zq b p%40ss%2Fw0rd-9Zq c'), 'a *** b *** c');
-  assert.throws(() => registerSecret('%zz', { urlEncoded: true }), (e) => e instanceof BadDatabaseUrl && !/%zz/.test(e.message));
+  assert.throws(
+    () => registerSecret('%zz', { urlEncoded: true }),
+    (e) => e instanceof BadDatabaseUrl && !/%zz/.test(e.message),
+  );
 });

@@ -34,10 +34,19 @@ test('JUnit for a run in which nothing ran: one failed testcase naming the skip 
   const xml = toJUnit(report);
   assert.match(xml, /<testsuites name="lockrepro" tests="3" failures="1" errors="0" skipped="2">/);
   assert.match(xml, /<testsuite name="lockrepro" tests="1" failures="1" errors="0" time="0.000">/);
-  const failure = /<testcase classname="lockrepro\.postgres" name="nothing ran" time="0\.000"><failure message="([^"]*)" type="nothing-ran">([^<]*)<\/failure><\/testcase>/.exec(xml);
+  const failure =
+    /<testcase classname="lockrepro\.postgres" name="nothing ran" time="0\.000"><failure message="([^"]*)" type="nothing-ran">([^<]*)<\/failure><\/testcase>/.exec(
+      xml,
+    );
   assert.ok(failure, xml);
-  assert.equal(failure[1], 'nothing ran: only-mysql, no-sql skipped on postgres (only-mysql supports mysql, not postgres; no-sql has no SQL for postgres (step a.commit, line 7))');
-  assert.equal(failure[2], 'one.yaml: skipped: only-mysql supports mysql, not postgres\ntwo.yaml: skipped: no-sql has no SQL for postgres (step a.commit, line 7)');
+  assert.equal(
+    failure[1],
+    'nothing ran: only-mysql, no-sql skipped on postgres (only-mysql supports mysql, not postgres; no-sql has no SQL for postgres (step a.commit, line 7))',
+  );
+  assert.equal(
+    failure[2],
+    'one.yaml: skipped: only-mysql supports mysql, not postgres\ntwo.yaml: skipped: no-sql has no SQL for postgres (step a.commit, line 7)',
+  );
   // The skipped scenarios are still listed as skipped testcases.
   assert.equal(xml.match(/<skipped message=/g)?.length, 2);
 });
@@ -58,7 +67,8 @@ test('JUnit for a run in which something ran has no "nothing ran" failure, skipp
 });
 
 test('show prints what the story depends on: catches, row checks, saves, notes, timeout, teardown, fix setup and notes', () => {
-  const out = showScenario(scenarioFrom(`name: full
+  const out = showScenario(
+    scenarioFrom(`name: full
 title: Everything a reader needs
 story: The story.
 timeout: 2000
@@ -85,7 +95,8 @@ fixes:
       - after: a.begin
         step: { name: read, sql: SELECT v FROM t, save: [v], expectRows: 0, note: read first, catch: [serialization] }
     notes: { mariadb: Why MariaDB differs. }
-`));
+`),
+  );
   const lines = out.split('\n');
   const has = (line: string) => assert.ok(lines.includes(line), `${JSON.stringify(line)} in:\n${out}`);
   assert.match(lines[2]!, / · step timeout: 2000 ms$/);
@@ -117,14 +128,16 @@ fixes:
 });
 
 test('show: per-engine SQL one line per engine, and the engines the SQL covers when none are declared', () => {
-  const out = showScenario(scenarioFrom(`name: pg-only
+  const out = showScenario(
+    scenarioFrom(`name: pg-only
 title: t
 story: s
 workers:
   a:
     - { name: lock, sql: { postgres: LOCK TABLE t, mariadb: LOCK TABLES t WRITE } }
 expect: clean
-`));
+`),
+  );
   assert.match(out, /^engines: postgres, mariadb · isolation: read-committed$/m);
   assert.match(out, /^ {4}lock {9}\[postgres\] LOCK TABLE t\n {17}\[mariadb\] {2}LOCK TABLES t WRITE$/m);
 });

@@ -33,15 +33,21 @@ fixes:
     retry: { on: [deadlock], attempts: 2 }
 `;
 
-const order = (steps: { worker: string; step: string; status: string }[]) =>
-  steps.map((s) => `${s.worker}.${s.step}:${s.status}`);
+const order = (steps: { worker: string; step: string; status: string }[]) => steps.map((s) => `${s.worker}.${s.step}:${s.status}`);
 
 test('AB/BA: the closing step is the victim, the waiter completes after it, the victim skips its commit', async () => {
   const dialect = new FakeDialect();
   const [bug] = plansFrom(ABBA);
   const run = await runVariant(dialect, bug!);
   assert.deepEqual(order(run.steps), [
-    'a.begin:ok', 'b.begin:ok', 'a.x:ok', 'b.y:ok', 'a.y:ok', 'b.x:error', 'a.commit:ok', 'b.commit:not-run',
+    'a.begin:ok',
+    'b.begin:ok',
+    'a.x:ok',
+    'b.y:ok',
+    'a.y:ok',
+    'b.x:error',
+    'a.commit:ok',
+    'b.commit:not-run',
   ]);
   const ay = run.steps.find((s) => s.worker === 'a' && s.step === 'y')!;
   assert.equal(ay.blocked, true);
@@ -61,9 +67,7 @@ test('AB/BA: the closing step is the victim, the waiter completes after it, the 
 test('a blocked worker waits while the schedule runs the next free step; its own order is kept', async () => {
   const [, ordered] = plansFrom(ABBA);
   const run = await runVariant(new FakeDialect(), ordered!);
-  assert.deepEqual(order(run.steps), [
-    'a.begin:ok', 'b.begin:ok', 'a.x:ok', 'b.y:ok', 'a.y:ok', 'a.commit:ok', 'b.x:ok', 'b.commit:ok',
-  ]);
+  assert.deepEqual(order(run.steps), ['a.begin:ok', 'b.begin:ok', 'a.x:ok', 'b.y:ok', 'a.y:ok', 'a.commit:ok', 'b.x:ok', 'b.commit:ok']);
   assert.equal(run.steps[3]!.blocked, true, 'b.y (now LOCK x) waited for a');
   const v = detect(run);
   assert.deepEqual(v.observed, []);
@@ -74,9 +78,10 @@ test('a fix that retries on deadlock restarts the whole transaction and counts t
   const [, , retried] = plansFrom(ABBA);
   const run = await runVariant(new FakeDialect(), retried!);
   const b = run.steps.filter((s) => s.worker === 'b');
-  assert.deepEqual(b.map((s) => `${s.step}@${s.attempt}:${s.status}`), [
-    'begin@1:ok', 'y@1:ok', 'x@1:error', 'begin@2:ok', 'y@2:ok', 'x@2:ok', 'commit@2:ok',
-  ]);
+  assert.deepEqual(
+    b.map((s) => `${s.step}@${s.attempt}:${s.status}`),
+    ['begin@1:ok', 'y@1:ok', 'x@1:error', 'begin@2:ok', 'y@2:ok', 'x@2:ok', 'commit@2:ok'],
+  );
   assert.equal(b[2]!.handled, 'retried');
   const v = detect(run);
   assert.equal(v.counts.deadlocks, 1);
@@ -132,7 +137,8 @@ expect: clean
 });
 
 test('saved values are bound as parameters in later steps of the same worker', async () => {
-  const [plan] = plansFrom(`
+  const [plan] = plansFrom(
+    `
 name: s
 title: t
 story: s
@@ -141,7 +147,10 @@ workers:
     - { name: read, sql: SELECT 5, save: n }
     - { name: use, sql: "SELECT :n" }
 expect: clean
-`, 'postgres', () => '?');
+`,
+    'postgres',
+    () => '?',
+  );
   const run = await runVariant(new FakeDialect(), plan!);
   assert.deepEqual(run.steps[1]!.params, { n: 5 });
   assert.deepEqual(run.steps[1]!.rows, [{ v: 5 }]);
@@ -228,11 +237,12 @@ schedule: [a.begin, a.x, b.begin, b.y, b.x, c.begin, c.y, c.commit]
 expect: hang
 `);
   const run = await runVariant(new FakeDialect(), plan!);
-  assert.deepEqual(order(run.steps), [
-    'a.begin:ok', 'a.x:ok', 'b.begin:ok', 'b.y:ok', 'b.x:error', 'c.begin:ok', 'c.y:ok', 'c.commit:ok',
-  ]);
+  assert.deepEqual(order(run.steps), ['a.begin:ok', 'a.x:ok', 'b.begin:ok', 'b.y:ok', 'b.x:error', 'c.begin:ok', 'c.y:ok', 'c.commit:ok']);
   const hangs = run.events.filter((e) => e.type === 'hang');
-  assert.deepEqual(hangs.map((e) => e.type === 'hang' && [run.steps[e.step]!.worker, e.reason]), [['b', 'stuck']]);
+  assert.deepEqual(
+    hangs.map((e) => e.type === 'hang' && [run.steps[e.step]!.worker, e.reason]),
+    [['b', 'stuck']],
+  );
   const v = detect(run);
   assert.equal(v.counts.hangs, 1);
   const text = new TextReporter({ color: false, verbose: false }).variant({ mode: 'schedule', run, verdict: v });
@@ -264,7 +274,9 @@ test('a deadlock victim broken before the monitor saw it wait is still shown wai
   const i = run.steps.indexOf(bx);
   const mine = run.events.filter((e) => 'step' in e && e.step === i).map((e) => e.type);
   assert.deepEqual(mine, ['start', 'wait', 'finish']);
-  assert.deepEqual(run.deadlocks, [{ step: i, victim: 'b', cycle: ['b', 'a'], server: 'b waits for x held by a\na waits for y held by b' }]);
+  assert.deepEqual(run.deadlocks, [
+    { step: i, victim: 'b', cycle: ['b', 'a'], server: 'b waits for x held by a\na waits for y held by b' },
+  ]);
 });
 
 // c's step comes right after the step that closes the cycle; it must not run before the database

@@ -135,7 +135,10 @@ function parseMember(n: number, lines: string[]): Parsed {
   };
   const w = last(WAITING);
   if (w >= 0) p.waiting = parseLock(lines, w + 1).lock;
-  for (const [re, into] of [[CONFLICTING, p.conflicting], [HOLDS, p.holds]] as const) {
+  for (const [re, into] of [
+    [CONFLICTING, p.conflicting],
+    [HOLDS, p.holds],
+  ] as const) {
     const at = last(re);
     if (at < 0) continue;
     for (let m = at + 1; m < lines.length && !lines[m]!.startsWith('*** '); ) {

@@ -57,7 +57,13 @@ export async function connectMysql(url: string): Promise<Dialect> {
     }
     const behaviour: ServerBehaviour = { rollbackOnTimeout: vars.get('innodb_rollback_on_timeout') === 'ON' };
 
-    const lockWaits = await chooseLockWaitMethod(ctl, target, isMariadb, vars.get('performance_schema') === 'ON', vars.get('innodb_deadlock_detect') !== 'OFF');
+    const lockWaits = await chooseLockWaitMethod(
+      ctl,
+      target,
+      isMariadb,
+      vars.get('performance_schema') === 'ON',
+      vars.get('innodb_deadlock_detect') !== 'OFF',
+    );
     const info: DatabaseInfo = { dialect: isMariadb ? 'mariadb' : 'mysql', version, embedded: false, settings };
     return new MysqlDialect(target, ctl, info, behaviour, lockWaits);
   } catch (e) {

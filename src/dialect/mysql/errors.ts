@@ -78,7 +78,13 @@ export function classifyMysqlError(e: unknown, server: ServerBehaviour): DbError
   let rolledBack = rule.rolledBack;
   if (errno === 1205 && server.rollbackOnTimeout) rolledBack = 'transaction';
   const message = typeof err.sqlMessage === 'string' ? err.sqlMessage : String(err.message ?? '');
-  return { code: String(errno), kind: rule.kind, message: scrub(message), rolledBack, ...(INVALID_SQL.has(errno) ? { invalidSql: true } : {}) };
+  return {
+    code: String(errno),
+    kind: rule.kind,
+    message: scrub(message),
+    rolledBack,
+    ...(INVALID_SQL.has(errno) ? { invalidSql: true } : {}),
+  };
 }
 
 /**

@@ -31,13 +31,7 @@
  * Until a new wait's holders are complete it is held back, at most WITHHOLD_MAX_MS, so that its
  * first report names them and transcripts do not depend on when information_schema could be read.
  */
-import {
-  informationSchemaLockId,
-  parseInnodbStatus,
-  recordWriter,
-  type InnodbStatus,
-  type StatusTransaction,
-} from './innodb-status.js';
+import { informationSchemaLockId, parseInnodbStatus, recordWriter, type InnodbStatus, type StatusTransaction } from './innodb-status.js';
 
 /** One row of `SHOW FULL PROCESSLIST`. */
 export interface Proc {
@@ -80,7 +74,10 @@ export function isUserLockState(state: string): boolean {
  * table-level locks: holder unknown on MariaDB), and whether one runs a statement that may be in
  * an InnoDB wait (then the status text is read).
  */
-export function processListWaits(procs: ReadonlyMap<number, Proc>, wanted: ReadonlySet<number>): { userLock: Proc[]; otherLock: number[]; needStatus: boolean } {
+export function processListWaits(
+  procs: ReadonlyMap<number, Proc>,
+  wanted: ReadonlySet<number>,
+): { userLock: Proc[]; otherLock: number[]; needStatus: boolean } {
   const userLock: Proc[] = [];
   const otherLock: number[] = [];
   let needStatus = false;
@@ -196,7 +193,11 @@ export interface InnodbInference {
 }
 
 /** Forget the waits of these connections, except those seen now. */
-export function forgetWaitsOf(memory: HolderMemory, wanted: ReadonlySet<number>, seen: ReadonlySet<string> = new Set()): Map<string, WaitMemory> {
+export function forgetWaitsOf(
+  memory: HolderMemory,
+  wanted: ReadonlySet<number>,
+  seen: ReadonlySet<string> = new Set(),
+): Map<string, WaitMemory> {
   const out = new Map<string, WaitMemory>();
   for (const [key, m] of memory) {
     if (!seen.has(key) && wanted.has(Number(key.slice(0, key.indexOf('/'))))) continue;
@@ -261,7 +262,11 @@ export function inferInnodbWaits(memory: HolderMemory, obs: InnodbObservation): 
     if (reported && !f.wasReported && obs.deadlockDetect && now - f.firstSeen < WITHHOLD_MAX_MS && closesCycle(f.tx.threadId!, edges)) {
       reported = false;
     }
-    if (reported) waits.set(f.tx.threadId!, f.holders.map((h) => h.threadId).sort((a, b) => a - b));
+    if (reported)
+      waits.set(
+        f.tx.threadId!,
+        f.holders.map((h) => h.threadId).sort((a, b) => a - b),
+      );
     else if (!f.ready && obs.informationSchema === null) wantInformationSchema = true;
     next.set(f.key, { firstSeen: f.firstSeen, reported, holders: f.holders, complete: f.complete });
   }
@@ -283,13 +288,26 @@ interface FoundWait {
  * Who waits for whom among InnoDB waits, by thread: this call's waits, and the other waiting
  * transactions of the status text as remembered from earlier calls (same wait, holders still open).
  */
-function waitsForGraph(found: readonly FoundWait[], status: InnodbStatus, memory: HolderMemory, live: LiveTransactions): Map<number, number[]> {
+function waitsForGraph(
+  found: readonly FoundWait[],
+  status: InnodbStatus,
+  memory: HolderMemory,
+  live: LiveTransactions,
+): Map<number, number[]> {
   const edges = new Map<number, number[]>();
-  for (const f of found) edges.set(f.tx.threadId!, f.holders.map((h) => h.threadId));
+  for (const f of found)
+    edges.set(
+      f.tx.threadId!,
+      f.holders.map((h) => h.threadId),
+    );
   for (const tx of status.transactions) {
     if (!tx.lockWait || tx.threadId === null || edges.has(tx.threadId)) continue;
     const m = memory.get(waitKey(tx));
-    if (m) edges.set(tx.threadId, m.holders.filter((h) => live.holds(h)).map((h) => h.threadId));
+    if (m)
+      edges.set(
+        tx.threadId,
+        m.holders.filter((h) => live.holds(h)).map((h) => h.threadId),
+      );
   }
   return edges;
 }
@@ -354,7 +372,7 @@ function recordWriterOf(tx: StatusTransaction, live: LiveTransactions): HolderId
  */
 function soleWaiterOnRecord(tx: StatusTransaction, all: readonly StatusTransaction[]): boolean {
   const l = tx.waitingFor;
-  if (!l || l.type !== 'record' || l.heapNo === null) return false;
+  if (l?.type !== 'record' || l.heapNo === null) return false;
   return !all.some((o) => {
     const m = o.waitingFor;
     return o !== tx && o.lockWait && m?.type === 'record' && m.space === l.space && m.page === l.page && m.heapNo === l.heapNo;
@@ -362,9 +380,14 @@ function soleWaiterOnRecord(tx: StatusTransaction, all: readonly StatusTransacti
 }
 
 /** (b) The holder by elimination (see the file comment), or null when it cannot be decided so. */
-function onlyOtherHolder(tx: StatusTransaction, status: InnodbStatus, scope: ScratchScope, procs: ReadonlyMap<number, Proc>): HolderId | null {
+function onlyOtherHolder(
+  tx: StatusTransaction,
+  status: InnodbStatus,
+  scope: ScratchScope,
+  procs: ReadonlyMap<number, Proc>,
+): HolderId | null {
   const table = tx.waitingFor?.table;
-  if (!status.complete || !table || !table.startsWith(`\`${scope.schema}\`.`)) return null;
+  if (!status.complete || !table?.startsWith(`\`${scope.schema}\`.`)) return null;
   for (const p of procs.values()) if (p.db === scope.schema && !scope.threads.has(p.id)) return null; // someone else is in there
   const candidates = status.transactions.filter(
     (o) => o.active && o.lockStructs > 0 && o.threadId !== null && o.threadId !== tx.threadId && scope.threads.has(o.threadId),

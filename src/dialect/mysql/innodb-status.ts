@@ -220,7 +220,13 @@ export function splitTableName(printed: string): { schema: string | null; table:
 }
 
 /** What a lock line says, in words: mode (`X`, `S`, `IX`, `AUTO-INC`, ...) and the rest. */
-export function describeLock(lock: WaitedLock): { table: string; schema: string | null; index: string | null; mode: string; detail: string } {
+export function describeLock(lock: WaitedLock): {
+  table: string;
+  schema: string | null;
+  index: string | null;
+  mode: string;
+  detail: string;
+} {
   const { schema, table } = splitTableName(lock.table);
   const words = lock.mode.replace(/\s*waiting$/, '');
   if (lock.type === 'table') return { table, schema, index: null, mode: words, detail: 'table lock' };

@@ -60,7 +60,18 @@ export class PerformanceSchemaLockWaits implements LockWaitSource {
  * does a request of type `want` conflict with a granted lock of type `held`? Unknown types (scoped
  * locks) count as conflicting only when either side is EXCLUSIVE.
  */
-const MDL_ORDER = ['SHARED', 'SHARED_HIGH_PRIO', 'SHARED_READ', 'SHARED_WRITE', 'SHARED_WRITE_LOW_PRIO', 'SHARED_UPGRADABLE', 'SHARED_READ_ONLY', 'SHARED_NO_WRITE', 'SHARED_NO_READ_WRITE', 'EXCLUSIVE'];
+const MDL_ORDER = [
+  'SHARED',
+  'SHARED_HIGH_PRIO',
+  'SHARED_READ',
+  'SHARED_WRITE',
+  'SHARED_WRITE_LOW_PRIO',
+  'SHARED_UPGRADABLE',
+  'SHARED_READ_ONLY',
+  'SHARED_NO_WRITE',
+  'SHARED_NO_READ_WRITE',
+  'EXCLUSIVE',
+];
 // Row: requested type; column: granted type (same order); '-' = conflict.
 const MDL_MATRIX = [
   '+++++++++-', // S

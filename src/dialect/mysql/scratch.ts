@@ -2,7 +2,13 @@
  * A scratch database: created for one variant run, holding its admin connection (setup and
  * checks), a monitor connection (lock waits, KILL, DROP DATABASE) and one connection per worker.
  */
-import { QueryError, type DeadlockReport as EngineDeadlockReport, type QueryResult, type Scratch, type Session } from '../../engine/dialect.js';
+import {
+  QueryError,
+  type DeadlockReport as EngineDeadlockReport,
+  type QueryResult,
+  type Scratch,
+  type Session,
+} from '../../engine/dialect.js';
 import { ConnectionLost, DatabaseUnavailableError } from '../../errors.js';
 import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
 import { scrub } from '../../util/redact.js';
@@ -107,7 +113,12 @@ export class MysqlScratch implements Scratch {
       conn.destroy();
       throw new Error(`scratch database ${this.name} was dropped`);
     }
-    const session = new MysqlSession(worker, runner, (s) => this.closeSession(s), (victim) => this.deadlockFor(victim));
+    const session = new MysqlSession(
+      worker,
+      runner,
+      (s) => this.closeSession(s),
+      (victim) => this.deadlockFor(victim),
+    );
     this.sessions.set(session.backendId, session);
     this.opened.add(session.backendId);
     return session;
@@ -145,14 +156,18 @@ export class MysqlScratch implements Scratch {
   private async deadlockFor(victim: number): Promise<EngineDeadlockReport | undefined> {
     const report = await this.lastDeadlock();
     if (!report || report.victimThreadId !== victim) return undefined;
-    const lockText = (l: DeadlockLock | null) => (l ? `${l.mode} lock (${l.detail}) on ${l.index ? `index ${l.index} of ` : ''}table ${l.table}` : 'a lock');
+    const lockText = (l: DeadlockLock | null) =>
+      l ? `${l.mode} lock (${l.detail}) on ${l.index ? `index ${l.index} of ` : ''}table ${l.table}` : 'a lock';
     const waits = report.cycle.map((m) => ({
       waiter: m.threadId,
       holders: m.waitsForThreadId === undefined ? [] : [m.waitsForThreadId],
       lock: m.lock ? lockText(m.lock) : null,
     }));
     const text = report.cycle
-      .map((m) => `{{${m.threadId}}} waits for ${lockText(m.lock)}${m.waitsForThreadId === undefined ? '' : `, held by {{${m.waitsForThreadId}}}`}`)
+      .map(
+        (m) =>
+          `{{${m.threadId}}} waits for ${lockText(m.lock)}${m.waitsForThreadId === undefined ? '' : `, held by {{${m.waitsForThreadId}}}`}`,
+      )
       .concat(`InnoDB rolled back {{${victim}}}'s transaction.`)
       .join('\n');
     return { waits, text };

@@ -135,7 +135,17 @@ export class Runner {
     this.closed = true;
     const current = this.current;
     if (current === null && !this.lost) {
-      if (await within(this.conn.end().then(() => true, () => false), CLOSE_GRACE_MS, false)) return;
+      if (
+        await within(
+          this.conn.end().then(
+            () => true,
+            () => false,
+          ),
+          CLOSE_GRACE_MS,
+          false,
+        )
+      )
+        return;
     }
     if (current !== null) {
       // KILL makes the server end the statement and close the connection, so the pending query
@@ -188,7 +198,8 @@ export class MysqlSession implements Session {
     try {
       return await this.runner.query(sql, params);
     } catch (e) {
-      if (e instanceof QueryError && e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(this.backendId).catch(() => undefined);
+      if (e instanceof QueryError && e.db.kind === 'deadlock')
+        e.db.deadlock = await this.deadlockReport(this.backendId).catch(() => undefined);
       throw e;
     }
   }

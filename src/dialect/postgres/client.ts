@@ -85,4 +85,3 @@ export async function run(client: pg.Client, sql: string, params: readonly unkno
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }
-

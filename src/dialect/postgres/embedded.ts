@@ -19,7 +19,15 @@
  */
 import pg from 'pg';
 import { usableBinaries } from './embedded/binaries.js';
-import { acquireDataDir, defaultCacheDir, discardDataDir, openCache, openClusterCache, rebuildDataDir, releaseDataDir } from './embedded/cache.js';
+import {
+  acquireDataDir,
+  defaultCacheDir,
+  discardDataDir,
+  openCache,
+  openClusterCache,
+  rebuildDataDir,
+  releaseDataDir,
+} from './embedded/cache.js';
 import { EmbeddedStartError } from './embedded/errors.js';
 import { HOST, PortClash, serverUser, startServer, SUPERUSER, type RunningServer } from './embedded/server.js';
 
@@ -81,7 +89,9 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
       if (e instanceof PortClash || !(e instanceof EmbeddedStartError)) throw e;
       // This was a fresh copy of the template, so the template itself may be damaged, and only a
       // new initdb would help: say which folder to delete.
-      throw new EmbeddedStartError(`${e.message}; this was a fresh copy of the cluster template: if it keeps failing, delete ${pgDir} to start afresh`);
+      throw new EmbeddedStartError(
+        `${e.message}; this was a fresh copy of the cluster template: if it keeps failing, delete ${pgDir} to start afresh`,
+      );
     }
   }
 
@@ -104,14 +114,23 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
  * uses, the first thing every run does next.
  */
 async function acceptsLogin(server: RunningServer, password: string): Promise<void> {
-  const client = new pg.Client({ host: HOST, port: server.port, user: SUPERUSER, password, database: DATABASE, connectionTimeoutMillis: 10_000 });
+  const client = new pg.Client({
+    host: HOST,
+    port: server.port,
+    user: SUPERUSER,
+    password,
+    database: DATABASE,
+    connectionTimeoutMillis: 10_000,
+  });
   client.on('error', () => undefined);
   try {
     await client.connect();
     await client.query('SELECT 1');
   } catch (e) {
     const { code, message } = e as { code?: string; message?: string };
-    throw new EmbeddedStartError(`PostgreSQL started, but a login to database ${DATABASE} failed: ${message || String(e)}${code ? ` (${code})` : ''}`);
+    throw new EmbeddedStartError(
+      `PostgreSQL started, but a login to database ${DATABASE} failed: ${message || String(e)}${code ? ` (${code})` : ''}`,
+    );
   } finally {
     await client.end().catch(() => undefined);
   }

@@ -32,7 +32,7 @@ export async function connectPostgres(url: string, opts: PostgresOptions = {}): 
       settings: {
         deadlock_timeout: canLower
           ? `${DEADLOCK_TIMEOUT_CLOSER_MS}ms + ${DEADLOCK_TIMEOUT_STAGGER_MS}ms per other worker not waiting (set by lockrepro: the closer of a cycle is the victim)`
-           : `${serverDefault} (server setting; this role may not lower it)`,
+          : `${serverDefault} (server setting; this role may not lower it)`,
       },
     };
     // The embedded cluster belongs to this run alone, so scratch databases in it are leftovers

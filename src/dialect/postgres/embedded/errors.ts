@@ -15,7 +15,7 @@ export function fileProblem(doing: string, folder: string, e: unknown): Embedded
   if (e instanceof EmbeddedStartError) return e;
   const { errno, code, message } = e as NodeJS.ErrnoException;
   const known = typeof errno === 'number' ? getSystemErrorMap().get(errno) : undefined;
-  const why = known ? `${known[1]} (${known[0]})` : code ?? lastLine(message ?? String(e));
+  const why = known ? `${known[1]} (${known[0]})` : (code ?? lastLine(message ?? String(e)));
   return new EmbeddedStartError(`${doing} ${folder}: ${why}`);
 }
 

@@ -44,7 +44,14 @@ export function copyTree(from: string, to: string, opts: CopyOptions = {}): void
  */
 export async function mkdirs(dir: string, mode: number): Promise<void> {
   const missing: string[] = [];
-  for (let d = dir; !(await stat(d).then(() => true, () => false)); d = dirname(d)) {
+  for (
+    let d = dir;
+    !(await stat(d).then(
+      () => true,
+      () => false,
+    ));
+    d = dirname(d)
+  ) {
     missing.unshift(d);
     if (d === dirname(d)) break;
   }

@@ -96,14 +96,24 @@ function launch(postgres: string, dataDir: string, port: number, runAs: RunAs): 
   return spawn(
     postgres,
     [
-      '-D', dataDir, '-p', String(port),
-      '-c', `listen_addresses=${HOST}`,
+      '-D',
+      dataDir,
+      '-p',
+      String(port),
+      '-c',
+      `listen_addresses=${HOST}`,
       // The socket goes in the data directory, which only the server's user can enter. Unix socket
       // paths are limited to 107 bytes; with a very deep cache dir, go without (we use TCP anyway).
-      '-c', `unix_socket_directories=${socketPath.length < 100 ? dataDir : ''}`,
+      '-c',
+      `unix_socket_directories=${socketPath.length < 100 ? dataDir : ''}`,
       // A throwaway server: durability buys nothing, and these make every commit cheaper. An OS
       // crash could damage the cached cluster; startEmbedded then rebuilds it from the template.
-      '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off',
+      '-c',
+      'fsync=off',
+      '-c',
+      'synchronous_commit=off',
+      '-c',
+      'full_page_writes=off',
     ],
     // detached: its own process group, so a Ctrl-C in the terminal reaches lockrepro only, which
     // then cleans up (drops the scratch database) before it stops the server itself.
@@ -185,7 +195,10 @@ function running(child: ChildProcess, port: number): RunningServer {
 /** Signals our own child and waits (bounded) for its exit, with SIGKILL as the last resort. */
 async function halt(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.pid === undefined) return; // it never started
-  for (const [sig, timeoutMs] of [[signal, 10_000], ['SIGKILL', 5_000]] as const) {
+  for (const [sig, timeoutMs] of [
+    [signal, 10_000],
+    ['SIGKILL', 5_000],
+  ] as const) {
     if (hasExited(child)) return;
     const exit = exitWithin(child, timeoutMs); // listening before the signal is sent
     child.kill(sig);
@@ -253,7 +266,10 @@ async function runsIn(pid: number, dataDir: string): Promise<boolean> {
 
 /** SIGINT (fast shutdown, leaves a clean cluster), then SIGKILL; each wait is bounded. */
 async function terminate(pid: number): Promise<boolean> {
-  for (const [signal, timeoutMs] of [['SIGINT', 10_000], ['SIGKILL', 5_000]] as const) {
+  for (const [signal, timeoutMs] of [
+    ['SIGINT', 10_000],
+    ['SIGKILL', 5_000],
+  ] as const) {
     try {
       process.kill(pid, signal);
     } catch {
