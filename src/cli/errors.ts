@@ -23,27 +23,14 @@ const CONNECTION_CODES = new Set([
   'PROTOCOL_SEQUENCE_TIMEOUT',
 ]);
 
-/**
- * The dialects pass a lost connection on as a plain Error with the driver's message (node-postgres
- * and mysql2 give no code for most of these), so the message is all there is to go on.
- */
-const CONNECTION_MESSAGE = new RegExp(
-  [
-    `\\b(${[...CONNECTION_CODES].join('|')})\\b`,
-    'connection terminated', // node-postgres: "Connection terminated unexpectedly"
-    'not queryable', // node-postgres: "Client has encountered a connection error and is not queryable"
-    'connection lost', // mysql2: "Connection lost: The server closed the connection."
-    'closed state', // mysql2: "Can't add new command when connection is in closed state"
-    'database connection is closed', // src/dialect/mysql
-  ].join('|'),
-  'i',
-);
-
 export function isConnectionError(e: unknown): boolean {
   if (e instanceof ConnectionLost) return true;
   if (!(e instanceof Error)) return false;
   const code = (e as { code?: unknown }).code;
-  return (typeof code === 'string' && CONNECTION_CODES.has(code)) || CONNECTION_MESSAGE.test(e.message);
+  // The dialects raise ConnectionLost (or flag the server's own "connection ended" errors);
+  // socket errors before any dialect saw them carry a code. Never the message text.
+  if (e instanceof QueryError) return e.db.connectionLost === true;
+  return typeof code === 'string' && CONNECTION_CODES.has(code);
 }
 
 /**
@@ -52,7 +39,10 @@ export function isConnectionError(e: unknown): boolean {
  */
 export function classifyRunError(e: unknown, env: NodeJS.ProcessEnv): { code: ExitCode; message: string } {
   if (e instanceof DatabaseUnavailableError) return { code: EXIT.DATABASE, message: e.message };
-  if (isConnectionError(e)) return { code: EXIT.DATABASE, message: `database connection lost: ${firstLine((e as Error).message)}` };
+  if (isConnectionError(e)) {
+    const msg = e instanceof QueryError ? `${e.db.code} ${e.db.message}` : (e as Error).message;
+    return { code: EXIT.DATABASE, message: `database connection lost: ${firstLine(msg)}` };
+  }
   // The server refused SQL lockrepro itself runs (CREATE DATABASE without the privilege, say):
   // the database cannot be used as it is, which is what exit 3 tells the user.
   if (e instanceof QueryError) return { code: EXIT.DATABASE, message: `database error: ${e.db.code} ${firstLine(e.db.message)}` };

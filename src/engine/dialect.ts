@@ -29,6 +29,8 @@ export interface DbError {
    * scenario's fault, never a race's. Exit 2, like invalid setup SQL.
    */
   invalidSql?: boolean;
+  /** The server ended the connection (shutdown, terminated backend): the database's trouble, exit 3. */
+  connectionLost?: boolean;
   /** For a deadlock: the database's own report of the cycle it broke, when it gives one. */
   deadlock?: DeadlockReport;
 }

@@ -5,6 +5,7 @@
  */
 import type { DbError, Dialect, Scratch } from './dialect.js';
 import { QueryError } from './dialect.js';
+import { ConnectionLost } from '../errors.js';
 import type { LocatedSql, VariantPlan } from '../plan/plan.js';
 import type { CheckRun, Driven, VariantRun } from './result.js';
 import { RunAborted, Scheduler, type RunOptions } from './scheduler.js';
@@ -69,7 +70,8 @@ async function runPhase(scratch: Scratch, plan: VariantPlan, phase: 'setup' | 't
     try {
       await abortable(scratch.exec(sql), signal, aborted);
     } catch (e) {
-      if (e instanceof RunAborted) throw e;
+      // Ctrl-C, or a connection the server ended: not the scenario's fault.
+      if (e instanceof RunAborted || e instanceof ConnectionLost || (e instanceof QueryError && e.db.connectionLost)) throw e;
       throw new SetupFailed(plan.scenario.file, phase, line, e instanceof QueryError ? e.db : (e as Error));
     }
   }
@@ -87,7 +89,7 @@ async function runChecks(scratch: Scratch, plan: VariantPlan, signal?: AbortSign
       out.push({ ...base, rows: res.rows, columns: res.columns, error: null, code: null });
     } catch (e) {
       // A lost connection (or Ctrl-C) is not the check's fault: it ends the run.
-      if (!(e instanceof QueryError)) throw e;
+      if (!(e instanceof QueryError) || e.db.connectionLost) throw e;
       out.push({ ...base, rows: [], columns: [], error: `its SQL failed: ${e.db.code} ${e.db.message}`, code: e.db.code });
     }
   }

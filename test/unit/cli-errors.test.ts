@@ -6,7 +6,7 @@ import { classifyRunError, isConnectionError } from '../../src/cli/errors.js';
 import { EXIT } from '../../src/cli/exit-codes.js';
 import { main, type Io } from '../../src/cli/main.js';
 import { QueryError } from '../../src/engine/dialect.js';
-import { DatabaseUnavailableError } from '../../src/errors.js';
+import { ConnectionLost, DatabaseUnavailableError } from '../../src/errors.js';
 import { engineSkipReason, scenarioEngines } from '../../src/plan/plan.js';
 import { scenarioFrom } from '../helpers/scenario.js';
 
@@ -15,8 +15,14 @@ test('connection problems and refused SQL are exit 3; a TypeError is an internal
   for (const e of [
     new DatabaseUnavailableError('cannot connect'),
     refused,
-    new Error('Connection terminated unexpectedly'),
-    new Error("Can't add new command when connection is in closed state"),
+    new ConnectionLost('Connection terminated unexpectedly'),
+    new QueryError({
+      code: '57P01',
+      kind: 'other',
+      message: 'terminating connection due to administrator command',
+      rolledBack: 'transaction',
+      connectionLost: true,
+    }),
   ]) {
     assert.equal(classifyRunError(e, {}).code, EXIT.DATABASE, e.message);
   }
@@ -45,6 +51,8 @@ test('connection problems and refused SQL are exit 3; a TypeError is an internal
   assert.doesNotMatch(bug.message, /\n/);
   assert.match(classifyRunError(new TypeError('boom'), { LOCKREPRO_DEBUG: '1' }).message, /\n\s+at /, 'the stack with LOCKREPRO_DEBUG');
   assert.equal(isConnectionError(new Error('syntax error at or near "x"')), false);
+  // Decided by type and code, never by message text.
+  assert.equal(isConnectionError(new Error('Connection terminated unexpectedly')), false);
 });
 
 test('main(): an exception it has no name for is one line and exit 4, never "database error" or a stack', async () => {

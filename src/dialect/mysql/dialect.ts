@@ -11,7 +11,7 @@
  * (scratch.ts).
  */
 import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
-import { DatabaseUnavailableError } from '../../errors.js';
+import { DatabaseUnavailableError, ConnectionLost } from '../../errors.js';
 import { scrub } from '../../util/redact.js';
 import {
   ER_DBACCESS_DENIED,
@@ -130,7 +130,7 @@ class MysqlDialect implements Dialect, ScratchOwner {
   }
 
   async createScratch(label: string): Promise<Scratch> {
-    if (this.closing) throw new Error('the database connection is closed');
+    if (this.closing) throw new ConnectionLost('the database connection is closed');
     const scratch = await createMysqlScratch(this, label);
     this.scratches.add(scratch);
     return scratch;

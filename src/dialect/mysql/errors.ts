@@ -84,6 +84,8 @@ export function classifyMysqlError(e: unknown, server: ServerBehaviour): DbError
     message: scrub(message),
     rolledBack,
     ...(INVALID_SQL.has(errno) ? { invalidSql: true } : {}),
+    // 1053 server shutdown in progress, 1927 connection killed.
+    ...(errno === 1053 || errno === 1927 ? { connectionLost: true } : {}),
   };
 }
 

@@ -71,7 +71,7 @@ export class Runner {
   private current: { done: Promise<void>; abort: (e: Error) => void } | null = null;
 
   query(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
-    if (this.closed) return Promise.reject(new Error('this connection was closed'));
+    if (this.closed) return Promise.reject(new ConnectionLost('this connection was closed'));
     // Guarantee the promise settles even if the socket has to be destroyed under it (mysql2 does
     // not fail a pending command on destroy()).
     let abort!: (e: Error) => void;
@@ -152,7 +152,7 @@ export class Runner {
       // fails with "connection lost"; give it a moment to arrive before dropping the socket.
       if (!this.lost) await kill(this.backendId).catch(noop);
       await within(current.done, CLOSE_GRACE_MS, undefined);
-      current.abort(new Error('the connection was closed while a statement was running'));
+      current.abort(new ConnectionLost('the connection was closed while a statement was running'));
     } else if (!this.lost) {
       await kill(this.backendId).catch(noop);
     }

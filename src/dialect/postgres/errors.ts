@@ -26,6 +26,8 @@ export function classifyPgError(e: unknown): DbError | null {
     rolledBack: 'aborted',
     ...(typeof err.detail === 'string' ? { detail: scrub(err.detail) } : {}),
     ...(invalidSql(err.code) ? { invalidSql: true } : {}),
+    // Class 08 (connection exception) and 57P01-57P03 (admin or crash shutdown, cannot connect now).
+    ...(/^08|^57P0[123]$/.test(err.code) ? { connectionLost: true } : {}),
   };
 }
 
