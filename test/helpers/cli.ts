@@ -18,7 +18,8 @@ export function lockrepro(args: string[], env: NodeJS.ProcessEnv = {}): CliResul
   const r = spawnSync(process.execPath, [BIN, ...args], {
     encoding: 'utf8',
     env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '', ...env },
-    timeout: 120_000,
+    // A bound, not a synchronisation: every run ends by itself; 10 min covers --interleavings on a busy machine.
+    timeout: 600_000,
   });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
