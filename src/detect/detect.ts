@@ -9,7 +9,7 @@
 import type { ErrorKind } from '../vocabulary.js';
 import type { VariantRun } from '../engine/result.js';
 import { judgeCheck, type CheckOutcome } from './compare.js';
-import type { Anomaly } from '../scenario/schema.js';
+import { ANOMALIES, type Anomaly } from '../scenario/schema.js';
 
 export interface Counts {
   deadlocks: number;
@@ -57,18 +57,8 @@ const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
   other: 'error',
 };
 
-/** Anomalies in the order reports list them. */
-export const ORDER: readonly Anomaly[] = [
-  'deadlock',
-  'lost-update',
-  'duplicates',
-  'invariant',
-  'serialization',
-  'lock-timeout',
-  'unique-violation',
-  'hang',
-  'error',
-];
+/** Anomalies in the order reports list them: the order the scenario format lists them in. */
+export const ORDER: readonly Anomaly[] = ANOMALIES;
 
 export function detect(run: VariantRun): Verdict {
   const counts: Counts = {

@@ -9,7 +9,7 @@ import type { Scratch, Session } from './dialect.js';
 import type { PlannedStep, VariantPlan } from '../plan/plan.js';
 import type { Driven } from './result.js';
 import { onError, type Outcome } from './policy.js';
-import { deadlockRecord, execute, keepResult, lostError, newRecord, saveValues } from './step-io.js';
+import { deadlockRecord, execute, keepResult, lostError, newRecord, recoveryStep, saveValues } from './step-io.js';
 import { settlesWithin } from '../util/async.js';
 import { CANCEL_GRACE_MS, DEFAULT_STEP_TIMEOUT_MS, RunAborted, type RunOptions } from './scheduler.js';
 
@@ -79,19 +79,7 @@ export async function driveConcurrently(scratch: Scratch, plan: VariantPlan, opt
         });
         if (action.do === 'catch') {
           rec.handled = 'caught';
-          if (action.recovery)
-            queue.unshift({
-              step: {
-                ...step,
-                name: `${step.name}:catch`,
-                sql: action.recovery,
-                save: null,
-                catch: new Map(),
-                expectRows: null,
-                note: null,
-              },
-              recovery: true,
-            });
+          if (action.recovery) queue.unshift({ step: recoveryStep(step, action.recovery), recovery: true });
           continue;
         }
         if (!dead) await session.query('ROLLBACK').catch(() => undefined);

@@ -13,7 +13,7 @@ import type { Scratch, Session } from './dialect.js';
 import type { PlannedStep, VariantPlan } from '../plan/plan.js';
 import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
 import { onError, type Outcome } from './policy.js';
-import { deadlockRecord, execute, keepResult, lostError, newRecord, saveValues } from './step-io.js';
+import { deadlockRecord, execute, keepResult, lostError, newRecord, recoveryStep, saveValues } from './step-io.js';
 import { findCycle } from './wait-graph.js';
 import { abortable, settlesWithin } from '../util/async.js';
 
@@ -356,23 +356,7 @@ export class Scheduler {
       case 'catch':
         rec.handled = 'caught';
         if (action.recovery) {
-          const step = f.entry.step;
-          this.putFirst(w.name, [
-            {
-              worker: w.name,
-              step: {
-                ...step,
-                name: `${step.name}:catch`,
-                sql: action.recovery,
-                save: null,
-                catch: new Map(),
-                expectRows: null,
-                note: null,
-              },
-              recovery: true,
-              urgent: true,
-            },
-          ]);
+          this.putFirst(w.name, [{ worker: w.name, step: recoveryStep(f.entry.step, action.recovery), recovery: true, urgent: true }]);
         }
         return;
       case 'retry':

@@ -97,3 +97,8 @@ export function newRecord(
     endedMs: null,
   };
 }
+
+/** The step that runs a caught error's recovery SQL (`<step>:catch`): it saves, catches and checks nothing. */
+export function recoveryStep(step: PlannedStep, sql: PlannedSql): PlannedStep {
+  return { ...step, name: `${step.name}:catch`, sql, save: null, catch: new Map(), expectRows: null, note: null };
+}
