@@ -209,10 +209,14 @@ export class Scheduler {
         // Every in-flight step is asked about, not only the open ones: a cycle can pass through
         // a step parked earlier.
         const inflight = this.parked();
+        const decided = open.length - undecided.length;
         const waits = await this.scratch.lockWaits(inflight.map((w) => w.session.backendId));
+        // A step that finished while the monitor asked may have been let go by one of those the
+        // answer still shows waiting (a deadlock victim's abort frees its peer): the answer is
+        // stale, so ask again before recording anything.
+        if (open.filter((w) => w.inflight!.outcome).length > decided) continue;
         const running: WorkerState[] = [];
         for (const w of undecided) {
-          if (w.inflight!.outcome) continue; // finished during the poll
           const blockers = waits.get(w.session.backendId);
           if (blockers) this.markWaiting(w, blockers);
           else running.push(w);
