@@ -5,6 +5,7 @@
 import type mysql from 'mysql2/promise';
 import { QueryError, type DeadlockReport as EngineDeadlockReport, type QueryResult, type Session } from '../../engine/dialect.js';
 import { ConnectionLost } from '../../errors.js';
+import { settlesWithin } from '../../util/async.js';
 import { scrub } from '../../util/redact.js';
 import { ER_UNSUPPORTED_PS, SERVER_STATUS_IN_TRANS, type Conn } from './connection.js';
 import { classifyMysqlError, describe, rolledBackFrom, type ServerBehaviour } from './errors.js';
@@ -135,23 +136,17 @@ export class Runner {
     this.closed = true;
     const current = this.current;
     if (current === null && !this.lost) {
-      if (
-        await within(
-          this.conn.end().then(
-            () => true,
-            () => false,
-          ),
-          CLOSE_GRACE_MS,
-          false,
-        )
-      )
-        return;
+      const ended = this.conn.end().then(
+        () => true,
+        () => false,
+      );
+      if ((await settlesWithin([ended], CLOSE_GRACE_MS)) && (await ended)) return;
     }
     if (current !== null) {
       // KILL makes the server end the statement and close the connection, so the pending query
       // fails with "connection lost"; give it a moment to arrive before dropping the socket.
       if (!this.lost) await kill(this.backendId).catch(noop);
-      await within(current.done, CLOSE_GRACE_MS, undefined);
+      await settlesWithin([current.done], CLOSE_GRACE_MS);
       current.abort(new ConnectionLost('the connection was closed while a statement was running'));
     } else if (!this.lost) {
       await kill(this.backendId).catch(noop);
@@ -161,16 +156,6 @@ export class Runner {
 }
 
 function noop(): void {}
-
-/** `p`, or `fallback` if it takes longer than `ms`. */
-async function within<T>(p: Promise<T>, ms: number, fallback: T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  try {
-    return await Promise.race([p, new Promise<T>((r) => (timer = setTimeout(() => r(fallback), ms)))]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 export class MysqlSession implements Session {
   readonly backendId: number;

@@ -7,6 +7,7 @@ import type { EventEmitter } from 'node:events';
 import type { DbError, DeadlockReport, QueryResult, Scratch, Session } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
 import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
+import { settlesWithin } from '../../util/async.js';
 import { openClient, run } from './client.js';
 import { deadlockTimeoutFor, setsDeadlockTimeout } from './deadlock-timeout.js';
 import { nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
@@ -117,12 +118,10 @@ export class PostgresScratch implements Scratch {
    */
   private async undone(conn: WorkerConn, before: { status?: string; ready: number }): Promise<DbError['rolledBack']> {
     if (conn.ready === before.ready && !conn.ended) {
-      let timer: NodeJS.Timeout | undefined;
-      await new Promise<void>((resolve) => {
+      const ready = new Promise<void>((resolve) => {
         conn.onReady = resolve;
-        timer = setTimeout(resolve, READY_WAIT_MS);
       });
-      clearTimeout(timer);
+      await settlesWithin([ready], READY_WAIT_MS);
       conn.onReady = null;
     }
     if (conn.ready === before.ready) return 'aborted'; // no answer (connection gone): assume the worst
