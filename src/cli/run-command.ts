@@ -10,8 +10,8 @@ import { connectDatabase } from '../dialect/connect.js';
 import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl } from '../errors.js';
 import type { IsolationLevel } from '../vocabulary.js';
-import { RunAborted, SetupFailed } from '../engine/run.js';
-import { runInterleavings, runScheduled, runStress, type VariantReport } from '../modes/run-modes.js';
+import { LanePool, RunAborted, SetupFailed } from '../engine/run.js';
+import { DEFAULT_INTERLEAVING_LANES, runInterleavings, runScheduled, runStress, type VariantReport } from '../modes/run-modes.js';
 import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
 import type { Problem } from '../scenario/parse.js';
 import { loadTargets } from '../scenario/load.js';
@@ -74,8 +74,8 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
   }
   if (flags.stress !== undefined && flags.interleavings)
     return out.fail(EXIT.USAGE, 'usage', '--stress and --interleavings are two ways to run a variant: choose one');
-  if (flags.concurrency !== undefined && flags.stress === undefined)
-    return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress');
+  if (flags.concurrency !== undefined && flags.stress === undefined && !flags.interleavings)
+    return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress or --interleavings');
   if (flags.db === '')
     return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
   const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
@@ -158,30 +158,31 @@ async function runAll(
     const sr: ScenarioReport = { scenario, variants: [] };
     report.scenarios.push(sr);
     human(text.scenario(scenario));
-    for (const plan of plans) {
-      // Ctrl-C or a closed stdout between variants: no new scratch database.
-      if (io.signal?.aborted) throw new RunAborted();
-      const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
-      let v: VariantReport;
-      try {
-        v = flags.interleavings
-          ? await runInterleavings(dialect, plan, flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS, opts)
-          : flags.stress !== undefined
-            ? await runStress(dialect, plan, flags.stress, flags.concurrency ?? DEFAULT_CONCURRENCY, opts, progress(io, plan, flags.stress))
-            : await runScheduled(dialect, plan, opts);
-      } catch (e) {
-        if (!(e instanceof SetupFailed)) throw e;
-        const code = 'code' in e.error ? e.error.code : 'error';
-        sr.error = scenarioError(scenario, e.line, code, e.message);
-        break;
+    // The scenario's variants share their scratch databases (one per run at once), reset between runs.
+    const pool = new LanePool(dialect, scenario.name, lanesFor(flags));
+    try {
+      for (const plan of plans) {
+        // Ctrl-C or a closed stdout between variants: no new scratch database.
+        if (io.signal?.aborted) throw new RunAborted();
+        let v: VariantReport;
+        try {
+          v = await runOne(plan, dialect, flags, io, pool);
+        } catch (e) {
+          if (!(e instanceof SetupFailed)) throw e;
+          const code = 'code' in e.error ? e.error.code : 'error';
+          sr.error = scenarioError(scenario, e.line, code, e.message);
+          break;
+        }
+        sr.variants.push(v);
+        human(text.variant(v));
+        const fault = v.verdict.fault;
+        if (fault) {
+          sr.error = scenarioError(scenario, fault.line, fault.code, fault.message);
+          break;
+        }
       }
-      sr.variants.push(v);
-      human(text.variant(v));
-      const fault = v.verdict.fault;
-      if (fault) {
-        sr.error = scenarioError(scenario, fault.line, fault.code, fault.message);
-        break;
-      }
+    } finally {
+      await pool.close();
     }
     if (sr.error) {
       // On stderr as every scenario problem is, and in the text report where it happened.
@@ -193,11 +194,47 @@ async function runAll(
   return report;
 }
 
-/** A progress line on stderr while stress runs go, only when stderr is a terminal. */
-function progress(io: Io, plan: VariantPlan, n: number): (done: number) => void {
+/** One variant in the mode the flags ask for, with a progress bar on a terminal. */
+function runOne(plan: VariantPlan, dialect: Dialect, flags: RunFlags, io: Io, pool: LanePool): Promise<VariantReport> {
+  const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
+  if (flags.interleavings) {
+    return runInterleavings(
+      dialect,
+      plan,
+      flags.maxInterleavings ?? DEFAULT_INTERLEAVINGS,
+      opts,
+      pool,
+      progress(io, plan, 'interleavings'),
+    );
+  }
+  if (flags.stress !== undefined) {
+    const bar = progress(io, plan, 'runs');
+    return runStress(dialect, plan, flags.stress, pool, opts, (done) => bar(done, flags.stress!));
+  }
+  return runScheduled(dialect, plan, opts, pool);
+}
+
+/** Runs at once: --concurrency, or the mode's default (one run at a time on the schedule). */
+function lanesFor(flags: RunFlags): number {
+  if (flags.interleavings) return flags.concurrency ?? DEFAULT_INTERLEAVING_LANES;
+  if (flags.stress !== undefined) return flags.concurrency ?? DEFAULT_CONCURRENCY;
+  return 1;
+}
+
+const BAR_WIDTH = 24;
+
+/**
+ * A progress bar on stderr while runs go, only when stderr is a terminal (nothing on a pipe or a
+ * file), erased when the last run is done: `  transfer-lost-update bug [██████░░░░] 120/200 runs`.
+ */
+function progress(io: Io, plan: VariantPlan, unit: string): (done: number, of: number) => void {
   if (!io.errIsTTY) return () => undefined;
   const label = `${plan.scenario.name} ${plan.fix ? `fix ${plan.name}` : 'bug'}`;
-  return (done) => io.err(`\r\x1b[2K  ${label}: ${done}/${n} runs${done === n ? '\r\x1b[2K' : ''}`);
+  return (done, of) => {
+    const full = of > 0 ? Math.round((BAR_WIDTH * done) / of) : BAR_WIDTH;
+    const bar = `${'█'.repeat(full)}${'░'.repeat(BAR_WIDTH - full)}`;
+    io.err(`\r\x1b[2K  ${label} [${bar}] ${done}/${of} ${unit}${done === of ? '\r\x1b[2K' : ''}`);
+  };
 }
 
 function scenarioError(sc: Scenario, line: number, code: string, message: string): ScenarioError {

@@ -7,6 +7,7 @@
 import type { VariantRun } from '../engine/result.js';
 import type { Anomaly } from '../scenario/schema.js';
 import { ORDER, type Counts, type Verdict } from './detect.js';
+import { switches } from '../plan/interleavings.js';
 
 export interface ExploredRun {
   readonly rank: bigint;
@@ -22,9 +23,29 @@ export interface Exploration {
   readonly failing: number;
   /** For each anomaly, how many runs showed it. */
   readonly byAnomaly: Partial<Record<Anomaly, number>>;
-  /** The run to show: for a bug the first that reproduced it, else the first that showed an anomaly, else the first. */
+  /**
+   * The run to show: for a bug one that reproduced it, else one that showed an anomaly, else the
+   * first; of those, the one whose schedule switches between workers least (then the first).
+   */
   readonly shown: ExploredRun;
   readonly shownBecause: 'reproduced' | 'anomaly' | 'first';
+  /** With --interleavings: interleavings not run because an equivalent one was (partial-order reduction). */
+  readonly equivalent?: bigint;
+  /** Why no interleaving could be skipped, when none could for a reason worth saying. */
+  readonly noReduction?: string | null;
+  /** With --interleavings: Ctrl-C stopped it; what ran so far. */
+  readonly interrupted?: boolean;
+}
+
+/** The simplest of these runs to read: fewest switches between workers, then the first. */
+function simplest(runs: readonly ExploredRun[]): ExploredRun | undefined {
+  let best: ExploredRun | undefined;
+  let bestSwitches = Number.POSITIVE_INFINITY;
+  for (const r of runs) {
+    const n = switches(r.run.plan.schedule);
+    if (n < bestSwitches) [best, bestSwitches] = [r, n];
+  }
+  return best;
 }
 
 export function aggregate(runs: readonly ExploredRun[], total: bigint): { exploration: Exploration; verdict: Verdict } {
@@ -42,8 +63,8 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
   // less, or something else: it can happen, which is the question); a fix holds only when no
   // interleaving shows anything.
   const met = expected.length > 0 ? runs.some((r) => r.verdict.met) : observed.length === 0;
-  const reproduced = expected.length > 0 ? runs.find((r) => r.verdict.met) : undefined;
-  const anomalous = runs.find((r) => r.verdict.observed.length > 0);
+  const reproduced = expected.length > 0 ? simplest(runs.filter((r) => r.verdict.met)) : undefined;
+  const anomalous = simplest(runs.filter((r) => r.verdict.observed.length > 0));
   const shown = reproduced ?? anomalous ?? first;
   const shownBecause = reproduced ? 'reproduced' : anomalous ? 'anomaly' : 'first';
   return {

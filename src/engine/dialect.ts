@@ -102,6 +102,14 @@ export interface Scratch {
   cancel(backendId: number): Promise<void>;
   /** End a backend's connection (pg_terminate_backend / KILL). */
   terminate(backendId: number): Promise<void>;
+  /**
+   * Make the scratch database again what it was when created, for another run, keeping its
+   * connection: nothing a run made or set in it (objects, data, settings, session state of the
+   * admin connection, prepared transactions, advisory locks) is left. Call only between runs, with
+   * every worker session closed. Resolves false when the dialect cannot vouch for a clean state;
+   * the caller then drops it and creates a new one. Optional: without it every run gets a new one.
+   */
+  reset?(): Promise<boolean>;
   /** Close every connection it opened and drop the scratch database. Safe to call twice. */
   drop(): Promise<void>;
 }

@@ -4,9 +4,11 @@
  * is what reporters render.
  */
 import type { Dialect } from '../engine/dialect.js';
-import { RunAborted, runVariant, type RunOptions } from '../engine/run.js';
+import { availableParallelism } from 'node:os';
+import { LanePool, RunAborted, runVariant, type Driver, type RunOptions } from '../engine/run.js';
 import type { VariantRun } from '../engine/result.js';
-import { chooseInterleavings, withInterleaving } from '../plan/interleavings.js';
+import { chooseReduced, withInterleaving } from '../plan/interleavings.js';
+import { independence } from '../plan/reduction.js';
 import type { VariantPlan } from '../plan/plan.js';
 import { detect, type Verdict } from '../detect/detect.js';
 import { aggregate, type Exploration, type ExploredRun } from '../detect/aggregate.js';
@@ -38,26 +40,105 @@ export interface StressStats {
   readonly interrupted: boolean;
 }
 
-/** The variant once, on the scenario's schedule. */
-export async function runScheduled(dialect: Dialect, plan: VariantPlan, opts: RunOptions): Promise<VariantReport> {
-  const run = await runVariant(dialect, plan, opts);
-  return { mode: 'schedule', run, verdict: detect(run) };
+/**
+ * The variant once, on the scenario's schedule; in `lane`'s scratch database when given (the
+ * variants of one scenario share one, reset between them).
+ */
+export async function runScheduled(dialect: Dialect, plan: VariantPlan, opts: RunOptions, pool?: LanePool): Promise<VariantReport> {
+  const lane = pool?.take();
+  try {
+    const run = await runVariant(dialect, plan, opts, undefined, lane);
+    return { mode: 'schedule', run, verdict: detect(run) };
+  } finally {
+    if (lane) pool!.give(lane);
+  }
 }
 
-/** `--interleavings`: the variant once per interleaving (each in its own scratch database), at most `max`. */
-export async function runInterleavings(dialect: Dialect, plan: VariantPlan, max: number, opts: RunOptions): Promise<VariantReport> {
-  const { total, ranks } = chooseInterleavings(
+/**
+ * Interleavings run at once by default: each run waits on the database most of the time (round
+ * trips, lock waits, the deadlock detector), so twice the cores keeps them busy.
+ */
+export const DEFAULT_INTERLEAVING_LANES = Math.max(1, Math.min(4, availableParallelism() * 2));
+
+/**
+ * `--interleavings`: the variant once per interleaving, at most `max`, less those equivalent to
+ * one that runs (partial-order reduction, plan/reduction.ts); `lanes` at once, each lane with its
+ * own scratch database reset between its runs. Ctrl-C stops taking new runs and returns what ran.
+ */
+export async function runInterleavings(
+  dialect: Dialect,
+  plan: VariantPlan,
+  max: number,
+  opts: RunOptions,
+  pool: LanePool | number = DEFAULT_INTERLEAVING_LANES,
+  onRun: (done: number, of: number) => void = () => undefined,
+): Promise<VariantReport> {
+  const ind = independence(plan);
+  const chosen = chooseReduced(
     plan.workers.map((w) => w.steps.length),
     max,
+    ind.independent,
   );
+  const runs = await runMany(
+    dialect,
+    chosen.ranks.map((rank) => ({ rank, plan: withInterleaving(plan, rank) })),
+    pool,
+    opts,
+    undefined,
+    (done) => onRun(done, chosen.ranks.length),
+  );
+  const { exploration, verdict } = aggregate(runs.runs, chosen.total);
+  const explored = { ...exploration, equivalent: chosen.equivalent, noReduction: ind.none, interrupted: runs.interrupted };
+  return { mode: 'interleavings', run: exploration.shown.run, verdict, explored };
+}
+
+/**
+ * Run these plans, `lanes` at once, each lane in its own scratch database reset between its runs.
+ * On an error, no new run starts, the running ones end, every lane's scratch is dropped, and the
+ * first error is thrown. Ctrl-C: what ran, sorted by rank, and `interrupted` (RunAborted if nothing ran).
+ */
+async function runMany(
+  dialect: Dialect,
+  jobs: readonly { rank: bigint; plan: VariantPlan }[],
+  lanes: LanePool | number,
+  opts: RunOptions,
+  drive: Driver | undefined,
+  onRun: (done: number) => void,
+): Promise<{ runs: ExploredRun[]; interrupted: boolean }> {
   const runs: ExploredRun[] = [];
-  for (const rank of ranks) {
-    if (opts.signal?.aborted) throw new RunAborted();
-    const run = await runVariant(dialect, withInterleaving(plan, rank), opts);
-    runs.push({ rank, run, verdict: detect(run) });
+  const pool = typeof lanes === 'number' ? new LanePool(dialect, jobs[0]?.plan.scenario.name ?? '', lanes) : lanes;
+  const limit = pLimit(Math.max(1, Math.min(pool.size, jobs.length)));
+  let failure: { e: unknown } | null = null;
+  let interrupted = false;
+  try {
+    await Promise.all(
+      jobs.map((job) =>
+        limit(async () => {
+          if (opts.signal?.aborted || failure) return;
+          const lane = pool.take();
+          try {
+            const run = await runVariant(dialect, job.plan, opts, drive, lane);
+            runs.push({ rank: job.rank, run, verdict: detect(run) });
+            onRun(runs.length);
+          } catch (e) {
+            if (e instanceof RunAborted) interrupted = true;
+            else failure ??= { e };
+          } finally {
+            pool.give(lane);
+          }
+        }),
+      ),
+    );
+  } finally {
+    // A pool of its own is dropped here; a caller's pool is the caller's to close.
+    if (pool !== lanes) await pool.close();
   }
-  const { exploration, verdict } = aggregate(runs, total);
-  return { mode: 'interleavings', run: exploration.shown.run, verdict, explored: exploration };
+  if (failure) throw (failure as { e: unknown }).e;
+  if (opts.signal?.aborted) interrupted = true;
+  if (runs.length === 0) throw new RunAborted();
+  // Runs finish in any order; reports take them in rank order (the order they were started).
+  runs.sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0));
+  return { runs, interrupted };
 }
 
 /**
@@ -69,36 +150,16 @@ export async function runStress(
   dialect: Dialect,
   plan: VariantPlan,
   n: number,
-  concurrency: number,
+  concurrency: LanePool | number,
   opts: RunOptions,
   onRun: (done: number) => void = () => undefined,
 ): Promise<VariantReport> {
-  const limit = pLimit(concurrency);
-  const runs: ExploredRun[] = [];
-  let interrupted = false;
-  await Promise.all(
-    Array.from({ length: n }, (_, i) =>
-      limit(async () => {
-        if (opts.signal?.aborted) return;
-        try {
-          const run = await runVariant(dialect, plan, opts, driveConcurrently);
-          runs.push({ rank: BigInt(i), run, verdict: detect(run) });
-          onRun(runs.length);
-        } catch (e) {
-          if (!(e instanceof RunAborted)) throw e;
-          interrupted = true;
-        }
-      }),
-    ),
-  );
-  if (opts.signal?.aborted) interrupted = true;
-  if (runs.length === 0) throw new RunAborted();
-  // Runs finish in any order; reports list them in the order they were started.
-  runs.sort((a, b) => (a.rank < b.rank ? -1 : 1));
+  const jobs = Array.from({ length: n }, (_, i) => ({ rank: BigInt(i), plan }));
+  const { runs, interrupted } = await runMany(dialect, jobs, concurrency, opts, driveConcurrently, onRun);
   const { exploration, verdict } = aggregate(runs, BigInt(n));
   const stress: StressStats = {
     asked: n,
-    concurrency,
+    concurrency: typeof concurrency === 'number' ? concurrency : concurrency.size,
     rates: rates(runs.map((r) => r.verdict)),
     histogram: histogram(runs.map((r) => r.run.durationMs)),
     interrupted,

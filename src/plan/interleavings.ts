@@ -70,3 +70,61 @@ export function withInterleaving(plan: VariantPlan, rank: bigint): VariantPlan {
   const schedule: Ref[] = order.map((w) => ({ worker: workers[w]!.name, step: workers[w]!.steps[next[w]!++]!.name }));
   return { ...plan, schedule };
 }
+
+/** Interleavings enumerated one by one for the reduction up to this many; beyond, a spread sample. */
+export const ENUMERATE_LIMIT = 50_000;
+
+export interface ReducedInterleavings extends Interleavings {
+  /** Interleavings not run because one equivalent to each is run (among all, or among the sample). */
+  equivalent: bigint;
+  /** Among the sample only (total above ENUMERATE_LIMIT), or all of them. */
+  sampled: boolean;
+}
+
+/**
+ * The interleavings to run with partial-order reduction: of each class of interleavings that
+ * differ only by swapping adjacent independent steps of different workers, only its
+ * lexicographically smallest member (by worker index) runs. A word is that member exactly when no
+ * step could move left, past steps it is independent of, in front of a step of a later worker
+ * (Anisimov and Knuth's normal form of a trace), which needs no look at the other members.
+ */
+export function chooseReduced(
+  counts: readonly number[],
+  max: number,
+  independent: (a: number, i: number, b: number, j: number) => boolean,
+): ReducedInterleavings {
+  const total = interleavingCount(counts);
+  const sampled = total > BigInt(ENUMERATE_LIMIT);
+  const candidates = sampled ? chooseInterleavings(counts, max).ranks : Array.from({ length: Number(total) }, (_, i) => BigInt(i));
+  const kept = candidates.filter((r) => isNormal(interleavingAt(counts, r), independent));
+  const n = Math.min(kept.length, max);
+  const ranks = Array.from({ length: n }, (_, i) => kept[Math.floor((i * kept.length) / n)]!);
+  const equivalent = BigInt(candidates.length - kept.length);
+  return { total, ranks, equivalent, sampled };
+}
+
+/** Whether this order of worker indices is the smallest of its class (see chooseReduced). */
+export function isNormal(order: readonly number[], independent: (a: number, i: number, b: number, j: number) => boolean): boolean {
+  const pos: number[] = [];
+  const seen = new Map<number, number>();
+  for (const w of order) {
+    pos.push(seen.get(w) ?? 0);
+    seen.set(w, (seen.get(w) ?? 0) + 1);
+  }
+  for (let j = 1; j < order.length; j++) {
+    const b = order[j]!;
+    for (let k = j - 1; k >= 0; k--) {
+      const a = order[k]!;
+      if (a === b || !independent(a, pos[k]!, b, pos[j]!)) break;
+      if (a > b) return false;
+    }
+  }
+  return true;
+}
+
+/** How often the schedule passes from one worker to another: the smaller, the easier to follow. */
+export function switches(schedule: readonly { readonly worker: string }[]): number {
+  let n = 0;
+  for (let i = 1; i < schedule.length; i++) if (schedule[i]!.worker !== schedule[i - 1]!.worker) n++;
+  return n;
+}

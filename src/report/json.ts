@@ -3,6 +3,7 @@
  * never renamed or removed. Volatile values (PIDs, timings) appear only with --verbose, so the
  * same run gives the same JSON.
  */
+import { switches } from '../plan/interleavings.js';
 import type { StepRecord } from '../engine/result.js';
 import type { Report, VariantReport } from './model.js';
 import { reportOk } from './model.js';
@@ -70,9 +71,16 @@ function exploredJson(v: VariantReport): unknown {
   return {
     total: ex.total <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(ex.total) : String(ex.total),
     runs: ex.runs,
+    // Partial-order reduction: interleavings not run because an equivalent one was.
+    skipped: { equivalent: Number(ex.equivalent ?? 0n), noReductionBecause: ex.noReduction ?? null },
+    interrupted: ex.interrupted ?? false,
     failing: ex.failing,
     byAnomaly: ex.byAnomaly,
-    shown: { rank: Number(ex.shown.rank), schedule: v.run.plan.schedule.map((r) => `${r.worker}.${r.step}`) },
+    shown: {
+      switches: switches(v.run.plan.schedule),
+      rank: Number(ex.shown.rank),
+      schedule: v.run.plan.schedule.map((r) => `${r.worker}.${r.step}`),
+    },
   };
 }
 

@@ -255,10 +255,20 @@ export class TextReporter {
   }
 }
 
-/** `all 70 interleavings run: deadlock in 36 (51%), no anomaly in 34`. */
+/**
+ * `all 70 interleavings run: deadlock in 36 (51%), no anomaly in 34`; with the reduction
+ * `70 interleavings, 28 run (42 skipped: each equivalent to one run): deadlock in …`.
+ */
 function exploredText(ex: Exploration): string {
+  const skipped = ex.equivalent ?? 0n;
+  const sampled = BigInt(ex.runs) + skipped < ex.total;
+  const stopped = ex.interrupted ? ', interrupted' : '';
   const of =
-    BigInt(ex.runs) === ex.total ? `all ${ex.total} interleavings run` : `${ex.runs} of ${ex.total} interleavings run (evenly spread)`;
+    skipped === 0n && !sampled
+      ? `all ${ex.total} interleavings run${stopped}`
+      : skipped === 0n
+        ? `${ex.runs} of ${ex.total} interleavings run (evenly spread${stopped})`
+        : `${ex.total} interleavings, ${ex.runs} run (${skipped} skipped: each equivalent to one run${sampled ? '; the rest not sampled' : ''}${stopped})`;
   const parts = Object.entries(ex.byAnomaly).map(([a, n]) => `${a} in ${n} (${Math.round((100 * n) / ex.runs)}%)`);
   const none = ex.runs - ex.failing;
   if (none > 0) parts.push(`no anomaly in ${none}`);

@@ -59,7 +59,11 @@ const verdict = (observed: Verdict['observed'], expected: Verdict['expected'], d
   checks: [],
   fault: null,
 });
-const runOf = (rank: number, v: Verdict): ExploredRun => ({ rank: BigInt(rank), run: { steps: [] } as unknown as VariantRun, verdict: v });
+const runOf = (rank: number, v: Verdict, workers = 'ab'): ExploredRun => ({
+  rank: BigInt(rank),
+  run: { steps: [], plan: { schedule: [...workers].map((worker) => ({ worker, step: 's' })) } } as unknown as VariantRun,
+  verdict: v,
+});
 
 test('a bug reproduces when some interleaving shows it; the first such run is shown; counts add up', () => {
   const { exploration, verdict: v } = aggregate(
@@ -84,6 +88,20 @@ test('a bug reproduces when one interleaving shows exactly it, even if another s
   assert.equal(v.met, true);
   assert.deepEqual(v.observed, ['deadlock', 'invariant']);
   assert.equal(exploration.shown.rank, 1n, 'the run that reproduced it is shown');
+});
+
+test('the failing run shown is the one that switches between workers least, then the first', () => {
+  const { exploration } = aggregate(
+    [
+      runOf(0, verdict([], ['deadlock'])),
+      runOf(1, verdict(['deadlock'], ['deadlock'], 1), 'abab'),
+      runOf(2, verdict(['deadlock'], ['deadlock'], 1), 'aabb'),
+      runOf(3, verdict(['deadlock'], ['deadlock'], 1), 'abba'),
+      runOf(4, verdict(['deadlock'], ['deadlock'], 1), 'bbaa'),
+    ],
+    5n,
+  );
+  assert.equal(exploration.shown.rank, 2n);
 });
 
 test('a fix holds only if no interleaving shows anything', () => {

@@ -90,6 +90,8 @@ class PostgresDialect implements Dialect {
       });
     });
     this.scratches.add(scratch);
+    // Without its fingerprint the scratch is simply not reset (a new one is made each run).
+    await scratch.markNew().catch(() => undefined);
     return scratch;
   }
 

@@ -11,6 +11,7 @@ import { settlesWithin } from '../../util/async.js';
 import { openClient, run } from './client.js';
 import { deadlockTimeoutFor, setsDeadlockTimeout } from './deadlock-timeout.js';
 import { nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
+import { fingerprint, resetDatabase } from './reset.js';
 
 /** Bound on waiting for the ReadyForQuery that follows an error (it comes with it, in practice). */
 const READY_WAIT_MS = 2000;
@@ -38,6 +39,8 @@ export class PostgresScratch implements Scratch {
   private dropped = false;
   /** Statements running on the monitor (setup, checks, teardown). */
   private adminBusy = 0;
+  /** The database as created (reset.ts), taken by {@link markNew}; without it no reset. */
+  private baseline: string | undefined;
 
   constructor(
     readonly name: string,
@@ -156,6 +159,24 @@ export class PostgresScratch implements Scratch {
     } catch {
       // In an aborted transaction every statement but ROLLBACK fails; the step itself will say so.
       conn.deadlockTimeoutMs = undefined;
+    }
+  }
+
+  /** Take the fingerprint a reset must come back to: call while the database is new. */
+  async markNew(): Promise<void> {
+    this.baseline = await fingerprint(this.admin);
+  }
+
+  async reset(): Promise<boolean> {
+    // Only between runs: every worker session closed, nothing running on the admin connection.
+    if (this.dropped || this.baseline === undefined || this.sessions.size > 0 || this.adminBusy > 0) return false;
+    this.adminBusy++;
+    try {
+      return await resetDatabase(this.admin, this.baseline);
+    } catch {
+      return false;
+    } finally {
+      this.adminBusy--;
     }
   }
 
