@@ -13,8 +13,9 @@ import { scrubUrls } from '../util/redact.js';
 import { internalErrorText } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { OUTPUT_CLOSED, jsonFailure, processIo, type Io } from './io.js';
-import { matrixCommand, type MatrixFlags } from './matrix-command.js';
-import { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS, runCommand, type RunFlags } from './run-command.js';
+import type { MatrixFlags } from './matrix-command.js';
+import type { RunFlags } from './run-command.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS } from './defaults.js';
 
 export { EXIT, internalErrorText };
 
@@ -90,6 +91,8 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
     .action(async (targets: string[], flags: RunFlags) => {
+      // Loaded when needed: `check`, `list` and `show` never load the engine, reporters or drivers.
+      const { runCommand } = await import('./run-command.js');
       code = await runCommand(targets, flags, io);
     });
 
@@ -107,6 +110,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .option('--step-timeout <ms>', 'a step still running after this long, not waiting on a lock, is a hang (default 5000)', positiveInt)
     .option('--no-color', 'plain text even on a terminal')
     .action(async (targets: string[], flags: MatrixFlags) => {
+      const { matrixCommand } = await import('./matrix-command.js');
       code = await matrixCommand(targets, flags, io);
     });
 

@@ -10,6 +10,7 @@ import { connectDatabase } from '../dialect/connect.js';
 import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl } from '../errors.js';
 import type { IsolationLevel } from '../vocabulary.js';
+import { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS } from './defaults.js';
 import { LanePool, RunAborted, SetupFailed } from '../engine/run.js';
 import { DEFAULT_INTERLEAVING_LANES, runInterleavings, runScheduled, runStress, type VariantReport } from '../modes/run-modes.js';
 import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
@@ -53,9 +54,7 @@ export interface RunFlags {
   color?: boolean;
 }
 
-export const DEFAULT_INTERLEAVINGS = 200;
-/** Stress runs at once: enough to keep a 2-core machine's database busy, few enough for its connections. */
-export const DEFAULT_CONCURRENCY = 4;
+export { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS };
 
 export async function runCommand(targets: string[], flags: RunFlags, io: Io): Promise<ExitCode> {
   const out = new Outcome(io, !!flags.json);
