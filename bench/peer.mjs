@@ -42,11 +42,13 @@ const MAX_RUNS = 50;
 
 const USAGE = `usage: node bench/peer.mjs [options]
   --runs <n>                    runs of each comparison, median reported (default 7, at most ${MAX_RUNS})
-  --only <ids>                  comma-separated subset of: ${WORKS.map((w) => w.id).join(', ')}
+  --only <ids>                  comma-separated subset of: ${WORKS.map((w) => w.id).join(', ')}, stress
   --db <url>                    PostgreSQL 15 (default BENCH_PG_URL or postgres://postgres@127.0.0.1:5432/postgres)
   --peer <path>                 isolationtester (default from pg_config --pkglibdir)
-  --peer-deadlock-timeouts <ms,ms>  deadlock_timeout of the spec's sessions, in worker order (default 100,300:
-                                what lockrepro sets for these schedules: 100 ms, +200 ms per worker already waiting)
+  --peer-deadlock-timeouts <ms,ms>  deadlock_timeout of the spec's sessions, in worker order (default 2010,10:
+                                what lockrepro sets for these schedules: 10 ms for the statement that closes
+                                the cycle, +2000 ms per other worker not waiting when a statement is sent)
+  --stress-runs <n>             runs per variant of the --stress done-when check (default 200; 0 skips it)
   --peer-step-timeout <s>       PGISOLATIONTIMEOUT: how long the tester waits for a step before cancelling it
                                 (default 1, its smallest; the tester's own default is 300)
   --steps <n>                   UPDATE steps per per-step measurement (default 200)
@@ -73,7 +75,8 @@ function options() {
       only: { type: 'string' },
       db: { type: 'string' },
       peer: { type: 'string' },
-      'peer-deadlock-timeouts': { type: 'string', default: '100,300' },
+      'peer-deadlock-timeouts': { type: 'string', default: '2010,10' },
+      'stress-runs': { type: 'string', default: '200' },
       'peer-step-timeout': { type: 'string', default: '1' },
       steps: { type: 'string', default: '200' },
       json: { type: 'boolean', default: false },
@@ -87,8 +90,9 @@ function options() {
       throw new RangeError(`--${name} must be a whole number from ${min} to ${max}`);
     return Number(v);
   };
-  const only = values.only ? values.only.split(',').map((s) => s.trim()) : WORKS.map((w) => w.id);
-  for (const id of only) if (!WORKS.some((w) => w.id === id)) throw new RangeError(`--only: unknown comparison ${id}`);
+  const ids = [...WORKS.map((w) => w.id), 'stress'];
+  const only = values.only ? values.only.split(',').map((s) => s.trim()) : ids;
+  for (const id of only) if (!ids.includes(id)) throw new RangeError(`--only: unknown comparison ${id}`);
   const timeouts = values['peer-deadlock-timeouts'].split(',').map((s) => s.trim());
   if (timeouts.some((t) => !/^\d+$/.test(t) || Number(t) < 1))
     throw new RangeError('--peer-deadlock-timeouts must be whole milliseconds, comma-separated');
@@ -101,6 +105,7 @@ function options() {
     url,
     peer: values.peer ?? null,
     deadlockTimeoutsMs: timeouts.map(Number),
+    stressRuns: whole('stress-runs', 0, 10_000),
     peerStepTimeoutS: whole('peer-step-timeout', 1, 300),
     steps: whole('steps', 10, 5000),
     json: values.json,
@@ -280,8 +285,9 @@ async function interleavings(ctx, work, spec) {
         PROCESS_LIMIT_MS.interleavings,
         `${work.id} run ${i + 1}`,
       );
-      const m = /all (\d+) interleavings run: ([^\n]*)/.exec(r.stdout);
-      return { ms: r.ms, note: m ? `${m[1]} interleavings: ${m[2]}` : 'interleavings run: not found in the output' };
+      // `all 70 interleavings run: …`, or with the reduction `70 interleavings, 20 run (50 skipped: …): …`.
+      const m = /(?:all )?(\d+ interleavings(?: run|, \d+ run \([^)]*\))): ([^\n]*)/.exec(r.stdout);
+      return { ms: r.ms, note: m ? `${m[1]}: ${m[2]}` : 'interleavings run: not found in the output' };
     },
     async (i) => {
       const { ms, out } = await peer(ctx, spec, `${work.id} run ${i + 1}`, { all: true });
@@ -375,14 +381,41 @@ function fmt(ms) {
 
 /**
  * Whether the spec's deadlock_timeouts are what lockrepro says it sets: its header reads
- * "<base>ms (+<step>ms for each worker already waiting ...)", which for these two-worker
- * schedules means base for the first waiter and base + step for the second.
+ * "<base>ms + <stagger>ms per other worker not waiting ...", which for these two-worker schedules
+ * means base + stagger for the first waiter (sent while the other ran) and base for the closer.
  */
 function timeoutsMatch(setting, ms) {
-  const m = /^(\d+)ms \(\+(\d+)ms for each worker already waiting/.exec(setting ?? '');
+  const m = /^(\d+)ms \+ (\d+)ms per other worker not waiting/.exec(setting ?? '');
   if (!m) return null;
   const base = Number(m[1]);
-  return ms[0] === base && ms[1] === base + Number(m[2]);
+  return ms[0] === base + Number(m[2]) && ms[1] === base;
+}
+
+/**
+ * Issue #10's done-when for stress mode: `--stress n --json` on transfer-lost-update gives mode
+ * "stress", runs n and rates for every variant, and no fix shows an anomaly. No peer does this.
+ */
+async function stressDoneWhen(ctx) {
+  const n = ctx.stressRuns;
+  say(`transfer-lost-update --stress ${n} --json`);
+  const r = await lockrepro(
+    ['run', 'transfer-lost-update', '--stress', String(n), '--json', '--db', ctx.url],
+    PROCESS_LIMIT_MS.interleavings,
+    'stress',
+  );
+  const doc = JSON.parse(r.stdout);
+  const variants = doc.scenarios[0].variants.map((v) => ({
+    name: v.name,
+    mode: v.mode,
+    runs: v.runs,
+    rates: v.rates !== undefined,
+    anomalous: v.stress?.failing ?? null,
+    lostUpdates: v.rates?.lostUpdates ?? null,
+  }));
+  const fixes = variants.filter((v) => v.name !== 'bug');
+  const met =
+    variants.every((v) => v.mode === 'stress' && v.runs === n && v.rates) && fixes.every((v) => v.anomalous === 0) && variants.length > 1;
+  return { runs: n, ms: r.ms, exitCode: r.code, met, variants };
 }
 
 function verdict(ratio, work) {
@@ -441,6 +474,19 @@ function printReport(report) {
   }
   if (report.results.some((r) => r.id === 'step'))
     console.log('\nper step: in-process, median over the steps of one run; the medians of those per run are compared');
+  const st = report.stress;
+  if (st) {
+    console.log(
+      `\ntransfer-lost-update --stress ${st.runs} --json: ${fmt(st.ms)}, exit ${st.exitCode}; done-when ${st.met ? 'met' : 'NOT met'}`,
+    );
+    for (const v of st.variants) {
+      const lu = v.lostUpdates;
+      const rate = lu
+        ? `lost update in ${lu.runs} of ${v.runs} (${(100 * lu.rate).toFixed(1)}%, 95% CI ${(100 * lu.low).toFixed(1)}–${(100 * lu.high).toFixed(1)}%)`
+        : 'no rates';
+      console.log(`  ${v.name.padEnd(22)} mode ${v.mode}, ${rate}, runs with any anomaly: ${v.anomalous}`);
+    }
+  }
 }
 
 async function main() {
@@ -529,6 +575,7 @@ async function main() {
         verdict: verdict(ratio, work),
       });
     }
+    const stress = opts.stressRuns > 0 && opts.only.includes('stress') ? await stressDoneWhen(ctx) : null;
     const report = {
       bench: 'peer',
       ok: true, // every run measured did the work; whether the targets are met is allMet
@@ -545,7 +592,8 @@ async function main() {
       deadlockTimeoutsMatch: timeoutsMatch(ctx.lockreproSetting, opts.deadlockTimeoutsMs),
       machine: { cpus: os.cpus().length, loadBefore, loadAfter: os.loadavg().map((x) => x.toFixed(2)) },
       results,
-      allMet: results.every((r) => r.met),
+      stress,
+      allMet: results.every((r) => r.met) && (stress?.met ?? true),
     };
     if (opts.json) console.log(JSON.stringify(report, null, 2));
     else printReport(report);

@@ -59,6 +59,26 @@ describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
     assert.equal(r.code, bug!.met ? 0 : 1, r.stderr);
   });
 
+  // Issue #10's done-when, with a smaller n (the bench runs 200: npm run bench:peer): every
+  // variant of transfer-lost-update in stress mode, rates for each, and no fix showing the anomaly.
+  test('transfer-lost-update, every variant: mode stress, n runs, rates, and every fix clean', () => {
+    external.require();
+    const n = 30;
+    const r = lockrepro(['run', 'transfer-lost-update', '--stress', String(n), '--db', PG_URL, '--json']);
+    const doc = JSON.parse(r.stdout) as { scenarios: { variants: Variant[] }[] };
+    const variants = doc.scenarios[0]!.variants;
+    assert.ok(variants.length >= 6, variants.map((v) => v.name).join(', '));
+    for (const v of variants) {
+      assert.equal(v.mode, 'stress');
+      assert.equal(v.runs, n);
+      assert.deepEqual(Object.keys(v.rates).sort(), Object.keys(v.counts).sort());
+      if (v.name === 'bug') continue;
+      assert.equal(v.stress.failing, 0, `fix ${v.name} showed an anomaly`);
+      assert.equal(v.rates.lostUpdates!.runs, 0, v.name);
+    }
+    assert.equal(r.code, variants[0]!.met ? 0 : 1, r.stderr);
+  });
+
   test('--stress with --interleavings, or --concurrency alone, is bad usage', () => {
     for (const args of [
       ['--stress', '2', '--interleavings'],
