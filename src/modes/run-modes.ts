@@ -21,7 +21,7 @@ export type Mode = 'schedule' | 'interleavings' | 'stress';
 
 export interface VariantReport {
   readonly mode: Mode;
-  /** The run shown (with several runs: for a bug the first that reproduced it, else the first with an anomaly, else the first). */
+  /** The run shown (with several runs: for a bug one that reproduced it, else one with an anomaly, else the first; of those the one with the fewest switches between workers). */
   readonly run: VariantRun;
   readonly verdict: Verdict;
   /** With --interleavings or --stress: what all the runs showed. */

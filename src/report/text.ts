@@ -26,6 +26,13 @@ const SHOWN_TEXT: Record<Exploration['shownBecause'], string> = {
   first: 'none showed an anomaly; the first',
 };
 
+/** Of several interleavings the simplest is shown (detect/aggregate.ts). */
+const SHOWN_INTERLEAVING: Record<Exploration['shownBecause'], string> = {
+  reproduced: 'of those that reproduced it, the one with the fewest switches between workers',
+  anomaly: 'of those that showed an anomaly, the one with the fewest switches between workers',
+  first: 'none showed an anomaly; the first',
+};
+
 const UNDO_TEXT: Record<DbError['rolledBack'], string> = {
   transaction: 'transaction rolled back',
   statement: 'only the statement rolled back (an open transaction stays open)',
@@ -84,7 +91,7 @@ export class TextReporter {
     if (ex && v.mode === 'stress') {
       out.push(c.dim(`   run ${ex.shown.rank + 1n} of ${ex.runs} with the workers released together (${SHOWN_TEXT[ex.shownBecause]}):`));
     } else if (ex) {
-      out.push(c.dim(`   interleaving ${ex.shown.rank + 1n} of ${ex.total} (${SHOWN_TEXT[ex.shownBecause]}):`));
+      out.push(c.dim(`   interleaving ${ex.shown.rank + 1n} of ${ex.total} (${SHOWN_INTERLEAVING[ex.shownBecause]}):`));
       out.push(...wrap(p.schedule.map((r) => `${r.worker}.${r.step}`).join(' '), 92).map((l) => c.dim(`     ${l}`)));
     }
 
