@@ -63,7 +63,7 @@ export class ScratchLane {
     const s = this.kept;
     this.kept = undefined;
     if (s) {
-      if (s.reset && (await s.reset())) {
+      if (s.reset && (await s.reset().catch(() => false))) {
         this.resets++;
         return s;
       }

@@ -52,6 +52,22 @@ function describe(e: unknown): string {
   return e instanceof Error ? e.message || e.name : String(e);
 }
 
+/**
+ * One statement at a time on a client shared by runs going on at once (the dialect's own
+ * connection: CREATE and DROP DATABASE for parallel lanes). node-postgres queues them too, but
+ * warns that it will stop doing so (pg 9); the queue here is the same order without the warning.
+ */
+export function oneAtATime(client: pg.Client): pg.Client {
+  let last: Promise<unknown> = Promise.resolve();
+  const query = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+  (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => {
+    const next = last.then(() => query(...args));
+    last = next.catch(() => undefined);
+    return next;
+  };
+  return client;
+}
+
 export async function trySet(client: pg.Client, sql: string): Promise<boolean> {
   try {
     await client.query(sql);

@@ -3,7 +3,7 @@
  * scratch databases (scratch.ts), and close.
  */
 import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
-import { openClient, quoteIdent, run, trySet } from './client.js';
+import { oneAtATime, openClient, quoteIdent, run, trySet } from './client.js';
 import { DEADLOCK_TIMEOUT_CLOSER_MS, DEADLOCK_TIMEOUT_STAGGER_MS } from './deadlock-timeout.js';
 import { PostgresScratch } from './scratch.js';
 import { scratchName } from '../scratch-name.js';
@@ -16,7 +16,7 @@ export interface PostgresOptions {
 
 export async function connectPostgres(url: string, opts: PostgresOptions = {}): Promise<Dialect> {
   // The URL's password is already known to scrub(): connectDatabase registers it for every engine.
-  const admin = await openClient(url, 'lockrepro');
+  const admin = oneAtATime(await openClient(url, 'lockrepro'));
   try {
     const version = String((await admin.query('SHOW server_version')).rows[0].server_version).split(' ')[0]!;
     // An ordinary role may neither SET nor RESET deadlock_timeout (context superuser).
