@@ -6,7 +6,7 @@
 // permutation on a control connection; each session has an optional setup block and named steps;
 // the teardown block runs after every permutation and its result set is printed; without
 // permutation lines the tester runs every ordering of the sessions' steps.
-import { ISOLATION_SQL } from '../dist/engine/dialect.js';
+import { ISOLATION_SQL } from '../dist/vocabulary.js';
 import { planScenario } from '../dist/plan/plan.js';
 import { loadTargets } from '../dist/scenario/load.js';
 

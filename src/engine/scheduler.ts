@@ -109,8 +109,10 @@ export class Scheduler {
   }
 
   async open(): Promise<void> {
+    // Connections open at once (each is a few round trips); they are kept in worker order.
+    const sessions = await Promise.all(this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation)));
     for (const [order, w] of this.plan.workers.entries()) {
-      const session = await this.scratch.openSession(w.name, this.plan.isolation);
+      const session = sessions[order]!;
       this.workers.set(w.name, {
         name: w.name,
         order,

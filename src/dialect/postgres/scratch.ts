@@ -83,8 +83,12 @@ export class PostgresScratch implements Scratch {
       conn.ended = true;
       wake();
     });
-    await run(client, `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
-    conn.pid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
+    // One round trip for both (a multi-statement query answers with its last result).
+    const opened = await run(
+      client,
+      `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}; SELECT pg_backend_pid() AS pid`,
+    );
+    conn.pid = Number(opened.rows[0]!.pid);
     return {
       worker,
       backendId: conn.pid,
