@@ -80,7 +80,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .option('--stress <n>', 'run each variant n times with its workers truly concurrent (no schedule): how often it happens', stressRuns)
     .option(
       '--concurrency <c>',
-      `with --stress or --interleavings: runs at once, each in its own scratch database (default ${DEFAULT_CONCURRENCY} with --stress; with --interleavings twice the CPU cores, at most 4)`,
+      `with --stress or --interleavings: runs at once, each in its own scratch database (default ${DEFAULT_CONCURRENCY} with --stress; with --interleavings one per 25 interleavings, at most twice the CPU cores or 4)`,
       concurrencyLimit,
     )
     .option(

@@ -204,6 +204,7 @@ function runOne(plan: VariantPlan, dialect: Dialect, flags: RunFlags, io: Io, po
       opts,
       pool,
       progress(io, plan, 'interleavings'),
+      flags.concurrency,
     );
   }
   if (flags.stress !== undefined) {
