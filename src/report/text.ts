@@ -269,13 +269,14 @@ export class TextReporter {
 function exploredText(ex: Exploration): string {
   const skipped = ex.equivalent ?? 0n;
   const sampled = BigInt(ex.runs) + skipped < ex.total;
-  const stopped = ex.interrupted ? ', interrupted' : '';
-  const of =
-    skipped === 0n && !sampled
-      ? `all ${ex.total} interleavings run${stopped}`
+  const equivalent = `${skipped} skipped: each equivalent to one run`;
+  const of = ex.interrupted
+    ? `${ex.total} interleavings, interrupted after ${ex.runs} run${skipped > 0n ? ` (${equivalent})` : ''}`
+    : skipped === 0n && !sampled
+      ? `all ${ex.total} interleavings run`
       : skipped === 0n
-        ? `${ex.runs} of ${ex.total} interleavings run (evenly spread${stopped})`
-        : `${ex.total} interleavings, ${ex.runs} run (${skipped} skipped: each equivalent to one run${sampled ? '; the rest not sampled' : ''}${stopped})`;
+        ? `${ex.runs} of ${ex.total} interleavings run (evenly spread)`
+        : `${ex.total} interleavings, ${ex.runs} run (${equivalent}${sampled ? '; the rest not sampled' : ''})`;
   const parts = Object.entries(ex.byAnomaly).map(([a, n]) => `${a} in ${n} (${Math.round((100 * n) / ex.runs)}%)`);
   const none = ex.runs - ex.failing;
   if (none > 0) parts.push(`no anomaly in ${none}`);
