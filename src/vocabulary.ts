@@ -42,3 +42,11 @@ export const ENGINE_SQL: Record<
   mysql: { keys: ['mysql'], backslashEscapes: true, mysqlLexis: true },
   mariadb: { keys: ['mariadb', 'mysql'], backslashEscapes: true, mysqlLexis: true },
 };
+
+/**
+ * What a waiting step waits for (`steps[].lock.kind` of the JSON contract): a row, a key range
+ * (gap / next-key / insert intention), a table, a metadata lock, an advisory lock (pg_advisory_lock,
+ * GET_LOCK), the end of another transaction, or something else the engine locks.
+ */
+export const LOCK_KINDS = ['row', 'key-range', 'table', 'metadata', 'advisory', 'transaction', 'other'] as const;
+export type LockKind = (typeof LOCK_KINDS)[number];

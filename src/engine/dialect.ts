@@ -5,7 +5,7 @@
  * src/dialect/. Nothing outside those folders asks which engine it is talking to.
  */
 
-import type { EngineName, ErrorKind, IsolationLevel } from '../vocabulary.js';
+import type { EngineName, ErrorKind, IsolationLevel, LockKind } from '../vocabulary.js';
 
 /** A database error, classified by code (SQLSTATE or errno), never by message text. */
 export interface DbError {
@@ -41,9 +41,29 @@ export interface DbError {
  */
 export interface DeadlockReport {
   /** Who waited for whom, in the report's order; `lock` is what was waited for, as the server says it. */
-  waits: { waiter: number; holders: number[]; lock: string | null }[];
+  waits: { waiter: number; holders: number[]; lock: string | null; waitLock?: WaitLock | null }[];
   /** The server's own text. Backend ids in it are written `{{id}}`, so a reporter can name them. */
   text: string;
+}
+
+/**
+ * The lock a waiting backend waits for, in words that are the same every run: no backend, page,
+ * transaction or space ids (`steps[].lock` of the JSON contract).
+ */
+export interface WaitLock {
+  kind: LockKind;
+  /** The table it is on, without schema or database (those of the scratch database change every run). */
+  table: string | null;
+  /** What of it: the row's key (`id=2`), the lock mode, the advisory key; '' when unknown. */
+  detail: string;
+}
+
+/** One waiting backend, as the monitor saw it in one poll. */
+export interface LockWait {
+  /** The backends that block it; empty means "waiting on a lock, holder unknown". */
+  holders: number[];
+  /** What it waits for, read in the same poll; null when the engine could not tell. */
+  lock: WaitLock | null;
 }
 
 /** Thrown (rejected) by {@link Session.query} for any error the server reports. */
@@ -94,10 +114,11 @@ export interface Scratch {
   /**
    * Ask the database, on a separate monitor connection, which of these backends wait on a lock.
    * The answer maps each *waiting* backend id to the backend ids that block it (an empty list means
-   * "waiting on a lock, holder unknown"); backends not waiting are absent. Must reflect the state at
-   * the moment of the call: no cached views (see lab-notes on MariaDB's INNODB_* cache).
+   * "waiting on a lock, holder unknown") and the lock it waits for; backends not waiting are
+   * absent. Must reflect the state at the moment of the call: no cached views (see lab-notes on
+   * MariaDB's INNODB_* cache).
    */
-  lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>>;
+  lockWaits(backendIds: readonly number[]): Promise<Map<number, LockWait>>;
   /** Cancel the statement running on a backend (pg_cancel_backend / KILL QUERY). */
   cancel(backendId: number): Promise<void>;
   /** End a backend's connection (pg_terminate_backend / KILL). */

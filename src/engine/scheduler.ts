@@ -9,7 +9,7 @@
  * step's completion or the database's answer, bounded by the step timeout.
  */
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import type { Scratch, Session } from './dialect.js';
+import type { LockWait, Scratch, Session } from './dialect.js';
 import type { PlannedStep, VariantPlan } from '../plan/plan.js';
 import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
 import { onError, type Outcome } from './policy.js';
@@ -217,8 +217,8 @@ export class Scheduler {
         if (open.filter((w) => w.inflight!.outcome).length > decided) continue;
         const running: WorkerState[] = [];
         for (const w of undecided) {
-          const blockers = waits.get(w.session.backendId);
-          if (blockers) this.markWaiting(w, blockers);
+          const wait = waits.get(w.session.backendId);
+          if (wait) this.markWaiting(w, wait);
           else running.push(w);
         }
         if (running.length > 0) {
@@ -251,14 +251,17 @@ export class Scheduler {
     }
   }
 
-  private markWaiting(w: WorkerState, blockerIds: number[]): void {
+  private markWaiting(w: WorkerState, wait: LockWait): void {
     const f = w.inflight!;
-    const names = this.blockerNames(blockerIds);
+    const rec = this.records[f.record]!;
+    // The lock from the poll that first named one: read in the same poll as the wait itself, so
+    // the record never pairs a wait with a lock of another moment.
+    rec.lock ??= wait.lock;
+    const names = this.blockerNames(wait.holders);
     const key = names.join(',');
     if (f.waiting && f.blockers === key) return;
     f.waiting = true;
     f.blockers = key;
-    const rec = this.records[f.record]!;
     rec.waitSeenMs ??= this.now();
     rec.blocked = true;
     for (const n of names) if (!rec.blockedBy.includes(n)) rec.blockedBy.push(n);
@@ -266,12 +269,12 @@ export class Scheduler {
   }
 
   /** In-flight workers on a cycle of lock waits among workers (empty when there is none). */
-  private waitCycle(inflight: WorkerState[], waits: Map<number, number[]>): WorkerState[] {
+  private waitCycle(inflight: WorkerState[], waits: Map<number, LockWait>): WorkerState[] {
     const edges = new Map<string, string[]>();
     for (const w of inflight) {
       edges.set(
         w.name,
-        (waits.get(w.session.backendId) ?? []).flatMap((id) => this.byBackend.get(id) ?? []),
+        (waits.get(w.session.backendId)?.holders ?? []).flatMap((id) => this.byBackend.get(id) ?? []),
       );
     }
     return findCycle(edges).flatMap((name) => this.workers.get(name) ?? []);
@@ -329,7 +332,9 @@ export class Scheduler {
       // A deadlock victim waited for a lock, even when the database broke the cycle before the
       // monitor saw the wait: said the same way every run, with the holders from the database's
       // own report (none known without one).
-      const ids = outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
+      const mine = outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId);
+      const ids = mine?.holders ?? [];
+      rec.lock ??= mine?.waitLock ?? null;
       rec.blocked = true;
       rec.blockedBy = this.blockerNames(ids);
       this.events.push({ type: 'wait', step: f.record, blockedBy: rec.blockedBy });

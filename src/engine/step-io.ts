@@ -82,6 +82,7 @@ export function newRecord(
     status,
     blocked: false,
     blockedBy: [],
+    lock: null,
     rows: [],
     rowCount: null,
     truncated: false,

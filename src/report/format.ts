@@ -1,4 +1,6 @@
 /** Small text helpers shared by the reports (text.ts, show.ts). */
+import type { WaitLock } from '../engine/dialect.js';
+import type { LockKind } from '../vocabulary.js';
 
 /** How reports name an expectation or an outcome: `clean`, or the anomalies joined by ` + `. */
 export function expectText(anomalies: readonly string[]): string {
@@ -31,3 +33,22 @@ export function wrap(text: string, width: number, first = '', rest = first): str
   lines.push(line);
   return lines;
 }
+
+/**
+ * A lock in a few words, the same every run: `row account (id=2)`, `table user_profile
+ * (ExclusiveLock)`, `key range account (gap before id=5)`, `advisory lock (key 42)`.
+ */
+export function lockText(lock: WaitLock): string {
+  if (lock.kind === 'transaction') return `the end of a transaction${lock.table ? ` on ${lock.table}` : ''}`;
+  const head = [LOCK_WORDS[lock.kind], lock.table].filter(Boolean).join(' ');
+  return lock.detail ? `${head} (${lock.detail})` : head;
+}
+
+const LOCK_WORDS: Record<Exclude<LockKind, 'transaction'>, string> = {
+  row: 'row',
+  'key-range': 'key range',
+  table: 'table',
+  metadata: 'metadata lock',
+  advisory: 'advisory lock',
+  other: 'lock',
+};

@@ -101,6 +101,8 @@ function stepJson(s: StepRecord, verbose: boolean): unknown {
     status: s.status,
     blocked: s.blocked,
     blockedBy: s.blockedBy,
+    // The contract's `lock`, for a step that waited (null when the database did not tell).
+    ...(s.blocked ? { lock: s.lock } : {}),
     // null: the statement returns no result set; []: an empty one.
     rows: s.resultSet ? s.rows : null,
     rowCount: s.rowCount,

@@ -11,7 +11,7 @@ import type { Scenario } from '../scenario/model.js';
 import type { Report, ScenarioError, VariantReport } from './model.js';
 import type { Exploration } from '../detect/aggregate.js';
 import { reportOk } from './model.js';
-import { expectText, oneLine, wrap } from './format.js';
+import { expectText, lockText, oneLine, wrap } from './format.js';
 import { normalise } from '../detect/compare.js';
 import { wilson } from '../detect/rates.js';
 
@@ -112,7 +112,8 @@ export class TextReporter {
         case 'wait': {
           const s = run.steps[e.step]!;
           const whom = e.blockedBy.length > 0 ? `for ${listText(e.blockedBy)}` : 'on a lock (holder unknown)';
-          out.push(c.yellow(`   ${pad}  ⏳ ${s.worker} waits ${whom}`));
+          const what = s.lock ? ` · ${lockText(s.lock)}` : '';
+          out.push(c.yellow(`   ${pad}  ⏳ ${s.worker} waits ${whom}${what}`));
           break;
         }
         case 'finish': {

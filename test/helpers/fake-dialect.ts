@@ -18,6 +18,7 @@ import {
   QueryError,
   type DatabaseInfo,
   type DeadlockReport,
+  type LockWait,
   type Dialect,
   type QueryResult,
   type Scratch,
@@ -114,7 +115,7 @@ class FakeScratch implements Scratch {
       return Promise.resolve();
     }
     // Would this wait close a cycle? Follow holder → what it waits for → its holder ...
-    const waits: DeadlockReport['waits'] = [{ waiter: id, holders: [holder], lock }];
+    const waits: DeadlockReport['waits'] = [{ waiter: id, holders: [holder], lock, waitLock: { kind: 'other', table: null, detail: lock } }];
     for (let h: number | undefined = holder; h !== undefined; ) {
       if (h === id) {
         const report = { waits, text: waits.map((w) => `{{${w.waiter}}} waits for ${w.lock} held by {{${w.holders[0]}}}`).join('\n') };
@@ -155,12 +156,12 @@ class FakeScratch implements Scratch {
     }
   }
 
-  async lockWaits(ids: readonly number[]): Promise<Map<number, number[]>> {
-    const out = new Map<number, number[]>();
+  async lockWaits(ids: readonly number[]): Promise<Map<number, LockWait>> {
+    const out = new Map<number, LockWait>();
     queueMicrotask(() => this.detectDeadlock());
     for (const id of ids) {
       const w = this.waiting.get(id);
-      if (w) out.set(id, [this.holders.get(w.lock)!]);
+      if (w) out.set(id, { holders: [this.holders.get(w.lock)!], lock: { kind: 'other', table: null, detail: w.lock } });
     }
     return out;
   }

@@ -5,6 +5,7 @@
 import {
   QueryError,
   type DeadlockReport as EngineDeadlockReport,
+  type LockWait,
   type QueryResult,
   type Scratch,
   type Session,
@@ -129,7 +130,7 @@ export class MysqlScratch implements Scratch {
     await s.closeWith((id) => this.kill('CONNECTION', id));
   }
 
-  lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
+  lockWaits(backendIds: readonly number[]): Promise<Map<number, LockWait>> {
     if (this.dropped) return Promise.resolve(new Map());
     return this.source.waits(backendIds);
   }
@@ -158,11 +159,15 @@ export class MysqlScratch implements Scratch {
     if (!report || report.victimThreadId !== victim) return undefined;
     const lockText = (l: DeadlockLock | null) =>
       l ? `${l.mode} lock (${l.detail}) on ${l.index ? `index ${l.index} of ` : ''}table ${l.table}` : 'a lock';
-    const waits = report.cycle.map((m) => ({
-      waiter: m.threadId,
-      holders: m.waitsForThreadId === undefined ? [] : [m.waitsForThreadId],
-      lock: m.lock ? lockText(m.lock) : null,
-    }));
+    const waits = [];
+    for (const m of report.cycle) {
+      waits.push({
+        waiter: m.threadId,
+        holders: m.waitsForThreadId === undefined ? [] : [m.waitsForThreadId],
+        lock: m.lock ? lockText(m.lock) : null,
+        waitLock: m.waited ? await this.source.describe(m.waited) : null,
+      });
+    }
     const text = report.cycle
       .map(
         (m) =>

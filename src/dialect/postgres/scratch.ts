@@ -4,13 +4,14 @@
  */
 import type pg from 'pg';
 import type { EventEmitter } from 'node:events';
-import type { DbError, DeadlockReport, QueryResult, Scratch, Session } from '../../engine/dialect.js';
+import type { DbError, DeadlockReport, LockWait, QueryResult, Scratch, Session } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
 import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
 import { settlesWithin } from '../../util/async.js';
 import { openClient, run } from './client.js';
 import { deadlockTimeoutFor, setsDeadlockTimeout } from './deadlock-timeout.js';
 import { nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
+import { PgLockWaits } from './lock-waits.js';
 
 /** Bound on waiting for the ReadyForQuery that follows an error (it comes with it, in practice). */
 const READY_WAIT_MS = 2000;
@@ -38,6 +39,7 @@ export class PostgresScratch implements Scratch {
   private dropped = false;
   /** Statements running on the monitor (setup, checks, teardown). */
   private adminBusy = 0;
+  private readonly monitor: PgLockWaits;
 
   constructor(
     readonly name: string,
@@ -48,7 +50,9 @@ export class PostgresScratch implements Scratch {
     private readonly control: pg.Client,
     private readonly lowerDeadlockTimeout: boolean,
     private readonly onDrop: () => Promise<void>,
-  ) {}
+  ) {
+    this.monitor = new PgLockWaits(admin);
+  }
 
   async exec(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
     this.adminBusy++;
@@ -159,20 +163,9 @@ export class PostgresScratch implements Scratch {
     }
   }
 
-  async lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
-    // pg_blocking_pids is computed from the lock manager at call time (no caching, ~0.15 ms).
-    const res = await run(
-      this.admin,
-      // One row per (waiter, blocker); values are text here (see `types`), so no array to parse.
-      'SELECT pid, b AS blocker FROM unnest($1::int[]) AS pid, LATERAL unnest(pg_blocking_pids(pid)) AS b',
-      [backendIds],
-    );
-    const waits = new Map<number, number[]>();
-    for (const r of res.rows) {
-      const pid = Number(r.pid);
-      waits.set(pid, [...(waits.get(pid) ?? []), Number(r.blocker)]);
-    }
-    return waits;
+  lockWaits(backendIds: readonly number[]): Promise<Map<number, LockWait>> {
+    // pg_blocking_pids and pg_locks are read from the lock manager at call time (no caching).
+    return this.monitor.waits(backendIds);
   }
 
   async cancel(backendId: number): Promise<void> {
