@@ -41,10 +41,11 @@ export function timelineRows(run: VariantRun): Row[] {
         }
         break;
       }
-      case 'wait':
+      case 'wait': {
         const lock = run.steps[e.step]!.lock;
         rows.push({ kind: 'wait', step: e.step, blockedBy: e.blockedBy, lock: lock ? lockText(lock) : '' });
         break;
+      }
       case 'finish':
         rows.push({ kind: 'step', step: e.step, phase: 'finish' }, ...cycleRows(run, e.step));
         break;
@@ -235,7 +236,10 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
         `<text x="${anchorX}" y="${cy - 10}" text-anchor="${anchor}" font-size="${NAME_PX}" font-weight="700" fill="#92400e" class="halo">${esc(label)}</text>`,
       );
       // What it waits for, under the arrow.
-      if (lock) out.push(`<text x="${anchorX}" y="${cy + 20}" text-anchor="${anchor}" font-size="${NAME_PX - 4}" fill="#92400e" class="halo lock">${esc(lock)}</text>`);
+      if (lock)
+        out.push(
+          `<text x="${anchorX}" y="${cy + 20}" text-anchor="${anchor}" font-size="${NAME_PX - 4}" fill="#92400e" class="halo lock">${esc(lock)}</text>`,
+        );
       out.push('</g>');
     } else if (r.kind === 'note') {
       out.push(

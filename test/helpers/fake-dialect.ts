@@ -115,7 +115,9 @@ class FakeScratch implements Scratch {
       return Promise.resolve();
     }
     // Would this wait close a cycle? Follow holder → what it waits for → its holder ...
-    const waits: DeadlockReport['waits'] = [{ waiter: id, holders: [holder], lock, waitLock: { kind: 'other', table: null, detail: lock } }];
+    const waits: DeadlockReport['waits'] = [
+      { waiter: id, holders: [holder], lock, waitLock: { kind: 'other', table: null, detail: lock } },
+    ];
     for (let h: number | undefined = holder; h !== undefined; ) {
       if (h === id) {
         const report = { waits, text: waits.map((w) => `{{${w.waiter}}} waits for ${w.lock} held by {{${w.holders[0]}}}`).join('\n') };

@@ -143,7 +143,7 @@ test('Mermaid: a sequenceDiagram per variant, workers and the database as partic
   const bug = diagrams[0]!;
   assert.match(bug, /^sequenceDiagram\n {2}participant w0 as alice\n {2}participant w1 as bob\n {2}participant db as postgres\n/);
   assert.match(bug, / {2}w0->>db: x: LOCK x\n {2}db-->>w0: /);
-  assert.match(bug, / {2}Note over w0,w1: alice waits for bob\n/);
+  assert.match(bug, / {2}Note over w0,w1: alice waits for bob · lock \(y\)\n/, 'the wait, and the lock it is on');
   assert.match(bug, / {2}db--xw1: after waiting: ✗ deadlock \(FAKE-DL\)\n {2}Note over w1,w0: ☠ deadlock: bob → alice → bob, victim bob\n/);
   assert.match(bug, /Note over w1: commit: not run/);
   // Nothing in a message line that Mermaid would read as syntax.

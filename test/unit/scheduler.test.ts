@@ -52,6 +52,7 @@ test('AB/BA: the closing step is the victim, the waiter completes after it, the 
   const ay = run.steps.find((s) => s.worker === 'a' && s.step === 'y')!;
   assert.equal(ay.blocked, true);
   assert.deepEqual(ay.blockedBy, ['b']);
+  assert.deepEqual(ay.lock, { kind: 'other', table: null, detail: 'y' }, 'the lock the monitor named with the wait');
   const bx = run.steps.find((s) => s.worker === 'b' && s.step === 'x')!;
   assert.equal(bx.error?.kind, 'deadlock');
   // The victim's error is recorded before the waiter it released.
@@ -271,6 +272,7 @@ test('a deadlock victim broken before the monitor saw it wait is still shown wai
   const bx = run.steps.find((s) => s.worker === 'b' && s.step === 'x')!;
   assert.equal(bx.blocked, true);
   assert.deepEqual(bx.blockedBy, ['a']);
+  assert.deepEqual(bx.lock, { kind: 'other', table: null, detail: 'x' }, "the lock from the database's deadlock report");
   const i = run.steps.indexOf(bx);
   const mine = run.events.filter((e) => 'step' in e && e.step === i).map((e) => e.type);
   assert.deepEqual(mine, ['start', 'wait', 'finish']);

@@ -83,7 +83,8 @@ export function innodbWaitLock(lock: WaitedLock, columns: readonly KeyColumn[] |
   const where = supremum ? 'after the last key' : key ? key : '';
   let detail: string;
   if (kind === 'row') detail = recordOnly ? where : [where, 'and the gap before it'].filter(Boolean).join(', ');
-  else if (/insert intention/.test(lock.mode)) detail = supremum ? 'insert after the last key' : key ? `insert before ${key}` : 'insert into a gap';
+  else if (/insert intention/.test(lock.mode))
+    detail = supremum ? 'insert after the last key' : key ? `insert before ${key}` : 'insert into a gap';
   else if (supremum) detail = where;
   else detail = key ? `gap before ${key}` : 'a gap';
   return { kind, table, detail: `${detail}${onIndex}`.trim() };
@@ -95,7 +96,9 @@ export function innodbWaitLock(lock: WaitedLock, columns: readonly KeyColumn[] |
  */
 export function processListWaitLock(state: string, userLockNames: readonly string[] | null): WaitLock {
   if (userLockNames !== null) return { kind: 'advisory', table: null, detail: userLockNames.join(', ') };
-  if (/metadata/i.test(state)) return { kind: 'metadata', table: null, detail: state.toLowerCase() };
-  if (/table/i.test(state)) return { kind: 'table', table: null, detail: state.toLowerCase() };
-  return { kind: 'other', table: null, detail: state.toLowerCase() };
+  // `Waiting for table metadata lock` → metadata lock (table); `Waiting for table level lock` → table.
+  const what = state.replace(/^waiting for /i, '').toLowerCase();
+  if (/metadata/.test(what)) return { kind: 'metadata', table: null, detail: what.replace(/ ?metadata lock$/, '') };
+  if (/table/.test(what)) return { kind: 'table', table: null, detail: what };
+  return { kind: 'other', table: null, detail: what };
 }

@@ -122,7 +122,10 @@ export class PgLockWaits {
     try {
       // The read takes an AccessShareLock on the table: bounded, so that a queued ALTER TABLE
       // cannot hold the monitor (SET LOCAL lasts for this implicit transaction only).
-      const got = await run(this.admin, `SET LOCAL lock_timeout = 100; SELECT ${list} FROM ${r.rel} WHERE ctid = '(${page},${tuple})'::tid`);
+      const got = await run(
+        this.admin,
+        `SET LOCAL lock_timeout = 100; SELECT ${list} FROM ${r.rel} WHERE ctid = '(${page},${tuple})'::tid`,
+      );
       const row = got.rows[0];
       return row ? columns.map((c, i) => `${c}=${text(row[`k${i}`])}`).join(', ') : null;
     } catch {
