@@ -24,6 +24,8 @@ export interface DbError {
   rolledBack: 'transaction' | 'statement' | 'aborted' | 'none';
   /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */
   detail?: string;
+  /** Where the server was when it failed (PostgreSQL's `where`), kept for a deadlock: the lock waited for. */
+  context?: string;
   /**
    * The statement itself is wrong (a syntax error, an undefined table, column or function): the
    * scenario's fault, never a race's. Exit 2, like invalid setup SQL.

@@ -328,13 +328,15 @@ export class Scheduler {
     rec.endedMs = this.now();
     // A statement that completed in spite of the cancel was slow, not hung: it is recorded as is.
     if (f.hang && !outcome.ok) this.events.push({ type: 'hang', step: f.record, reason: f.hang, afterMs: this.stepTimeout });
+    const victimOf = !outcome.ok && outcome.error.kind === 'deadlock' ? outcome.error.deadlock : undefined;
+    const mine = victimOf?.waits.find((x) => x.waiter === w.session.backendId);
+    // The victim's lock as the database's report names it, when no poll named one.
+    rec.lock ??= mine?.waitLock ?? null;
     if (!outcome.ok && outcome.error.kind === 'deadlock' && !rec.blocked) {
       // A deadlock victim waited for a lock, even when the database broke the cycle before the
       // monitor saw the wait: said the same way every run, with the holders from the database's
       // own report (none known without one).
-      const mine = outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId);
       const ids = mine?.holders ?? [];
-      rec.lock ??= mine?.waitLock ?? null;
       rec.blocked = true;
       rec.blockedBy = this.blockerNames(ids);
       this.events.push({ type: 'wait', step: f.record, blockedBy: rec.blockedBy });

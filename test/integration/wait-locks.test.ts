@@ -4,6 +4,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { main } from '../../src/cli/main.js';
+import { connectDatabase } from '../../src/dialect/connect.js';
+import { QueryError } from '../../src/engine/dialect.js';
 import { redactUrl } from '../../src/util/redact.js';
 import { GOLDEN_TARGETS } from '../helpers/golden.js';
 import { gate, type Gate } from '../helpers/servers.js';
@@ -75,5 +77,72 @@ describe('other kinds of lock on PostgreSQL 15', { skip: pgGate.skip }, () => {
     const advisory = steps.filter((s) => s.blocked && s.lock?.kind === 'advisory');
     assert.ok(advisory.length > 0, JSON.stringify(steps.filter((s) => s.blocked).map((s) => s.lock)));
     for (const s of advisory) assert.match(s.lock!.detail, /^key \d+$/);
+  });
+});
+
+describe("a deadlock victim's lock from its error, on PostgreSQL 15 (the monitor may never see its wait)", { skip: pgGate.skip }, () => {
+  /** Two sessions, each holding what the other then asks for; the victim's report of its own wait. */
+  async function victimLock(setup: string[], first: [string, string], second: [string, string]) {
+    const dialect = await connectDatabase(pg.url);
+    const scratch = await dialect.createScratch('victim-lock');
+    try {
+      for (const sql of setup) await scratch.exec(sql);
+      const a = await scratch.openSession('a', 'read-committed');
+      const b = await scratch.openSession('b', 'read-committed');
+      await a.query('BEGIN');
+      await b.query('BEGIN');
+      await a.query(first[0]);
+      await b.query(second[0]);
+      const aWaits = a.query(first[1]).catch((e: unknown) => e);
+      // No sleeping: poll until a's wait shows, then close the cycle.
+      for (let i = 0; !(await scratch.lockWaits([a.backendId])).has(a.backendId); i++) assert.ok(i < 5000, 'a never waited');
+      const bOutcome = await b.query(second[1]).catch((e: unknown) => e);
+      const aOutcome = await aWaits;
+      const err = [aOutcome, bOutcome].find((e) => e instanceof QueryError) as QueryError;
+      assert.ok(err, 'one of them is the victim');
+      const victim = err === bOutcome ? b : a;
+      return err.db.deadlock?.waits.find((w) => w.waiter === victim.backendId)?.waitLock;
+    } finally {
+      await scratch.drop();
+      await dialect.close();
+    }
+  }
+
+  const ACCOUNTS = ['CREATE TABLE account (id int PRIMARY KEY, balance int NOT NULL)', 'INSERT INTO account VALUES (1, 100), (2, 100)'];
+
+  test('an UPDATE: the row and its key, as the monitor names it', async () => {
+    pgGate.require();
+    const lock = await victimLock(
+      ACCOUNTS,
+      ['UPDATE account SET balance = 0 WHERE id = 1', 'UPDATE account SET balance = 0 WHERE id = 2'],
+      ['UPDATE account SET balance = 0 WHERE id = 2', 'UPDATE account SET balance = 0 WHERE id = 1'],
+    );
+    assert.deepEqual(lock, { kind: 'row', table: 'account', detail: 'id=1' });
+  });
+
+  test('SELECT ... FOR UPDATE: the row', async () => {
+    pgGate.require();
+    const lock = await victimLock(
+      ACCOUNTS,
+      ['SELECT 1 FROM account WHERE id = 1 FOR UPDATE', 'SELECT 1 FROM account WHERE id = 2 FOR UPDATE'],
+      ['SELECT 1 FROM account WHERE id = 2 FOR UPDATE', 'SELECT 1 FROM account WHERE id = 1 FOR UPDATE'],
+    );
+    assert.deepEqual(lock, { kind: 'row', table: 'account', detail: 'id=1' });
+  });
+
+  test('LOCK TABLE and advisory locks', async () => {
+    pgGate.require();
+    const tables = await victimLock(
+      ['CREATE TABLE t1 (x int)', 'CREATE TABLE t2 (x int)'],
+      ['LOCK TABLE t1 IN EXCLUSIVE MODE', 'LOCK TABLE t2 IN EXCLUSIVE MODE'],
+      ['LOCK TABLE t2 IN EXCLUSIVE MODE', 'LOCK TABLE t1 IN EXCLUSIVE MODE'],
+    );
+    assert.deepEqual(tables, { kind: 'table', table: 't1', detail: 'ExclusiveLock' });
+    const advisory = await victimLock(
+      [],
+      ['SELECT pg_advisory_xact_lock(7)', 'SELECT pg_advisory_xact_lock(8)'],
+      ['SELECT pg_advisory_xact_lock(8)', 'SELECT pg_advisory_xact_lock(7)'],
+    );
+    assert.deepEqual(advisory, { kind: 'advisory', table: null, detail: 'key 7' });
   });
 });

@@ -87,6 +87,8 @@ function advisoryKey(r: Row): string {
  */
 export class PgLockWaits {
   private keys = new Map<string, string | null>();
+  /** Backends the last poll saw blocked with no ungranted lock of their own. */
+  private lockless = new Set<number>();
 
   constructor(private readonly admin: pg.Client) {}
 
@@ -94,7 +96,16 @@ export class PgLockWaits {
     const res = await run(this.admin, WAITS_SQL, [backendIds]);
     const waits = new Map<number, LockWait>();
     const keys = new Map<string, string | null>();
+    const lockless = new Set<number>();
     for (const r of res.rows) {
+      // pg_blocking_pids and pg_locks are two reads of the lock manager: a wait that began
+      // between them has blockers and no lock yet. It is left to the next poll, so that a wait is
+      // reported with its lock. Twice in a row is another thing (a parallel query's leader, whose
+      // workers do the waiting): reported then, lock unknown.
+      if (r.locktype === null && !lockless.has(Number(r.pid)) && !this.lockless.has(Number(r.pid))) {
+        lockless.add(Number(r.pid));
+        continue;
+      }
       const holders = String(r.blockers)
         .split(',')
         .map(Number)
@@ -108,7 +119,57 @@ export class PgLockWaits {
       waits.set(Number(r.pid), { holders, lock: describePgWait(r, key) });
     }
     this.keys = keys;
+    this.lockless = lockless;
     return waits;
+  }
+
+  /**
+   * The lock a deadlock victim waited for, from its error, in the words the monitor gives: the
+   * victim's wait may end before any poll sees it, and its transcript must read the same either
+   * way. The row comes from the error's context (`while updating tuple (0,1) in relation
+   * "account"`; its old version is still there, the holder has not committed), a table or
+   * advisory lock from the detail's line for the victim (`ExclusiveLock on relation auth_user`).
+   */
+  async victimLock(detailLock: string | null, context: string | undefined): Promise<WaitLock | null> {
+    const tuple = /while (?:updating|locking|deleting) tuple \((\d+),(\d+)\) in relation "((?:[^"]|"")+)"/.exec(context ?? '');
+    if (tuple) {
+      const r = await this.relation(tuple[3]!);
+      if (!r) return null;
+      const row = { ...r, page: tuple[1], tuple: tuple[2] };
+      return describePgWait(row, await this.readKey(row));
+    }
+    const index = /while (?:inserting index tuple|checking uniqueness of tuple) \(\d+,\d+\) in relation "((?:[^"]|"")+)"/.exec(
+      context ?? '',
+    );
+    const lock = detailLock ?? '';
+    if (/ on \{\{\d+\}\}'s transaction$/.test(lock)) {
+      const table = index ? ((await this.relation(index[1]!))?.table ?? null) : null;
+      return describePgWait({ locktype: 'transactionid', tables: JSON.stringify(table === null ? [] : [table]) }, null);
+    }
+    const relation = /^(\w+) on relation (.+)$/.exec(lock);
+    if (relation) return { kind: 'table', table: relation[2]!.replace(/^"(.*)"$/, '$1').replace(/""/g, '"'), detail: relation[1]! };
+    const advisory = /^\w+ on advisory lock \[\d+,(\d+),(\d+),(\d+)\]$/.exec(lock);
+    if (advisory) return describePgWait({ locktype: 'advisory', classid: advisory[1], objid: advisory[2], objsubid: advisory[3] }, null);
+    return null;
+  }
+
+  /** A relation named in an error's context: its name to query by, its primary key, and its table (an index's). */
+  private async relation(name: string): Promise<Row | null> {
+    try {
+      const res = await run(
+        this.admin,
+        `SELECT c.oid::regclass::text AS rel, c.relname, coalesce(t.relname, c.relname) AS table,
+                (SELECT array_to_json(array_agg(a.attname ORDER BY array_position(i.indkey::int2[], a.attnum)))::text
+                   FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
+                  WHERE i.indrelid = c.oid AND i.indisprimary) AS key_columns
+           FROM pg_class c LEFT JOIN pg_index x ON x.indexrelid = c.oid LEFT JOIN pg_class t ON t.oid = x.indrelid
+          WHERE c.oid = to_regclass(quote_ident($1))`,
+        [name.replace(/""/g, '"')],
+      );
+      return res.rows[0] ?? null;
+    } catch {
+      return null;
+    }
   }
 
   /** `id=2`: the primary key of the row version at the tuple's ctid, or null when it cannot be read. */

@@ -100,7 +100,7 @@ export class PostgresScratch implements Scratch {
           conn.deadlockTimeoutMs = undefined;
           if (e instanceof QueryError) {
             e.db.rolledBack = await this.undone(conn, before);
-            if (e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(e.db.detail);
+            if (e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(e.db.detail, e.db.context, conn.pid);
           }
           throw e;
         } finally {
@@ -133,8 +133,18 @@ export class PostgresScratch implements Scratch {
     return before.status === 'I' ? 'statement' : 'transaction';
   }
 
-  /** The cycle from a 40P01's detail, with relation names in place of this run's OIDs. */
-  private async deadlockReport(detail: string | undefined): Promise<DeadlockReport | undefined> {
+  /**
+   * The cycle from a 40P01's detail, with relation names in place of this run's OIDs, and the
+   * lock the victim (`pid`) waited for.
+   */
+  private async deadlockReport(detail: string | undefined, context: string | undefined, pid: number): Promise<DeadlockReport | undefined> {
+    const report = await this.namedReport(detail);
+    const mine = report?.waits.find((w) => w.waiter === pid);
+    if (mine) mine.waitLock = await this.monitor.victimLock(mine.lock, context);
+    return report;
+  }
+
+  private async namedReport(detail: string | undefined): Promise<DeadlockReport | undefined> {
     const report = parseDeadlockDetail(detail);
     const oids = report ? relationOids(report) : [];
     if (!report || oids.length === 0) return report;
