@@ -12,6 +12,8 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   /** Whether stdout is a terminal (colours on unless NO_COLOR). */
   isTTY: boolean;
+  /** The terminal's width, when stdout is one: text reports are wrapped to it. */
+  columns?: number;
   /** Whether stderr is a terminal (progress lines only there). */
   errIsTTY?: boolean;
   /** Ctrl-C / SIGTERM: aborts a run, which then cleans up and returns 130. */
@@ -24,6 +26,7 @@ export function processIo(signal?: AbortSignal): Io {
     err: (t) => process.stderr.write(t),
     env: process.env,
     isTTY: !!process.stdout.isTTY,
+    columns: process.stdout.isTTY ? process.stdout.columns : undefined,
     errIsTTY: !!process.stderr.isTTY,
     signal,
   };

@@ -42,6 +42,9 @@ const KIND_TEXT: Record<DbError['kind'], string> = {
   other: 'error',
 };
 
+/** Worker name colours, in the order workers are declared; none is the yellow of waits or the red of errors. */
+const WORKER_COLOURS = ['cyanBright', 'magentaBright', 'greenBright', 'blueBright', 'cyan', 'magenta'] as const;
+
 export class TextReporter {
   private readonly c: ChalkInstance;
 
@@ -90,7 +93,9 @@ export class TextReporter {
 
     const wWidth = Math.max(...p.workers.map((w) => w.name.length));
     const sWidth = Math.max(...run.steps.map((s) => s.step.length), 4);
-    const who = (s: StepRecord) => `${s.worker.padEnd(wWidth)}  ${s.step.padEnd(sWidth)}`;
+    // One colour per worker (only when colour is on), so a room can follow each lane.
+    const hue = new Map(p.workers.map((w, i) => [w.name, WORKER_COLOURS[i % WORKER_COLOURS.length]!]));
+    const who = (s: StepRecord) => `${c[hue.get(s.worker) ?? 'white'](s.worker.padEnd(wWidth))}  ${s.step.padEnd(sWidth)}`;
     const pad = ' '.repeat(wWidth + sWidth + 2);
     const ev = run.events;
     for (let i = 0; i < ev.length; i++) {
