@@ -18,6 +18,10 @@ export interface Io {
   errIsTTY?: boolean;
   /** Ctrl-C / SIGTERM: aborts a run, which then cleans up and returns 130. */
   signal?: AbortSignal;
+  /** Whether stdin is a terminal (`--pace` reads keys from it). */
+  inIsTTY?: boolean;
+  /** Read single key presses from the terminal until the returned function is called. */
+  keys?: (onKey: (key: string) => void) => () => void;
 }
 
 export function processIo(signal?: AbortSignal): Io {
@@ -29,6 +33,20 @@ export function processIo(signal?: AbortSignal): Io {
     columns: process.stdout.isTTY ? process.stdout.columns : undefined,
     errIsTTY: !!process.stderr.isTTY,
     signal,
+    inIsTTY: !!process.stdin.isTTY,
+    keys: (onKey) => {
+      // Raw mode: a key arrives when pressed, without waiting for a line (and Ctrl-C as \x03).
+      const stdin = process.stdin;
+      stdin.setRawMode(true);
+      stdin.setEncoding('utf8');
+      stdin.on('data', onKey);
+      stdin.resume();
+      return () => {
+        stdin.off('data', onKey);
+        stdin.setRawMode(false);
+        stdin.pause();
+      };
+    },
   };
 }
 

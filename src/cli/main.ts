@@ -93,6 +93,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     )
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
+    .option('--pace', 'in a terminal: wait for Enter before each step (q quits, dropping the scratch database)')
     .action(async (targets: string[], flags: RunFlags) => {
       code = await runCommand(targets, flags, io);
     });

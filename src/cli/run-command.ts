@@ -10,7 +10,7 @@ import { connectDatabase } from '../dialect/connect.js';
 import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl } from '../errors.js';
 import type { IsolationLevel } from '../vocabulary.js';
-import { RunAborted, SetupFailed } from '../engine/run.js';
+import { RunAborted, SetupFailed, type RunOptions } from '../engine/run.js';
 import { runInterleavings, runScheduled, runStress, type VariantReport } from '../modes/run-modes.js';
 import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
 import type { Problem } from '../scenario/parse.js';
@@ -35,6 +35,7 @@ import { redactUrl } from '../util/redact.js';
 import { classifyRunError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { OUTPUT_CLOSED, jsonFailure, type FailureKind, type Io } from './io.js';
+import { PACE_QUIT, Pacer, paceProblem } from './pace.js';
 
 export interface RunFlags {
   db?: string;
@@ -51,6 +52,7 @@ export interface RunFlags {
   stress?: number;
   concurrency?: number;
   color?: boolean;
+  pace?: boolean;
 }
 
 export const DEFAULT_INTERLEAVINGS = 200;
@@ -76,6 +78,8 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     return out.fail(EXIT.USAGE, 'usage', '--stress and --interleavings are two ways to run a variant: choose one');
   if (flags.concurrency !== undefined && flags.stress === undefined)
     return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress');
+  const paceRefused = flags.pace ? paceProblem(flags, io) : null;
+  if (paceRefused) return out.fail(EXIT.USAGE, 'usage', paceRefused);
   if (flags.db === '')
     return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
   const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
@@ -88,6 +92,9 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   }
+  // q quits a paced run as Ctrl-C does: through the same abort signal.
+  const pacer = flags.pace ? new Pacer(io) : null;
+  if (pacer) io = { ...io, signal: io.signal ? AbortSignal.any([io.signal, pacer.signal]) : pacer.signal };
   try {
     if (io.signal?.aborted) throw new RunAborted();
     const plan = planAll(loaded.scenarios, dialect, flags, io);
@@ -95,17 +102,19 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
       for (const p of plan.problems) io.err(`${formatProblem(p)}\n`);
       return out.json(EXIT.USAGE, 'invalid-scenario', plan.problems.map(formatProblem).join('; '), plan.problems);
     }
-    const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url);
+    const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url, pacer);
     return finish(report, flags, io, out);
   } catch (e) {
     if (e instanceof RunAborted) {
       // A reader that went away (`| head`) is told nothing: it is not listening.
       if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
+      if (io.signal?.reason === PACE_QUIT) return out.fail(EXIT.INTERRUPTED, 'interrupted', 'quit (q): scratch database dropped');
       return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
     }
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   } finally {
+    pacer?.close();
     await dialect.close().catch(() => undefined);
   }
 }
@@ -147,6 +156,7 @@ async function runAll(
   flags: RunFlags,
   io: Io,
   url: string | undefined,
+  pacer: Pacer | null = null,
 ): Promise<Report> {
   const text = textReporter(flags, io);
   const human = (s: string) => {
@@ -161,7 +171,18 @@ async function runAll(
     for (const plan of plans) {
       // Ctrl-C or a closed stdout between variants: no new scratch database.
       if (io.signal?.aborted) throw new RunAborted();
-      const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
+      const opts: RunOptions = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
+      // --pace: the steps are printed as they happen, each after Enter.
+      let printed = 0;
+      if (pacer) {
+        human(`${text.variantHead(plan).join('\n')}\n`);
+        opts.beforeStep = async (next, sofar) => {
+          const { lines, next: at } = text.eventLines({ plan, ...sofar }, printed);
+          printed = at;
+          if (lines.length > 0) human(`${lines.join('\n')}\n`);
+          await pacer.wait(`   ▶ next: ${next.worker} ${next.step} · Enter runs it, q quits `);
+        };
+      }
       let v: VariantReport;
       try {
         v = flags.interleavings
@@ -176,7 +197,8 @@ async function runAll(
         break;
       }
       sr.variants.push(v);
-      human(text.variant(v));
+      if (pacer) human(`${[...text.eventLines(v.run, printed).lines, ...text.variantTail(v)].join('\n')}\n`);
+      else human(text.variant(v));
       const fault = v.verdict.fault;
       if (fault) {
         sr.error = scenarioError(scenario, fault.line, fault.code, fault.message);

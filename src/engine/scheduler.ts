@@ -11,7 +11,7 @@
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
 import type { LockWait, Scratch, Session } from './dialect.js';
 import type { PlannedStep, VariantPlan } from '../plan/plan.js';
-import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
+import type { DeadlockRecord, Driven, RunEvent, StepRecord } from './result.js';
 import { onError, type Outcome } from './policy.js';
 import { deadlockRecord, execute, keepResult, lostError, newRecord, recoveryStep, saveValues } from './step-io.js';
 import { findCycle } from './wait-graph.js';
@@ -26,6 +26,18 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** How many rows of each result to keep (100). */
   keepRows?: number;
+  /**
+   * Awaited before each step is sent, with the step and what the run recorded so far (`--pace`:
+   * the CLI waits for Enter). The scheduler adds no timing of its own: it waits only for this.
+   */
+  beforeStep?: (next: NextStep, sofar: Driven) => Promise<void>;
+}
+
+/** The step about to be sent. */
+export interface NextStep {
+  readonly worker: string;
+  readonly step: string;
+  readonly sql: string;
 }
 
 export class RunAborted extends Error {
@@ -132,6 +144,11 @@ export class Scheduler {
         if (w.skipping && !entry.recovery) {
           this.events.push({ type: 'skip', step: this.record(entry, w, 'not-run') });
           continue;
+        }
+        if (this.opts.beforeStep) {
+          const next = { worker: w.name, step: entry.step.name, sql: entry.step.sql.source };
+          const sofar = { steps: this.records, events: this.events, deadlocks: this.deadlocks };
+          await abortable(this.opts.beforeStep(next, sofar), this.opts.signal, () => new RunAborted());
         }
         this.start(w, entry);
         await this.settle([w]);

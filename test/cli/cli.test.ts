@@ -111,7 +111,10 @@ describe('usage and invalid scenarios (exit 2)', () => {
     assert.match(l.stdout, /^ab-ba-deadlock\s+Two transactions/m);
     assert.match(l.stdout, /^transfer-lost-update\s+/m);
     // What each demonstrates and where it runs, on the line under its title.
-    assert.match(l.stdout, /^ab-ba-deadlock {2,}Two transactions.*\n {20,}shows deadlock · fix: one-order · runs on postgres, mysql, mariadb$/m);
+    assert.match(
+      l.stdout,
+      /^ab-ba-deadlock {2,}Two transactions.*\n {20,}shows deadlock · fix: one-order · runs on postgres, mysql, mariadb$/m,
+    );
     assert.match(l.stdout, /^transfer-lost-update .*\n +shows lost-update · fixes: for-update, .* · runs on postgres, mysql, mariadb$/m);
     const j = lockrepro(['list', '--json']);
     assert.equal(j.code, 0);
