@@ -4,8 +4,10 @@
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import pg from 'pg';
+import { builtinFiles } from '../../src/scenario/load.js';
 import { BIN, lockrepro, noStack, scratchFolder } from '../helpers/cli.js';
 import { PG_URL, gate, pgUnreachableReason } from '../helpers/servers.js';
 
@@ -46,39 +48,20 @@ describe('--pace in a terminal', { skip: g.skip }, () => {
     g.require();
     // A scenario name of its own, so its scratch database is told from anyone else's.
     const name = `pace-probe-${process.pid}`;
-    const file = scratchFolder()(
-      `${name}.yaml`,
-      `name: ${name}
-title: two updates of one row
-story: s
-setup:
-  - CREATE TABLE account (id int PRIMARY KEY, balance int NOT NULL)
-  - INSERT INTO account VALUES (1, 100)
-workers:
-  alice:
-    - { name: begin, sql: BEGIN }
-    - { name: write, sql: "UPDATE account SET balance = 1 WHERE id = 1" }
-    - { name: commit, sql: COMMIT }
-  bob:
-    - { name: begin, sql: BEGIN }
-    - { name: write, sql: "UPDATE account SET balance = 2 WHERE id = 1" }
-    - { name: commit, sql: COMMIT }
-schedule: [alice.begin, bob.begin, alice.write, bob.write, alice.commit, bob.commit]
-expect: clean
-`,
-    );
-    const command = `NO_COLOR=1 '${process.execPath}' '${BIN}' run '${file}' --db '${PG_URL}' --pace; echo "EXIT=$?"; sleep 600`;
+    const abba = readFileSync(builtinFiles().find((f) => f.endsWith('ab-ba-deadlock.yaml'))!, 'utf8');
+    const file = scratchFolder()(`${name}.yaml`, abba.replace('name: ab-ba-deadlock', `name: ${name}`));
+    const command = `NO_COLOR=1 '${process.execPath}' '${BIN}' run '${file}' --variant bug --db '${PG_URL}' --pace; echo "EXIT=$?"; sleep 600`;
     assert.equal(tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '50', command).status, 0);
 
     await until(/▶ next: alice begin · Enter runs it, q quits/);
     assert.doesNotMatch(pane(), /alice +begin +BEGIN/, 'nothing runs before Enter');
-    for (const next of ['bob begin', 'alice write', 'bob write']) {
+    for (const next of ['bob begin', 'alice first', 'bob first', 'alice second']) {
       tmux('send-keys', '-t', session, 'Enter');
       await until(new RegExp(`▶ next: ${next} ·`));
     }
     tmux('send-keys', '-t', session, 'Enter');
-    const waiting = await until(/⏳ bob waits for alice · row account \(id=1\)\n.*▶ next: alice commit/);
-    assert.match(waiting, /alice +write +UPDATE account SET balance = 1 WHERE id = 1 +→ 1 row changed/);
+    const waiting = await until(/⏳ alice waits for bob · row account \(id=2\)\n.*▶ next: bob second/);
+    assert.match(waiting, /bob +first +UPDATE account SET balance = balance - 10 WHERE id = 2 +→ 1 row changed/);
 
     const client = new pg.Client({ connectionString: PG_URL });
     await client.connect();

@@ -109,40 +109,27 @@ describe("a deadlock victim's lock from its error, on PostgreSQL 15 (the monitor
   }
 
   const ACCOUNTS = ['CREATE TABLE account (id int PRIMARY KEY, balance int NOT NULL)', 'INSERT INTO account VALUES (1, 100), (2, 100)'];
-
-  test('an UPDATE: the row and its key, as the monitor names it', async () => {
-    pgGate.require();
-    const lock = await victimLock(
+  const cases: [string, string[], (key: 1 | 2) => string, unknown][] = [
+    ['an UPDATE', ACCOUNTS, (k) => `UPDATE account SET balance = 0 WHERE id = ${k}`, { kind: 'row', table: 'account', detail: 'id=1' }],
+    [
+      'SELECT … FOR UPDATE',
       ACCOUNTS,
-      ['UPDATE account SET balance = 0 WHERE id = 1', 'UPDATE account SET balance = 0 WHERE id = 2'],
-      ['UPDATE account SET balance = 0 WHERE id = 2', 'UPDATE account SET balance = 0 WHERE id = 1'],
-    );
-    assert.deepEqual(lock, { kind: 'row', table: 'account', detail: 'id=1' });
-  });
-
-  test('SELECT ... FOR UPDATE: the row', async () => {
-    pgGate.require();
-    const lock = await victimLock(
-      ACCOUNTS,
-      ['SELECT 1 FROM account WHERE id = 1 FOR UPDATE', 'SELECT 1 FROM account WHERE id = 2 FOR UPDATE'],
-      ['SELECT 1 FROM account WHERE id = 2 FOR UPDATE', 'SELECT 1 FROM account WHERE id = 1 FOR UPDATE'],
-    );
-    assert.deepEqual(lock, { kind: 'row', table: 'account', detail: 'id=1' });
-  });
-
-  test('LOCK TABLE and advisory locks', async () => {
-    pgGate.require();
-    const tables = await victimLock(
+      (k) => `SELECT 1 FROM account WHERE id = ${k} FOR UPDATE`,
+      { kind: 'row', table: 'account', detail: 'id=1' },
+    ],
+    [
+      'LOCK TABLE',
       ['CREATE TABLE t1 (x int)', 'CREATE TABLE t2 (x int)'],
-      ['LOCK TABLE t1 IN EXCLUSIVE MODE', 'LOCK TABLE t2 IN EXCLUSIVE MODE'],
-      ['LOCK TABLE t2 IN EXCLUSIVE MODE', 'LOCK TABLE t1 IN EXCLUSIVE MODE'],
-    );
-    assert.deepEqual(tables, { kind: 'table', table: 't1', detail: 'ExclusiveLock' });
-    const advisory = await victimLock(
-      [],
-      ['SELECT pg_advisory_xact_lock(7)', 'SELECT pg_advisory_xact_lock(8)'],
-      ['SELECT pg_advisory_xact_lock(8)', 'SELECT pg_advisory_xact_lock(7)'],
-    );
-    assert.deepEqual(advisory, { kind: 'advisory', table: null, detail: 'key 7' });
-  });
+      (k) => `LOCK TABLE t${k} IN EXCLUSIVE MODE`,
+      { kind: 'table', table: 't1', detail: 'ExclusiveLock' },
+    ],
+    ['pg_advisory_xact_lock', [], (k) => `SELECT pg_advisory_xact_lock(${k})`, { kind: 'advisory', table: null, detail: 'key 1' }],
+  ];
+  for (const [what, setup, take, expected] of cases) {
+    test(`${what}: the words the monitor gives`, async () => {
+      pgGate.require();
+      // a takes 1 then 2, b takes 2 then 1: b closes the cycle and is the victim, waiting for 1.
+      assert.deepEqual(await victimLock(setup, [take(1), take(2)], [take(2), take(1)]), expected);
+    });
+  }
 });

@@ -70,6 +70,9 @@ test('PostgreSQL: table, advisory, transaction and other waits', () => {
   assert.equal(describePgWait(pgRow({}), null), null, 'no ungranted lock seen: unknown');
 });
 
+/** A lock on the account table. */
+const onAccount = (kind: string, detail: string) => ({ kind, table: 'account', detail });
+
 const id: KeyColumn = { name: 'id', type: 'int', unsigned: false };
 const record = (mode: string, fields: string[], index = 'PRIMARY', heap = 2) =>
   parseLock(
@@ -87,27 +90,14 @@ const row2 = [
 ];
 
 test('InnoDB: a record wait is a row of the table, its key decoded, no ids or page numbers', () => {
-  assert.deepEqual(innodbWaitLock(record('lock_mode X locks rec but not gap waiting', row2), [id]), {
-    kind: 'row',
-    table: 'account',
-    detail: 'id=2',
-  });
-  assert.deepEqual(innodbWaitLock(record('lock_mode X waiting', row2), [id]), {
-    kind: 'row',
-    table: 'account',
-    detail: 'id=2, and the gap before it',
-  });
-  assert.deepEqual(innodbWaitLock(record('lock_mode X locks rec but not gap waiting', row2), null), {
-    kind: 'row',
-    table: 'account',
-    detail: '',
-  });
+  assert.deepEqual(innodbWaitLock(record('lock_mode X locks rec but not gap waiting', row2), [id]), onAccount('row', 'id=2'));
+  assert.deepEqual(innodbWaitLock(record('lock_mode X waiting', row2), [id]), onAccount('row', 'id=2, and the gap before it'));
+  assert.deepEqual(innodbWaitLock(record('lock_mode X locks rec but not gap waiting', row2), null), onAccount('row', ''));
   const name = [' 0: len 19; hex 41707043616368652e77726974655f6c6f636b; asc AppCache.write_lock;;', ' 1: len 4; hex 80000002; asc     ;;'];
-  assert.deepEqual(innodbWaitLock(record('lock_mode X waiting', name, 'name'), [{ name: 'name', type: 'varchar', unsigned: false }]), {
-    kind: 'row',
-    table: 'account',
-    detail: 'name=AppCache.write_lock, and the gap before it in index name',
-  });
+  assert.deepEqual(
+    innodbWaitLock(record('lock_mode X waiting', name, 'name'), [{ name: 'name', type: 'varchar', unsigned: false }]),
+    onAccount('row', 'name=AppCache.write_lock, and the gap before it in index name'),
+  );
 });
 
 test('InnoDB: gap and insert-intention waits are key ranges', () => {
@@ -116,22 +106,19 @@ test('InnoDB: gap and insert-intention waits are key ranges', () => {
     ' 1: len 6; hex 000000004015; asc     @ ;;',
     ' 2: len 7; hex 8a0000014a0137; asc     J 7;;',
   ];
-  assert.deepEqual(innodbWaitLock(record('lock_mode X locks gap before rec insert intention waiting', ten), [id]), {
-    kind: 'key-range',
-    table: 'account',
-    detail: 'insert before id=10',
-  });
-  assert.deepEqual(innodbWaitLock(record('lock_mode X locks gap before rec waiting', ten), [id]), {
-    kind: 'key-range',
-    table: 'account',
-    detail: 'gap before id=10',
-  });
+  assert.deepEqual(
+    innodbWaitLock(record('lock_mode X locks gap before rec insert intention waiting', ten), [id]),
+    onAccount('key-range', 'insert before id=10'),
+  );
+  assert.deepEqual(
+    innodbWaitLock(record('lock_mode X locks gap before rec waiting', ten), [id]),
+    onAccount('key-range', 'gap before id=10'),
+  );
   const supremum = [' 0: len 8; hex 73757072656d756d; asc supremum;;'];
-  assert.deepEqual(innodbWaitLock(record('lock_mode X insert intention waiting', supremum, 'PRIMARY', 1), [id]), {
-    kind: 'key-range',
-    table: 'account',
-    detail: 'insert after the last key',
-  });
+  assert.deepEqual(
+    innodbWaitLock(record('lock_mode X insert intention waiting', supremum, 'PRIMARY', 1), [id]),
+    onAccount('key-range', 'insert after the last key'),
+  );
 });
 
 test('InnoDB: table locks, and waits the process list shows', () => {
