@@ -73,7 +73,8 @@ test('HTML: one self-contained page, every text escaped, bug and fixes labelled,
   assert.match(bug, /<g class="cycle" data-victim="bob">/);
   assert.match(bug, /<div class="deadlock" data-victim="bob">/);
   assert.match(bug, /<g class="step victim" data-worker="bob" data-step="x">/);
-  assert.match(bug, /data-worker="alice" data-blocked-by="bob"/);
+  assert.match(bug, /data-worker="alice" data-blocked-by="bob" data-lock="lock \(y\)"/);
+  assert.match(bug, /<text [^>]*class="halo lock">lock \(y\)<\/text>/, 'the lock named under the arrow');
   assert.match(bug, /class="wait-bar" data-step="alice.y"/);
   assert.match(bug, /<g class="step not-run" data-worker="bob" data-step="commit">/);
   assert.match(bug, /<li class="check pass" data-check="sum &lt; 3 &amp; &quot;ok&quot;"><span class="mark">✓<\/span>/);
