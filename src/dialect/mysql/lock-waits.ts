@@ -147,7 +147,8 @@ export class InnodbStatusLockWaits implements LockWaitSource {
     const id = `${schema}/${table}/${lock.index}`;
     let columns = this.indexes.get(id);
     if (!columns && schema !== null && lock.index !== 'GEN_CLUST_INDEX') {
-      columns = parseIndexColumns(await this.q(INDEX_COLUMNS_SQL, [schema, table, lock.index]));
+      // Unreadable (no privilege on the table's metadata): the lock without its key, asked once.
+      columns = parseIndexColumns(await this.q(INDEX_COLUMNS_SQL, [schema, table, lock.index]).catch(() => []));
       this.indexes.set(id, columns);
     }
     return innodbWaitLock(lock, columns ?? null);
