@@ -9,12 +9,12 @@
  * step's completion or the database's answer, bounded by the step timeout.
  */
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import type { Scratch, Session } from './dialect.js';
+import type { DbError, Scratch, Session } from './dialect.js';
 import type { PlannedStep, VariantPlan } from '../plan/plan.js';
 import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
 import { onError, type Outcome } from './policy.js';
 import { deadlockRecord, execute, keepResult, lostError, newRecord, recoveryStep, saveValues } from './step-io.js';
-import { findCycle } from './wait-graph.js';
+import { chainToVictim, findCycle } from './wait-graph.js';
 import { abortable, settlesWithin } from '../util/async.js';
 
 export interface RunOptions {
@@ -265,6 +265,36 @@ export class Scheduler {
     this.events.push({ type: 'wait', step: f.record, blockedBy: names });
   }
 
+  /**
+   * A deadlock victim waited for a lock, even when the database broke the cycle before the monitor
+   * saw the wait, or saw it before it could name the holder: said the same way every run, with
+   * the holders from the database's own report or, without one, deduced from the other waits
+   * (wait-graph.ts chainToVictim; none known when that is ambiguous). Its wait is told once, at
+   * the place the first sighting had. Returns the deduced cycle ([] when the report has one).
+   */
+  private victimWaited(w: WorkerState, rec: StepRecord, error: DbError): string[] {
+    const reported = error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
+    const others = new Map<string, string[]>();
+    for (const o of this.parked()) if (o !== w && o.inflight!.waiting) others.set(o.name, this.records[o.inflight!.record]!.blockedBy);
+    const cycle = error.deadlock ? [] : chainToVictim(w.name, others);
+    let names = rec.blockedBy.length > 0 ? rec.blockedBy : this.blockerNames(reported);
+    if (names.length === 0) names = cycle.slice(1, 2);
+    rec.blockedBy = names;
+    const step = this.records.indexOf(rec);
+    const first = this.events.findIndex((e) => e.type === 'wait' && e.step === step);
+    const wait: RunEvent = { type: 'wait', step, blockedBy: names };
+    if (first < 0) this.events.push(wait);
+    else {
+      this.events[first] = wait;
+      for (let i = this.events.length - 1; i > first; i--) {
+        const e = this.events[i]!;
+        if (e.type === 'wait' && e.step === step) this.events.splice(i, 1);
+      }
+    }
+    rec.blocked = true;
+    return cycle;
+  }
+
   /** In-flight workers on a cycle of lock waits among workers (empty when there is none). */
   private waitCycle(inflight: WorkerState[], waits: Map<number, number[]>): WorkerState[] {
     const edges = new Map<string, string[]>();
@@ -325,15 +355,8 @@ export class Scheduler {
     rec.endedMs = this.now();
     // A statement that completed in spite of the cancel was slow, not hung: it is recorded as is.
     if (f.hang && !outcome.ok) this.events.push({ type: 'hang', step: f.record, reason: f.hang, afterMs: this.stepTimeout });
-    if (!outcome.ok && outcome.error.kind === 'deadlock' && !rec.blocked) {
-      // A deadlock victim waited for a lock, even when the database broke the cycle before the
-      // monitor saw the wait: said the same way every run, with the holders from the database's
-      // own report (none known without one).
-      const ids = outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
-      rec.blocked = true;
-      rec.blockedBy = this.blockerNames(ids);
-      this.events.push({ type: 'wait', step: f.record, blockedBy: rec.blockedBy });
-    }
+    let cycle: string[] = [];
+    if (!outcome.ok && outcome.error.kind === 'deadlock') cycle = this.victimWaited(w, rec, outcome.error);
     this.events.push({ type: 'finish', step: f.record });
     if (outcome.ok) {
       keepResult(rec, outcome.result, this.keepRows);
@@ -343,7 +366,7 @@ export class Scheduler {
     rec.status = 'error';
     rec.error = outcome.error;
     if (outcome.error.kind === 'deadlock')
-      this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id)));
+      this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id), cycle));
     const action = onError({
       kind: outcome.error.kind,
       step: f.entry.step,

@@ -244,7 +244,9 @@ export class TextReporter {
    */
   private deadlockLines(d: DeadlockRecord, pad: string): string[] {
     const { c } = this;
-    const lines = [c.red(`   ${pad}  ⟲ the cycle: ${[...d.cycle, d.cycle[0]].join(' → ')}; ${d.victim} was chosen as the victim`)];
+    // A cycle of one is what is left when neither the monitor nor the database named the others.
+    const cycle = d.cycle.length >= 2 ? `the cycle: ${[...d.cycle, d.cycle[0]].join(' → ')}` : 'the cycle: not reported by the database';
+    const lines = [c.red(`   ${pad}  ⟲ ${cycle}; ${d.victim} was chosen as the victim`)];
     if (this.opts.verbose && d.server) for (const l of d.server.split('\n')) lines.push(c.dim(`   ${pad}    ${l}`));
     return lines;
   }
