@@ -3,9 +3,10 @@
  * `:name` references turned into the dialect's placeholders, the expectation for this engine.
  */
 import { ENGINE_SQL, ENGINES, type EngineName, type ErrorKind, type IsolationLevel } from '../vocabulary.js';
-import { coverageGaps, engineCoverage, expectationFor, forEngine, sqlFor } from '../scenario/engines.js';
+import { coverageGaps, engineCoverage, expectationFor, forEngine, ownValue, sqlFor } from '../scenario/engines.js';
 import type { Check, Scenario, Sql, Step, StepRef } from '../scenario/model.js';
 import { parseParams } from '../scenario/params.js';
+import { statementsFor } from '../scenario/sql-files.js';
 import type { Problem } from '../scenario/parse.js';
 import type { Anomaly } from '../scenario/schema.js';
 import { bugShape, fixShape, type VariantShape } from '../scenario/variants.js';
@@ -24,6 +25,8 @@ export interface PlannedSql {
 export interface LocatedSql {
   readonly sql: string;
   readonly line: number;
+  /** A statement of a `{ file: … }` entry: that file (as shown), `line` being its line there. */
+  readonly file?: string;
 }
 
 export interface PlannedStep {
@@ -137,6 +140,14 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
   }
   if (problems.length > 0) return { plans: [], problems };
 
+  // The files were split when the scenario was checked; an engine it does not declare is split here.
+  const statements = (entries: readonly Sql[]): LocatedSql[] =>
+    entries.flatMap((s) => {
+      const r = statementsFor(s, engine);
+      if ('statements' in r) return r.statements;
+      problems.push(r.problem);
+      return [];
+    });
   const resolve = (sql: Sql): PlannedSql => {
     const source = sqlFor(sql, engine)!;
     const p = parseParams(source, engine);
@@ -171,9 +182,11 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         engine,
         isolation,
         runsAs: opts.runsAs?.[isolation] ?? null,
-        setup: [...sc.setup, ...(v.fix?.setup ?? [])].map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
-        fixSetup: (v.fix?.setup ?? []).map((s) => sqlFor(s, engine)!),
-        teardown: sc.teardown.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
+        setup: statements([...sc.setup, ...(v.fix?.setup ?? [])]),
+        fixSetup: (v.fix?.setup ?? []).map((s) =>
+          s.file ? `file ${ownValue(s.file.byEngine, engine) ?? s.file.all}` : sqlFor(s, engine)!,
+        ),
+        teardown: statements(sc.teardown),
         workers: v.shape.workers.map((w) => ({ name: w.name, steps: w.steps.map(planStep) })),
         schedule: v.shape.schedule.map((r: StepRef) => ({ worker: r.worker, step: r.step })),
         checks: sc.checks.map((c) => ({
@@ -192,5 +205,5 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
       });
     }
   }
-  return { plans, problems: [] };
+  return problems.length > 0 ? { plans: [], problems } : { plans, problems: [] };
 }

@@ -96,6 +96,10 @@ function notesLines(notes: Scenario['notes'], pad: string): string[] {
  * first: `[postgres] LOCK TABLE …` / `[mysql]    LOCK TABLES …`.
  */
 function sqlLines(prefix: string, s: Sql, suffix = ''): string[] {
+  if (s.file) {
+    const named = Object.fromEntries(Object.entries(s.file.byEngine).map(([e, f]) => [e, `file ${f}`]));
+    return sqlLines(prefix, { line: s.line, all: s.file.all && `file ${s.file.all}`, byEngine: named }, suffix);
+  }
   if (s.all !== undefined) return [`${prefix}${oneLine(s.all)}${suffix}`];
   const engines = Object.entries(s.byEngine);
   const width = Math.max(...engines.map(([e]) => e.length)) + 2;

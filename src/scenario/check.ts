@@ -3,17 +3,21 @@
  * Shape and types come from the zod schema; references between parts (schedule, fixes, saved
  * values) are checked here. The runner never re-validates.
  */
+import { dirname } from 'node:path';
 import type { z } from 'zod';
-import type { EngineName, ErrorKind } from '../vocabulary.js';
+import { ENGINES, type EngineName, type ErrorKind } from '../vocabulary.js';
 import { engineCoverage } from './engines.js';
 import { bugShape, checkParams, checkSchedule, fixShape } from './variants.js';
 import type { Check, Expectation, Fix, Scenario, Sql, Step, StepRef, Worker } from './model.js';
 import { referencedNames } from './params.js';
 import type { ParsedFile, Path, Problem } from './parse.js';
+import { issueProblems, MISSING, pathText, type Issue } from './issues.js';
+import { readSqlFiles } from './sql-files.js';
 import {
   checkSchema,
   fixSchema,
   scenarioSchema,
+  sqlFileSchema,
   sqlSchema,
   stepRefSchema,
   stepSchema,
@@ -28,25 +32,24 @@ export interface CheckResult {
   problems: Problem[];
 }
 
-export function checkScenario(parsed: ParsedFile): CheckResult {
+/** `dir`: where the scenario's `{ file: … }` paths are read from (default: its shown path's folder). */
+export function checkScenario(parsed: ParsedFile, dir = dirname(parsed.file)): CheckResult {
   const { file } = parsed;
   if (parsed.problems.length > 0) {
     // After a syntax error the rest of the file means little: keep only what is found before it,
     // and no "missing key" (the key may well be in the part the error hid).
     const firstBad = Math.min(...parsed.problems.map((p) => p.line));
     const before = isMapping(parsed.data)
-      ? allProblems(parsed).problems.filter((p) => p.line < firstBad && !p.message.includes(MISSING))
+      ? allProblems(parsed, dir).problems.filter((p) => p.line < firstBad && !p.message.includes(MISSING))
       : [];
-    return { problems: dedupe([...parsed.problems, ...before]) };
+    return { problems: dedupe([...parsed.problems, ...before], file) };
   }
   if (!isMapping(parsed.data)) {
     return { problems: [{ file, line: 1, message: 'a scenario file must be a YAML mapping (name:, title:, workers:, ...)' }] };
   }
-  const { scenario, problems } = allProblems(parsed);
-  return problems.length > 0 ? { problems: dedupe(problems) } : { scenario, problems: [] };
+  const { scenario, problems } = allProblems(parsed, dir);
+  return problems.length > 0 ? { problems: dedupe(problems, file) } : { scenario, problems: [] };
 }
-
-const MISSING = 'missing required key';
 
 function isMapping(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
@@ -61,87 +64,20 @@ function isMapping(v: unknown): v is Record<string, unknown> {
  * is well-formed, so one pass reports an unknown key, a bad schedule and a missing saved value
  * together, without follow-ons of the parts already reported as malformed.
  */
-function allProblems(parsed: ParsedFile): { scenario: Scenario; problems: Problem[] } {
+function allProblems(parsed: ParsedFile, dir: string): { scenario: Scenario; problems: Problem[] } {
   const result = scenarioSchema.safeParse(parsed.data);
-  const shape = result.success ? [] : result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
-  const model = buildModel(parsed);
+  const model = buildModel(parsed, dir);
+  // A `{ file: … }` entry is judged against its own schema (in buildModel): zod's union would
+  // blame the per-engine SQL branch for an unknown key "file".
+  const inFileEntry = (i: Issue) => model.fileEntries.some((p) => p.every((seg, k) => i.path[k] === seg));
+  const shape = result.success ? [] : result.error.issues.filter((i) => !inFileEntry(i)).flatMap((i) => issueProblems(parsed, i, []));
   const refs = [...model.problems, ...semanticProblems(model.scenario, model.unknown)];
   return { scenario: model.scenario, problems: [...shape, ...refs.map((p) => ({ file: parsed.file, ...p }))] };
 }
 
-// ---------------------------------------------------------------------------------------------
-// zod issues → problems
-
-type Issue = z.core.$ZodIssue;
-
-function issueProblems(parsed: ParsedFile, issue: Issue, prefix: Path): Problem[] {
-  const path = [...prefix, ...(issue.path as (string | number)[])];
-  const at = (p: Path, key = false): Problem => ({ file: parsed.file, line: parsed.lineOf(p, key), message: '' });
-  const where = path.length > 0 ? `${pathText(path)}: ` : '';
-  if (path.length > 0 && issue.code !== 'unrecognized_keys' && issue.code !== 'invalid_key' && valueAt(parsed.data, path) === undefined) {
-    const parent = path.slice(0, -1);
-    return [{ ...at(parent), message: `${pathText(parent) || 'the file'}: ${MISSING} "${String(path[path.length - 1])}"` }];
-  }
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((k) => ({
-        ...at([...path, k], true),
-        message: `${where}unknown key "${k}"`,
-      }));
-    case 'invalid_union': {
-      // Prefer the branch that matched the value's type: its issues are the specific ones.
-      const branches = issue.errors.filter((errs) => !errs.every((e) => e.code === 'invalid_type' && e.path.length === 0));
-      if (branches.length === 1) return branches[0]!.flatMap((e) => issueProblems(parsed, e, path));
-      const nested = branches.find((errs) => errs.some((e) => e.code === 'invalid_union' || e.code === 'invalid_value'));
-      if (nested) return nested.flatMap((e) => issueProblems(parsed, e, path));
-      const value = valueAt(parsed.data, path);
-      return [{ ...at(path), message: `${where}${describeValue(value)} is not allowed here${expectedTypes(issue)}` }];
-    }
-    case 'invalid_value':
-      return [
-        {
-          ...at(path),
-          message: `${where}${describeValue(valueAt(parsed.data, path))} is not one of: ${issue.values.map(String).join(', ')}`,
-        },
-      ];
-    case 'invalid_key':
-      return [{ ...at(path, true), message: `${where}${issue.issues.map((i) => i.message).join('; ')}` }];
-    case 'invalid_type':
-      return [{ ...at(path), message: `${where}expected ${issue.expected}, found ${describeValue(valueAt(parsed.data, path))}` }];
-    default:
-      return [{ ...at(path), message: `${where}${issue.message}` }];
-  }
-}
-
-function expectedTypes(issue: Extract<Issue, { code: 'invalid_union' }>): string {
-  const types = new Set(
-    issue.errors.flatMap((errs) => errs.filter((e) => e.code === 'invalid_type').map((e) => (e as { expected: string }).expected)),
-  );
-  return types.size > 0 ? ` (expected ${[...types].join(' or ')})` : '';
-}
-
-function pathText(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-function valueAt(data: unknown, path: Path): unknown {
-  let v: unknown = data;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[seg];
-  }
-  return v;
-}
-
-function describeValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return String(v);
-}
-
-function dedupe(problems: Problem[]): Problem[] {
+/** Without repeats; the scenario's own problems first, then those in its .sql files, by line. */
+function dedupe(problems: Problem[], scenarioFile: string): Problem[] {
+  const rank = (p: Problem) => (p.file === scenarioFile ? 0 : 1);
   const seen = new Set<string>();
   return problems
     .filter((p) => {
@@ -150,7 +86,7 @@ function dedupe(problems: Problem[]): Problem[] {
       seen.add(k);
       return true;
     })
-    .sort((a, b) => a.line - b.line);
+    .sort((a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file) || a.line - b.line);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,14 +127,19 @@ const NO_UNKNOWNS: Unknowns = {
  * the well-formed parts come out as they are and each malformed one as a placeholder recorded in
  * `unknown`, so the reference checks can still run on everything else.
  */
-function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns; problems: { line: number; message: string }[] } {
+type ModelProblem = { file?: string; line: number; message: string };
+
+function buildModel(
+  parsed: ParsedFile,
+  dir: string,
+): { scenario: Scenario; unknown: Unknowns; problems: ModelProblem[]; fileEntries: Path[] } {
   const d: Record<string, unknown> = isMapping(parsed.data) ? parsed.data : {};
   const line = (p: Path, key = false) => parsed.lineOf(p, key);
   const opaque = new WeakSet<object>();
   const opaqueWorkers = new Set<string>();
   const unknownSaves = new Set<string>();
   const brokenFixes = new Set<string>();
-  const problems: { line: number; message: string }[] = [];
+  const problems: ModelProblem[] = [];
   const valid = <S extends z.ZodType>(schema: S, v: unknown): z.output<S> | undefined => {
     const r = schema.safeParse(v);
     return r.success ? r.data : undefined;
@@ -224,6 +165,23 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
       return placeholder;
     }
     return typeof s === 'string' ? { all: s, byEngine: {}, line: line(p) } : { byEngine: { ...s }, line: line(p) };
+  };
+  const T = scenarioSchema.shape;
+  const files = { scenarioFile: parsed.file, dir, engines: valid(T.engines, d.engines) ?? ENGINES };
+  /** A setup or teardown entry: SQL, or statements read from files. */
+  const fileEntries: Path[] = [];
+  const entry = (v: unknown, p: Path): Sql => {
+    if (!isMapping(v) || !('file' in v)) return sql(v, p);
+    fileEntries.push(p);
+    const f = sqlFileSchema.safeParse(v);
+    if (!f.success) {
+      problems.push(...f.error.issues.flatMap((i) => issueProblems(parsed, i, p)));
+      return sql(undefined, p);
+    }
+    const r = readSqlFiles(f.data.file, line(p), pathText(p), files);
+    if (r.problems.length > 0) opaque.add(r.sql);
+    problems.push(...r.problems);
+    return r.sql;
   };
   const ref = (text: string, p: Path): StepRef => {
     const [worker, step] = text.split('.') as [string, string];
@@ -259,7 +217,6 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     return { name, steps: list(steps).map((s, i) => step(s, name, ['workers', name, i])) };
   });
 
-  const T = scenarioSchema.shape;
   let schedule: StepRef[] | null = null;
   let scheduleState: Unknowns['schedule'] = 'ok';
   if (d.schedule !== undefined) {
@@ -309,7 +266,7 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
       name,
       title: valid(F.title, f.title) ?? null,
       story: valid(F.story, f.story) ?? null,
-      setup: list(f.setup).map((s, i) => sql(s, [...p, 'setup', i])),
+      setup: list(f.setup).map((s, i) => entry(s, [...p, 'setup', i])),
       replace: Object.entries(replace.data ?? {}).map(([r, s]) => ({
         ref: ref(r, [...p, 'replace', r]),
         sql: sql(s, [...p, 'replace', r]),
@@ -345,8 +302,8 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     engines: valid(T.engines, d.engines) ?? null,
     isolation: typeof isolation === 'string' ? { default: isolation } : isolation,
     timeoutMs: valid(T.timeout, d.timeout) ?? null,
-    setup: list(d.setup).map((s, i) => sql(s, ['setup', i])),
-    teardown: list(d.teardown).map((s, i) => sql(s, ['teardown', i])),
+    setup: list(d.setup).map((s, i) => entry(s, ['setup', i])),
+    teardown: list(d.teardown).map((s, i) => entry(s, ['teardown', i])),
     workers,
     schedule,
     checks,
@@ -362,7 +319,7 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     schedule: scheduleState,
     brokenFixes,
   };
-  return { scenario, unknown, problems };
+  return { scenario, unknown, problems, fileEntries };
 }
 
 function catchMap<T>(c: StepInput['catch'], sqlOf: (x: SqlInput | null, kind: string) => T | null): Map<ErrorKind, T | null> {

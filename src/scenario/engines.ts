@@ -84,7 +84,8 @@ export function forEngine<T>(by: Readonly<Partial<Record<EngineName | 'default',
   return ownValue(by, engine) ?? by.default;
 }
 
-function ownValue<T>(by: Readonly<Partial<Record<EngineName | 'default', T>>>, engine: EngineName): T | undefined {
+/** A per-engine value: the engine's own, or that of an engine it takes SQL from (no `default`). */
+export function ownValue<T>(by: Readonly<Partial<Record<EngineName | 'default', T>>>, engine: EngineName): T | undefined {
   for (const key of ENGINE_SQL[engine].keys) if (by[key] !== undefined) return by[key];
   return undefined;
 }

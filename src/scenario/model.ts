@@ -13,6 +13,11 @@ export interface Located {
 export interface Sql extends Located {
   readonly all?: string;
   readonly byEngine: Readonly<Partial<Record<EngineName, string>>>;
+  /**
+   * For a `{ file: … }` entry: the path (as shown) each text above was read from. The text is
+   * split into statements only for the engine that runs it (src/scenario/sql-files.ts).
+   */
+  readonly file?: { readonly all?: string; readonly byEngine: Readonly<Partial<Record<EngineName, string>>> };
 }
 
 export interface Step extends Located {
