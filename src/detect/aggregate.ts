@@ -41,7 +41,9 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
   // A bug is reproduced when some interleaving shows exactly its anomalies (others may show
   // less, or something else: it can happen, which is the question); a fix holds only when no
   // interleaving shows anything.
-  const met = expected.length > 0 ? runs.some((r) => r.verdict.met) : observed.length === 0;
+  // A step's waits: expectation must hold in every run of a fix, and in the run that reproduces a bug.
+  const waitsHeld = runs.every((r) => r.verdict.waits.every((w) => w.met));
+  const met = expected.length > 0 ? runs.some((r) => r.verdict.met) : observed.length === 0 && waitsHeld;
   const reproduced = expected.length > 0 ? runs.find((r) => r.verdict.met) : undefined;
   const anomalous = runs.find((r) => r.verdict.observed.length > 0);
   const shown = reproduced ?? anomalous ?? first;
@@ -64,6 +66,10 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
       notCounted: shown.verdict.notCounted,
       checks: shown.verdict.checks,
       fault: runs.find((r) => r.verdict.fault)?.verdict.fault ?? null,
+      // For a fix, a step that broke its waits: in any run is named (the first such run's outcome).
+      waits: shown.verdict.waits.map(
+        (w) => (expected.length > 0 ? undefined : runs.flatMap((r) => r.verdict.waits).find((o) => o.step === w.step && !o.met)) ?? w,
+      ),
     },
   };
 }

@@ -38,6 +38,8 @@ export interface PlannedStep {
   readonly save: string | readonly string[] | null;
   readonly catch: ReadonlyMap<ErrorKind, PlannedSql | null>;
   readonly expectRows: number | null;
+  /** Must wait on another worker's lock (true), must never wait (false), or not said (null). */
+  readonly waits: boolean | null;
   readonly note: string | null;
 }
 
@@ -58,6 +60,11 @@ export interface VariantPlan {
   readonly story: string | null;
   readonly engine: EngineName;
   readonly isolation: IsolationLevel;
+  /**
+   * True when --isolation asked for other levels and this fix kept its own: a fix that names its
+   * level is about that level (serializable-retry makes no sense at read committed).
+   */
+  readonly ownIsolationKept: boolean;
   /** The level the engine really runs `isolation` as, when it differs (PostgreSQL: read uncommitted). */
   readonly runsAs: IsolationLevel | null;
   /** The scenario's setup, then the fix's own. */
@@ -84,7 +91,7 @@ export interface PlanOptions {
   placeholder: (n: number) => string;
   /** Variant names to run (`bug` and fix names); default all. */
   variants?: readonly string[];
-  /** Isolation levels to run each variant at; default the variant's own. */
+  /** Isolation levels to run each variant at (a fix with its own level keeps it); default the variant's own. */
   isolations?: readonly IsolationLevel[];
   /** Levels the engine accepts but runs as another (the dialect's `info.runsAs`). */
   runsAs?: Partial<Record<IsolationLevel, IsolationLevel>>;
@@ -161,6 +168,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
     save: s.save,
     catch: new Map([...s.catch].map(([k, v]) => [k, v ? resolve(v) : null])),
     expectRows: s.expectRows,
+    waits: s.waits,
     note: s.note,
   });
   const wanted = (name: string) => !opts.variants || opts.variants.length === 0 || opts.variants.includes(name);
@@ -172,7 +180,12 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
   const plans: VariantPlan[] = [];
   for (const v of variants) {
     const own = v.fix?.isolation ?? forEngine(sc.isolation, engine) ?? 'read-committed';
-    for (const isolation of opts.isolations && opts.isolations.length > 0 ? opts.isolations : [own]) {
+    const asked = opts.isolations && opts.isolations.length > 0 ? opts.isolations : null;
+    // --isolation runs the bug and the fixes that name no level at the levels asked; a fix that
+    // names its own level is run at it, once, and says so.
+    const fixLevel = v.fix?.isolation ?? null;
+    const kept = asked !== null && fixLevel !== null && asked.some((l) => l !== own);
+    for (const isolation of asked === null || fixLevel !== null ? [own] : asked) {
       plans.push({
         scenario: sc,
         name: v.name,
@@ -181,6 +194,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         story: v.fix?.story ?? null,
         engine,
         isolation,
+        ownIsolationKept: kept,
         runsAs: opts.runsAs?.[isolation] ?? null,
         setup: statements([...sc.setup, ...(v.fix?.setup ?? [])]),
         fixSetup: (v.fix?.setup ?? []).map((s) =>

@@ -17,6 +17,7 @@ import {
   checkSchema,
   fixSchema,
   scenarioSchema,
+  replacementStepSchema,
   sqlFileSchema,
   sqlSchema,
   stepRefSchema,
@@ -67,10 +68,10 @@ function isMapping(v: unknown): v is Record<string, unknown> {
 function allProblems(parsed: ParsedFile, dir: string): { scenario: Scenario; problems: Problem[] } {
   const result = scenarioSchema.safeParse(parsed.data);
   const model = buildModel(parsed, dir);
-  // A `{ file: … }` entry is judged against its own schema (in buildModel): zod's union would
-  // blame the per-engine SQL branch for an unknown key "file".
-  const inFileEntry = (i: Issue) => model.fileEntries.some((p) => p.every((seg, k) => i.path[k] === seg));
-  const shape = result.success ? [] : result.error.issues.filter((i) => !inFileEntry(i)).flatMap((i) => issueProblems(parsed, i, []));
+  // A `{ file: … }` entry or a whole replacement step is judged against its own schema (in
+  // buildModel): zod's union would blame the per-engine SQL branch (unknown key "file").
+  const apart = (i: Issue) => model.judgedApart.some((p) => p.every((seg, k) => i.path[k] === seg));
+  const shape = result.success ? [] : result.error.issues.filter((i) => !apart(i)).flatMap((i) => issueProblems(parsed, i, []));
   const refs = [...model.problems, ...semanticProblems(model.scenario, model.unknown)];
   return { scenario: model.scenario, problems: [...shape, ...refs.map((p) => ({ file: parsed.file, ...p }))] };
 }
@@ -132,7 +133,7 @@ type ModelProblem = { file?: string; line: number; message: string };
 function buildModel(
   parsed: ParsedFile,
   dir: string,
-): { scenario: Scenario; unknown: Unknowns; problems: ModelProblem[]; fileEntries: Path[] } {
+): { scenario: Scenario; unknown: Unknowns; problems: ModelProblem[]; judgedApart: Path[] } {
   const d: Record<string, unknown> = isMapping(parsed.data) ? parsed.data : {};
   const line = (p: Path, key = false) => parsed.lineOf(p, key);
   const opaque = new WeakSet<object>();
@@ -169,16 +170,19 @@ function buildModel(
   const T = scenarioSchema.shape;
   const files = { scenarioFile: parsed.file, dir, engines: valid(T.engines, d.engines) ?? ENGINES };
   /** A setup or teardown entry: SQL, or statements read from files. */
-  const fileEntries: Path[] = [];
+  const judgedApart: Path[] = [];
+  /** The value at `p` checked against `schema` alone, its problems reported here. */
+  const apart = <S extends z.ZodType>(schema: S, v: unknown, p: Path): z.output<S> | undefined => {
+    judgedApart.push(p);
+    const r = schema.safeParse(v);
+    if (!r.success) problems.push(...r.error.issues.flatMap((i) => issueProblems(parsed, i, p)));
+    return r.data;
+  };
   const entry = (v: unknown, p: Path): Sql => {
     if (!isMapping(v) || !('file' in v)) return sql(v, p);
-    fileEntries.push(p);
-    const f = sqlFileSchema.safeParse(v);
-    if (!f.success) {
-      problems.push(...f.error.issues.flatMap((i) => issueProblems(parsed, i, p)));
-      return sql(undefined, p);
-    }
-    const r = readSqlFiles(f.data.file, line(p), pathText(p), files);
+    const f = apart(sqlFileSchema, v, p);
+    if (f === undefined) return sql(undefined, p);
+    const r = readSqlFiles(f.file, line(p), pathText(p), files);
     if (r.problems.length > 0) opaque.add(r.sql);
     problems.push(...r.problems);
     return r.sql;
@@ -207,6 +211,7 @@ function buildModel(
       save: save.success ? (save.data ?? null) : null,
       catch: catchMap(valid(S.catch, s.catch), (x, k) => (x === null ? null : sql(x, [...p, 'catch', k]))),
       expectRows: valid(S.expectRows, s.expectRows) ?? null,
+      waits: valid(S.waits, s.waits) ?? null,
       note: valid(S.note, s.note) ?? null,
       line: line(p),
     };
@@ -251,7 +256,8 @@ function buildModel(
     const replace = F.replace.safeParse(f.replace);
     const insert = F.insert.safeParse(f.insert);
     const remove = F.remove.safeParse(f.remove);
-    if (!isMapping(raw) || !replace.success || !insert.success || !remove.success) brokenFixes.add(name);
+    const schedule = F.schedule.safeParse(f.schedule);
+    if (!isMapping(raw) || !replace.success || !insert.success || !remove.success || !schedule.success) brokenFixes.add(name);
     (insert.data ?? []).forEach((ins, i) => {
       if ((ins.after === undefined) === (ins.before === undefined)) {
         problems.push({
@@ -267,10 +273,17 @@ function buildModel(
       title: valid(F.title, f.title) ?? null,
       story: valid(F.story, f.story) ?? null,
       setup: list(f.setup).map((s, i) => entry(s, [...p, 'setup', i])),
-      replace: Object.entries(replace.data ?? {}).map(([r, s]) => ({
-        ref: ref(r, [...p, 'replace', r]),
-        sql: sql(s, [...p, 'replace', r]),
-      })),
+      replace: (isMapping(f.replace) ? Object.entries(f.replace) : []).flatMap(([r, s]): Fix['replace'][number][] => {
+        if (valid(stepRefSchema, r) === undefined) return [];
+        const rp = [...p, 'replace', r];
+        const target = ref(r, rp);
+        // A mapping with a step's keys (sql:, save:, …) is a whole step; any other value is SQL.
+        if (!isMapping(s) || !Object.keys(s).some((k) => k in replacementStepSchema.shape))
+          return [{ ref: target, sql: sql(s, rp), step: null }];
+        apart(replacementStepSchema, s, rp);
+        const whole = step({ ...s, name: target.step }, target.worker, rp);
+        return [{ ref: target, sql: whole.sql, step: whole }];
+      }),
       insert: (insert.data ?? []).map((ins, i) => {
         const ip = [...p, 'insert', i];
         const anchorText = ins.after ?? ins.before ?? '';
@@ -283,6 +296,7 @@ function buildModel(
         };
       }),
       remove: (remove.data ?? []).map((r, i) => ref(r, [...p, 'remove', i])),
+      schedule: schedule.data?.map((r, i) => ref(r, [...p, 'schedule', i])) ?? null,
       isolation: valid(F.isolation, f.isolation) ?? null,
       retry: retry ? { on: retry.on, attempts: retry.attempts } : null,
       expect: expectation(f.expect, F.expect, [...p, 'expect']),
@@ -319,7 +333,7 @@ function buildModel(
     schedule: scheduleState,
     brokenFixes,
   };
-  return { scenario, unknown, problems, fileEntries };
+  return { scenario, unknown, problems, judgedApart };
 }
 
 function catchMap<T>(c: StepInput['catch'], sqlOf: (x: SqlInput | null, kind: string) => T | null): Map<ErrorKind, T | null> {

@@ -87,8 +87,17 @@ export const stepSchema = z.strictObject({
     .describe(
       'The application checks the row count (optimistic locking): any other count is a conflict it raises, of kind serialization, which a fix may retry.',
     ),
+  waits: z
+    .boolean()
+    .optional()
+    .describe(
+      "An expectation on the step: true, it must wait on another worker's lock at least once; false, it must never wait (SKIP LOCKED, NOWAIT, a fix that takes no lock). A step that breaks it fails the variant.",
+    ),
   note: z.string().optional().describe('One line shown in the transcript: what the application does here.'),
 });
+
+/** A fix's new version of a step: the whole step but its name (which stays the replaced one's). */
+export const replacementStepSchema = stepSchema.omit({ name: true });
 
 const insertSchema = z
   .strictObject({
@@ -114,10 +123,19 @@ export const fixSchema = z.strictObject({
     .array(setupEntrySchema)
     .optional()
     .describe("More setup SQL for this fix only, run after the scenario's (a migration: a constraint, an index, a column)."),
-  replace: z.record(stepRefSchema, sqlSchema).optional().describe('New SQL for existing steps, by worker.step.'),
+  replace: z
+    .record(stepRefSchema, z.union([...sqlSchema.options, replacementStepSchema]))
+    .optional()
+    .describe(
+      'Existing steps, by worker.step, changed in place: new SQL (the step keeps its save, catch, expectRows and waits), or a whole new step (a mapping with sql:; nothing of the old step is kept but its name and place).',
+    ),
   insert: z.array(insertSchema).optional(),
   remove: z.array(stepRefSchema).optional(),
-  isolation: isolation.optional(),
+  schedule: z
+    .array(stepRefSchema)
+    .optional()
+    .describe("This fix's own order of preference for its steps (after replace, insert and remove): every step once."),
+  isolation: isolation.optional().describe("The fix's own isolation level, for every worker; kept under --isolation (the report says so)."),
   retry: z
     .strictObject({
       on: z.array(z.enum(ERROR_KINDS)).min(1),

@@ -1,7 +1,7 @@
 // Parser and checker: every problem at once, each as file:line: message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIVE_PROBLEMS, problemsOf, scenarioFrom } from '../helpers/scenario.js';
+import { FIVE_PROBLEMS, plansFrom, problemsOf, scenarioFrom } from '../helpers/scenario.js';
 import { planScenario } from '../../src/plan/plan.js';
 import { builtinFiles, loadFile } from '../../src/scenario/load.js';
 import { parseParams } from '../../src/scenario/params.js';
@@ -127,7 +127,7 @@ test('with engines: declared, every declared engine needs SQL and an expectation
   assert.deepEqual(q, ['bad.yaml:12: expect has no entry for mariadb']);
 });
 
-test("a note is written for the variant's own isolation level: left out when --isolation runs another", () => {
+test('--isolation runs the bug and fixes without a level at the levels asked; a fix with its own level keeps it, and says so', () => {
   const sc = scenarioFrom(
     GOOD.replace(
       'expect: clean\n',
@@ -138,25 +138,38 @@ fixes:
   f:
     isolation: serializable
     notes: { postgres: fix note }
+  g:
+    notes: { postgres: g note }
 `,
     ),
   );
-  const notes = (isolations?: ('read-committed' | 'repeatable-read' | 'serializable')[]) =>
-    planScenario(sc, { engine: 'postgres', placeholder: () => '?', isolations }).plans.map((p) => [p.name, p.isolation, p.engineNote]);
-  assert.deepEqual(notes(), [
-    ['bug', 'read-committed', 'bug note'],
-    ['f', 'serializable', 'fix note'],
+  // A note is written for the variant's own level: left out when --isolation runs another.
+  const plans = (isolations?: ('read-committed' | 'repeatable-read' | 'serializable')[]) =>
+    planScenario(sc, { engine: 'postgres', placeholder: () => '?', isolations }).plans.map((p) => [
+      p.name,
+      p.isolation,
+      p.engineNote,
+      p.ownIsolationKept,
+    ]);
+  assert.deepEqual(plans(), [
+    ['bug', 'read-committed', 'bug note', false],
+    ['f', 'serializable', 'fix note', false],
+    ['g', 'read-committed', 'g note', false],
   ]);
-  assert.deepEqual(notes(['read-committed', 'serializable']), [
-    ['bug', 'read-committed', 'bug note'],
-    ['bug', 'serializable', null],
-    ['f', 'read-committed', null],
-    ['f', 'serializable', 'fix note'],
+  assert.deepEqual(plans(['read-committed', 'serializable']), [
+    ['bug', 'read-committed', 'bug note', false],
+    ['bug', 'serializable', null, false],
+    ['f', 'serializable', 'fix note', true],
+    ['g', 'read-committed', 'g note', false],
+    ['g', 'serializable', null, false],
   ]);
-  assert.deepEqual(notes(['repeatable-read']), [
-    ['bug', 'repeatable-read', null],
-    ['f', 'repeatable-read', null],
+  assert.deepEqual(plans(['repeatable-read']), [
+    ['bug', 'repeatable-read', null, false],
+    ['f', 'serializable', 'fix note', true],
+    ['g', 'repeatable-read', null, false],
   ]);
+  // Asking for the fix's own level is no override: nothing to say.
+  assert.deepEqual(plans(['serializable'])[1], ['f', 'serializable', 'fix note', false]);
 });
 
 test('a syntax error late in the file does not hide the problems before it', () => {
@@ -306,4 +319,94 @@ expect: clean
   assert.deepEqual(problemsOf('!!binary aGVsbG8=\n'), [
     'bad.yaml:1: a scenario file must be a YAML mapping (name:, title:, workers:, ...)',
   ]);
+});
+
+const AUTHORING = (fix: string, step = '') => `name: x
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN${step} }
+    - { name: read, sql: SELECT 1, save: n }
+  b:
+    - { name: begin, sql: BEGIN }
+expect: clean
+fixes:
+  f:
+${fix}`;
+
+test('bad authoring input (whole-step replace, a fix schedule, waits): one exact line each', () => {
+  const cases: [string, string, string?][] = [
+    ['    replace: { a.read: { sql: SELECT 2, colour: red } }', 'bad.yaml:13: fixes.f.replace.a.read: unknown key "colour"'],
+    ['    replace: { a.read: { sql: SELECT 2, name: other } }', 'bad.yaml:13: fixes.f.replace.a.read: unknown key "name"'],
+    ['    replace: { a.read: { postgress: SELECT 2 } }', 'bad.yaml:13: fixes.f.replace.a.read: unknown key "postgress"'],
+    ['    replace: { a.read: { sql: "SELECT :m" } }', 'bad.yaml:13: a.read (in fix f) uses :m, which no earlier step of a saves'],
+    [
+      '    replace: { a.read: { sql: SELECT 2, waits: maybe } }',
+      'bad.yaml:13: fixes.f.replace.a.read.waits: expected boolean, found "maybe"',
+    ],
+    ['    replace: { a.nope: { sql: SELECT 2 } }', 'bad.yaml:13: fix f names a.nope, which is not a step of a (steps: begin, read)'],
+    ['    replace: { a.read: { sql: "" } }', 'bad.yaml:13: fixes.f.replace.a.read.sql: SQL must not be empty'],
+    ['    replace: { a.read: { save: n } }', 'bad.yaml:13: fixes.f.replace.a.read: missing required key "sql"'],
+    [
+      '    replace: { a.read: { sql: SELECT 2, catch: [oops] } }',
+      'bad.yaml:13: fixes.f.replace.a.read.catch[0]: "oops" is not one of: deadlock, serialization, unique-violation, lock-timeout, timeout, other',
+    ],
+    ['    schedule: [a.begin, a.read]', 'bad.yaml:13: fix f: schedule leaves out b.begin; list every step once'],
+    [
+      '    schedule: [a.begin, a.read, b.begin, b.nope]',
+      'bad.yaml:13: fix f: schedule names b.nope, which is not a step of b (steps: begin)',
+    ],
+    [
+      '    schedule: [a.read, a.begin, b.begin]',
+      "bad.yaml:13: fix f: schedule puts a.begin after a later step of a; a worker's steps keep their own order",
+    ],
+    ['    schedule: [a.begin, a.begin, a.read, b.begin]', 'bad.yaml:13: fix f: schedule names a.begin twice'],
+    ['    schedule: [nodot]', 'bad.yaml:13: fixes.f.schedule[0]: a step reference is written worker.step'],
+    ['    schedule: a.begin', 'bad.yaml:13: fixes.f.schedule: expected array, found "a.begin"'],
+    [
+      '    insert: [{ after: a.read, step: { name: more, sql: SELECT 3 } }]\n    schedule: [a.begin, a.read, b.begin]',
+      'bad.yaml:14: fix f: schedule leaves out a.more; list every step once',
+    ],
+    [
+      '    remove: [a.read]\n    schedule: [a.begin, a.read, b.begin]',
+      'bad.yaml:14: fix f: schedule names a.read, which is not a step of a (steps: begin)',
+    ],
+    ['    expect: clean', 'bad.yaml:6: workers.a[0].waits: expected boolean, found "yes"', ', waits: yes'],
+    ['    expect: clean', 'bad.yaml:6: workers.a[0].waits: expected boolean, found 1', ', waits: 1'],
+    [
+      '    isolation: serialisable',
+      'bad.yaml:13: fixes.f.isolation: "serialisable" is not one of: read-uncommitted, read-committed, repeatable-read, serializable',
+    ],
+  ];
+  for (const [fix, message, step] of cases) assert.deepEqual(problemsOf(AUTHORING(fix, step)), [message], fix);
+});
+
+test("a whole-step replace keeps the step's place and name, and nothing else of it; SQL alone keeps the rest", () => {
+  const [, sqlOnly, whole] = plansFrom(
+    AUTHORING(
+      `    replace: { a.read: SELECT 2 }
+  g:
+    replace: { a.read: { sql: SELECT 3, catch: [deadlock], waits: false } }
+`,
+    ).replace('SELECT 1, save: n', 'SELECT 1, save: n, note: old, waits: true'),
+  );
+  const read = (p: typeof sqlOnly) => p!.workers[0]!.steps[1]!;
+  assert.deepEqual([read(sqlOnly).sql.source, read(sqlOnly).save, read(sqlOnly).waits, read(sqlOnly).note], ['SELECT 2', 'n', true, null]);
+  assert.deepEqual(
+    [read(whole).name, read(whole).sql.source, read(whole).save, [...read(whole).catch.keys()], read(whole).waits],
+    ['read', 'SELECT 3', null, ['deadlock'], false],
+  );
+  assert.deepEqual(whole!.schedule, sqlOnly!.schedule);
+});
+
+test("a fix's own schedule replaces the bug's (after its edits)", () => {
+  const [bug, fix] = plansFrom(
+    AUTHORING(`    insert: [{ after: a.read, step: { name: more, sql: SELECT 3 } }]
+    schedule: [b.begin, a.begin, a.read, a.more]
+`),
+  );
+  const text = (p: typeof bug) => p!.schedule.map((r) => `${r.worker}.${r.step}`).join(' ');
+  assert.equal(text(bug), 'a.begin b.begin a.read');
+  assert.equal(text(fix), 'b.begin a.begin a.read a.more');
 });
