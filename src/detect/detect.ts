@@ -153,8 +153,13 @@ export function detect(run: VariantRun): Verdict {
   const obs = ORDER.filter((a) => observed.has(a));
   const expected = run.plan.expected;
   const waits = judgeWaits(run);
-  const met = obs.length === expected.length && expected.every((e) => observed.has(e)) && waits.every((w) => w.met);
+  const met = anomaliesMet(obs, expected) && waits.every((w) => w.met);
   return { counts, observed: obs, expected, met, handledErrors, notCounted, checks, fault: faultOf(run, checks), waits };
+}
+
+/** The anomalies shown are exactly the expected ones. */
+export function anomaliesMet(observed: readonly Anomaly[], expected: readonly Anomaly[]): boolean {
+  return observed.length === expected.length && expected.every((e) => observed.includes(e));
 }
 
 /**
