@@ -5,6 +5,8 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
+import path from 'node:path';
+import { AUTHORING_CASES, FILE_CASES, messageFor, withFix, withSetup, writeSqlFiles } from '../helpers/bad-inputs.js';
 import { BIN, lockrepro, noStack, scratchFolder } from '../helpers/cli.js';
 import { MYSQL_URL, PG_URL, mysqlGate, pgGate } from '../helpers/servers.js';
 
@@ -93,6 +95,21 @@ describe('one-line usage errors (exit 2)', () => {
     const r = lockrepro(['check', f]);
     assert.equal(r.code, 2, r.stderr);
     assert.equal(r.stderr.trim(), `${f}:1: YAML: aliases expand too far (more than 100 per node: a "billion laughs" file?)`);
+  });
+
+  test('every bad schema-file and authoring input: exit 2 and its one exact line, through the binary', () => {
+    const files = scratchFolder();
+    writeSqlFiles(files);
+    const cases = [
+      ...FILE_CASES.map(([setup, message]) => [withSetup(setup), message] as const),
+      ...AUTHORING_CASES.map(([fix, message, step]) => [withFix(fix, step), message] as const),
+    ];
+    for (const [i, [yaml, message]] of cases.entries()) {
+      const f = files(`case-${i}.yaml`, yaml);
+      const r = lockrepro(['check', f]);
+      assert.equal(r.code, 2, `${yaml}\n${r.stderr}`);
+      assert.equal(r.stderr.trim(), messageFor(message, f, `${path.dirname(f)}/`), yaml);
+    }
   });
 
   test('--step-timeout takes a positive whole number of milliseconds', () => {

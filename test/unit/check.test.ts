@@ -1,6 +1,7 @@
 // Parser and checker: every problem at once, each as file:line: message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { AUTHORING_CASES, messageFor, withFix } from '../helpers/bad-inputs.js';
 import { FIVE_PROBLEMS, plansFrom, problemsOf, scenarioFrom } from '../helpers/scenario.js';
 import { planScenario } from '../../src/plan/plan.js';
 import { builtinFiles, loadFile } from '../../src/scenario/load.js';
@@ -321,70 +322,14 @@ expect: clean
   ]);
 });
 
-const AUTHORING = (fix: string, step = '') => `name: x
-title: t
-story: s
-workers:
-  a:
-    - { name: begin, sql: BEGIN${step} }
-    - { name: read, sql: SELECT 1, save: n }
-  b:
-    - { name: begin, sql: BEGIN }
-expect: clean
-fixes:
-  f:
-${fix}`;
-
 test('bad authoring input (whole-step replace, a fix schedule, waits): one exact line each', () => {
-  const cases: [string, string, string?][] = [
-    ['    replace: { a.read: { sql: SELECT 2, colour: red } }', 'bad.yaml:13: fixes.f.replace.a.read: unknown key "colour"'],
-    ['    replace: { a.read: { sql: SELECT 2, name: other } }', 'bad.yaml:13: fixes.f.replace.a.read: unknown key "name"'],
-    ['    replace: { a.read: { postgress: SELECT 2 } }', 'bad.yaml:13: fixes.f.replace.a.read: unknown key "postgress"'],
-    ['    replace: { a.read: { sql: "SELECT :m" } }', 'bad.yaml:13: a.read (in fix f) uses :m, which no earlier step of a saves'],
-    [
-      '    replace: { a.read: { sql: SELECT 2, waits: maybe } }',
-      'bad.yaml:13: fixes.f.replace.a.read.waits: expected boolean, found "maybe"',
-    ],
-    ['    replace: { a.nope: { sql: SELECT 2 } }', 'bad.yaml:13: fix f names a.nope, which is not a step of a (steps: begin, read)'],
-    ['    replace: { a.read: { sql: "" } }', 'bad.yaml:13: fixes.f.replace.a.read.sql: SQL must not be empty'],
-    ['    replace: { a.read: { save: n } }', 'bad.yaml:13: fixes.f.replace.a.read: missing required key "sql"'],
-    [
-      '    replace: { a.read: { sql: SELECT 2, catch: [oops] } }',
-      'bad.yaml:13: fixes.f.replace.a.read.catch[0]: "oops" is not one of: deadlock, serialization, unique-violation, lock-timeout, timeout, other',
-    ],
-    ['    schedule: [a.begin, a.read]', 'bad.yaml:13: fix f: schedule leaves out b.begin; list every step once'],
-    [
-      '    schedule: [a.begin, a.read, b.begin, b.nope]',
-      'bad.yaml:13: fix f: schedule names b.nope, which is not a step of b (steps: begin)',
-    ],
-    [
-      '    schedule: [a.read, a.begin, b.begin]',
-      "bad.yaml:13: fix f: schedule puts a.begin after a later step of a; a worker's steps keep their own order",
-    ],
-    ['    schedule: [a.begin, a.begin, a.read, b.begin]', 'bad.yaml:13: fix f: schedule names a.begin twice'],
-    ['    schedule: [nodot]', 'bad.yaml:13: fixes.f.schedule[0]: a step reference is written worker.step'],
-    ['    schedule: a.begin', 'bad.yaml:13: fixes.f.schedule: expected array, found "a.begin"'],
-    [
-      '    insert: [{ after: a.read, step: { name: more, sql: SELECT 3 } }]\n    schedule: [a.begin, a.read, b.begin]',
-      'bad.yaml:14: fix f: schedule leaves out a.more; list every step once',
-    ],
-    [
-      '    remove: [a.read]\n    schedule: [a.begin, a.read, b.begin]',
-      'bad.yaml:14: fix f: schedule names a.read, which is not a step of a (steps: begin)',
-    ],
-    ['    expect: clean', 'bad.yaml:6: workers.a[0].waits: expected boolean, found "yes"', ', waits: yes'],
-    ['    expect: clean', 'bad.yaml:6: workers.a[0].waits: expected boolean, found 1', ', waits: 1'],
-    [
-      '    isolation: serialisable',
-      'bad.yaml:13: fixes.f.isolation: "serialisable" is not one of: read-uncommitted, read-committed, repeatable-read, serializable',
-    ],
-  ];
-  for (const [fix, message, step] of cases) assert.deepEqual(problemsOf(AUTHORING(fix, step)), [message], fix);
+  for (const [fix, message, step] of AUTHORING_CASES)
+    assert.deepEqual(problemsOf(withFix(fix, step)), [messageFor(message, 'bad.yaml', '')], fix);
 });
 
 test("a whole-step replace keeps the step's place and name, and nothing else of it; SQL alone keeps the rest", () => {
   const [, sqlOnly, whole] = plansFrom(
-    AUTHORING(
+    withFix(
       `    replace: { a.read: SELECT 2 }
   g:
     replace: { a.read: { sql: SELECT 3, catch: [deadlock], waits: false } }
@@ -402,7 +347,7 @@ test("a whole-step replace keeps the step's place and name, and nothing else of 
 
 test("a fix's own schedule replaces the bug's (after its edits)", () => {
   const [bug, fix] = plansFrom(
-    AUTHORING(`    insert: [{ after: a.read, step: { name: more, sql: SELECT 3 } }]
+    withFix(`    insert: [{ after: a.read, step: { name: more, sql: SELECT 3 } }]
     schedule: [b.begin, a.begin, a.read, a.more]
 `),
   );

@@ -2,10 +2,9 @@
 // unreadable or unsplittable file one line naming the place (issue #9).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { scratchFolder } from '../helpers/cli.js';
+import { FILE_CASES, messageFor, withSetup, writeSqlFiles } from '../helpers/bad-inputs.js';
 import { checkScenario } from '../../src/scenario/check.js';
 import { parseScenarioText } from '../../src/scenario/parse.js';
 import { planScenario } from '../../src/plan/plan.js';
@@ -65,52 +64,20 @@ test('what cannot be split is named with its line', () => {
 });
 
 const write = scratchFolder();
-const SCENARIO = (setup: string) => `name: files
-title: t
-story: s
-setup:
-${setup}
-workers:
-  a:
-    - { name: begin, sql: BEGIN }
-expect: clean
-`;
-const problems = (setup: string) => {
-  const file = write('s.yaml', SCENARIO(setup));
-  const dir = path.dirname(file);
-  return checkScenario(parseScenarioText('s.yaml', SCENARIO(setup)), dir).problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
-};
+writeSqlFiles(write);
 
 test('bad file entries: one line each, at the entry (unreadable) or at the line in the file (unsplittable)', () => {
-  const dir = path.dirname(write('ok.sql', 'SELECT 1;'));
-  write('unterminated.sql', "SELECT 1;\nSELECT 'x\n");
-  write('dollar.sql', 'SELECT $f$ x;\n');
-  write('empty.sql', '-- nothing\n');
-  write('shared.sql', "SELECT $$ it's $$;\n");
-  mkdirSync(path.join(dir, 'folder'), { recursive: true });
-  execFileSync('mkfifo', [path.join(dir, 'fifo')]);
-  const cases: [string, string][] = [
-    ['  - file: nope.sql', 's.yaml:5: setup[0]: file nope.sql: no such file'],
-    ['  - file: folder', 's.yaml:5: setup[0]: file folder: is a folder, not a file'],
-    ['  - file: fifo', 's.yaml:5: setup[0]: file fifo: not a regular file'],
-    ['  - file: /dev/zero', 's.yaml:5: setup[0]: file /dev/zero: not a regular file'],
-    ['  - file: ""', 's.yaml:5: setup[0].file: a file path must not be empty'],
-    ['  - file: 3', 's.yaml:5: setup[0].file: 3 is not allowed here (expected string or object)'],
-    ['  - { file: ok.sql, sql: SELECT 2 }', 's.yaml:5: setup[0]: unknown key "sql"'],
-    ['  - file: { postgres: ok.sql, sqlite: ok.sql }', 's.yaml:5: setup[0].file: unknown key "sqlite"'],
-    ['  - file: { postgres: nope.sql }', 's.yaml:5: setup[0]: file nope.sql: no such file'],
-    ['  - file: unterminated.sql', "unterminated.sql:2: unterminated '…' string (setup[0] at s.yaml:5)"],
-    ['  - file: { postgres: dollar.sql }', 'dollar.sql:1: unterminated dollar quote $f$ (setup[0] at s.yaml:5)'],
-    ['  - file: empty.sql', 'empty.sql:1: has no SQL statement (setup[0] at s.yaml:5)'],
-    // One file for every engine: a dollar quote means nothing to MySQL, whose reading fails.
-    ['  - file: shared.sql', "shared.sql:1: unterminated '…' string (setup[0] at s.yaml:5, read as mysql and mariadb SQL)"],
-  ];
-  for (const [setup, message] of cases) assert.deepEqual(problems(setup), [message], setup);
+  for (const [setup, message] of FILE_CASES) {
+    const yaml = withSetup(setup);
+    const dir = path.dirname(write('s.yaml', yaml));
+    const problems = checkScenario(parseScenarioText('s.yaml', yaml), dir).problems.map((p) => `${p.file}:${p.line}: ${p.message}`);
+    assert.deepEqual(problems, [messageFor(message, 's.yaml', '')], setup);
+  }
 });
 
 test('a file entry plans as its statements, each with its file and line; a fix and teardown take files too', () => {
   write('schema.sql', 'CREATE TABLE t (id int);\n\nINSERT INTO t VALUES (1);\n');
-  const yaml = `${SCENARIO('  - file: schema.sql\n  - SELECT 1')}teardown:\n  - file: { postgres: schema.sql }\nfixes:\n  f:\n    setup: [{ file: schema.sql }]\n`;
+  const yaml = `${withSetup('  - file: schema.sql\n  - SELECT 1')}teardown:\n  - file: { postgres: schema.sql }\nfixes:\n  f:\n    setup: [{ file: schema.sql }]\n`;
   const file = write('plan.yaml', yaml);
   const r = checkScenario(parseScenarioText('plan.yaml', yaml), path.dirname(file));
   assert.deepEqual(r.problems, []);
