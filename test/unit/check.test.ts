@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { AUTHORING_CASES, messageFor, withFix } from '../helpers/bad-inputs.js';
 import { FIVE_PROBLEMS, plansFrom, problemsOf, scenarioFrom } from '../helpers/scenario.js';
 import { planScenario } from '../../src/plan/plan.js';
-import { builtinFiles, loadFile } from '../../src/scenario/load.js';
+import { builtinFiles, loadFile, resolveTargets } from '../../src/scenario/load.js';
 import { parseParams } from '../../src/scenario/params.js';
 
 const GOOD = `name: ok
@@ -354,4 +354,25 @@ test("a fix's own schedule replaces the bug's (after its edits)", () => {
   const text = (p: typeof bug) => p!.schedule.map((r) => `${r.worker}.${r.step}`).join(' ');
   assert.equal(text(bug), 'a.begin b.begin a.read');
   assert.equal(text(fix), 'b.begin a.begin a.read a.more');
+});
+
+test('a "billion laughs" file is one problem naming the aliases; a FIFO or /dev/zero scenario is "not a regular file"', () => {
+  const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+  for (const n of ['b', 'c', 'd', 'e', 'f', 'g'])
+    levels.push(
+      `${n}: &${n} [${Array(9)
+        .fill(`*${String.fromCharCode(n.charCodeAt(0) - 1)}`)
+        .join(', ')}]`,
+    );
+  assert.deepEqual(problemsOf(`${levels.join('\n')}\n`), [
+    'bad.yaml:1: YAML: aliases expand too far (more than 100 per node: a "billion laughs" file?)',
+  ]);
+  assert.deepEqual(resolveTargets(['/dev/zero']).missing, [
+    '/dev/zero: not a regular file (a scenario is a .yaml file or a folder of them)',
+  ]);
+  // Named directly (not through a target), the file is still refused without a read.
+  assert.deepEqual(
+    loadFile('/dev/zero').problems.map((p) => `${p.file}:${p.line}: ${p.message}`),
+    ['/dev/zero:1: cannot read: not a regular file'],
+  );
 });
