@@ -69,7 +69,8 @@ export class TextReporter {
     const { run, verdict } = v;
     const p = run.plan;
     const runsAs = p.runsAs ? ` (runs as ${p.runsAs.replace('-', ' ')} on ${p.engine})` : '';
-    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')}${runsAs} · expect ${expectText(p.expected)}`;
+    const kept = p.ownIsolationKept ? " (the fix's own level: --isolation does not apply)" : '';
+    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')}${runsAs}${kept} · expect ${expectText(p.expected)}`;
     const out: string[] = ['', c.bold.cyan(`── ${head}`)];
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
@@ -158,6 +159,18 @@ export class TextReporter {
             c.yellow(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)}: ${verdict.notCounted[ch.name]}`),
           );
         else out.push(c.red(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)} → ${ch.anomaly}`));
+      }
+    }
+    if (verdict.waits.length > 0) {
+      out.push('', '   waits');
+      for (const w of verdict.waits) {
+        if (w.met)
+          out.push(
+            c.green(
+              `     ✓ ${w.step} ${w.expected ? 'waited on a lock' : w.waited === null ? 'did not run (so did not wait)' : 'did not wait'}`,
+            ),
+          );
+        else out.push(c.red(`     ✗ ${w.message}`));
       }
     }
     if (p.engineNote) {
@@ -312,6 +325,7 @@ function missText(v: VariantReport): string {
   const parts = [];
   if (extra.length) parts.push(`unexpected ${extra.join(', ')}`);
   if (lacking.length) parts.push(`no ${lacking.join(', ')}`);
+  for (const w of v.verdict.waits) if (w.message) parts.push(w.message);
   return parts.join('; ');
 }
 
