@@ -193,7 +193,7 @@ async function runAll(
       } catch (e) {
         if (!(e instanceof SetupFailed)) throw e;
         const code = 'code' in e.error ? e.error.code : 'error';
-        sr.error = scenarioError(scenario, e.line, code, e.message);
+        sr.error = { ...scenarioError(scenario, e.line, code, e.message), file: e.file };
         break;
       }
       sr.variants.push(v);

@@ -9,43 +9,16 @@
  * step's completion or the database's answer, bounded by the step timeout.
  */
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import type { LockWait, Scratch, Session } from './dialect.js';
+import type { DbError, LockWait, Scratch, Session } from './dialect.js';
 import type { PlannedStep, VariantPlan } from '../plan/plan.js';
-import type { DeadlockRecord, Driven, RunEvent, StepRecord } from './result.js';
+import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
 import { onError, type Outcome } from './policy.js';
 import { deadlockRecord, execute, keepResult, lostError, newRecord, recoveryStep, saveValues } from './step-io.js';
-import { findCycle } from './wait-graph.js';
+import { chainToVictim, findCycle } from './wait-graph.js';
 import { abortable, settlesWithin } from '../util/async.js';
+import { RunAborted, type RunOptions } from './run-options.js';
 
-export interface RunOptions {
-  /** A step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang. */
-  stepTimeoutMs?: number;
-  /** How often the monitor asks who waits (ms). */
-  pollMs?: number;
-  /** Ctrl-C: stop between polls, clean up, and reject with {@link RunAborted}. */
-  signal?: AbortSignal;
-  /** How many rows of each result to keep (100). */
-  keepRows?: number;
-  /**
-   * Awaited before each step is sent, with the step and what the run recorded so far (`--pace`:
-   * the CLI waits for Enter). The scheduler adds no timing of its own: it waits only for this.
-   */
-  beforeStep?: (next: NextStep, sofar: Driven) => Promise<void>;
-}
-
-/** The step about to be sent. */
-export interface NextStep {
-  readonly worker: string;
-  readonly step: string;
-  readonly sql: string;
-}
-
-export class RunAborted extends Error {
-  constructor() {
-    super('interrupted');
-    this.name = 'RunAborted';
-  }
-}
+export { RunAborted, type NextStep, type RunOptions } from './run-options.js';
 
 export const DEFAULT_STEP_TIMEOUT_MS = 5000;
 const DEFAULT_POLL_MS = 2;
@@ -285,6 +258,36 @@ export class Scheduler {
     this.events.push({ type: 'wait', step: f.record, blockedBy: names });
   }
 
+  /**
+   * A deadlock victim waited for a lock, even when the database broke the cycle before the monitor
+   * saw the wait, or saw it before it could name the holder: said the same way every run, with
+   * the holders from the database's own report or, without one, deduced from the other waits
+   * (wait-graph.ts chainToVictim; none known when that is ambiguous). Its wait is told once, at
+   * the place the first sighting had. Returns the deduced cycle ([] when the report has one).
+   */
+  private victimWaited(w: WorkerState, rec: StepRecord, error: DbError): string[] {
+    const reported = error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
+    const others = new Map<string, string[]>();
+    for (const o of this.parked()) if (o !== w && o.inflight!.waiting) others.set(o.name, this.records[o.inflight!.record]!.blockedBy);
+    const cycle = error.deadlock ? [] : chainToVictim(w.name, others);
+    let names = rec.blockedBy.length > 0 ? rec.blockedBy : this.blockerNames(reported);
+    if (names.length === 0) names = cycle.slice(1, 2);
+    rec.blockedBy = names;
+    const step = this.records.indexOf(rec);
+    const first = this.events.findIndex((e) => e.type === 'wait' && e.step === step);
+    const wait: RunEvent = { type: 'wait', step, blockedBy: names };
+    if (first < 0) this.events.push(wait);
+    else {
+      this.events[first] = wait;
+      for (let i = this.events.length - 1; i > first; i--) {
+        const e = this.events[i]!;
+        if (e.type === 'wait' && e.step === step) this.events.splice(i, 1);
+      }
+    }
+    rec.blocked = true;
+    return cycle;
+  }
+
   /** In-flight workers on a cycle of lock waits among workers (empty when there is none). */
   private waitCycle(inflight: WorkerState[], waits: Map<number, LockWait>): WorkerState[] {
     const edges = new Map<string, string[]>();
@@ -345,18 +348,11 @@ export class Scheduler {
     rec.endedMs = this.now();
     // A statement that completed in spite of the cancel was slow, not hung: it is recorded as is.
     if (f.hang && !outcome.ok) this.events.push({ type: 'hang', step: f.record, reason: f.hang, afterMs: this.stepTimeout });
-    const victimOf = !outcome.ok && outcome.error.kind === 'deadlock' ? outcome.error.deadlock : undefined;
-    const mine = victimOf?.waits.find((x) => x.waiter === w.session.backendId);
-    // The victim's lock as the database's report names it, when no poll named one.
-    rec.lock ??= mine?.waitLock ?? null;
-    if (!outcome.ok && outcome.error.kind === 'deadlock' && !rec.blocked) {
-      // A deadlock victim waited for a lock, even when the database broke the cycle before the
-      // monitor saw the wait: said the same way every run, with the holders from the database's
-      // own report (none known without one).
-      const ids = mine?.holders ?? [];
-      rec.blocked = true;
-      rec.blockedBy = this.blockerNames(ids);
-      this.events.push({ type: 'wait', step: f.record, blockedBy: rec.blockedBy });
+    let cycle: string[] = [];
+    if (!outcome.ok && outcome.error.kind === 'deadlock') {
+      // The victim's lock as the database's report names it, when no poll named one.
+      rec.lock ??= outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.waitLock ?? null;
+      cycle = this.victimWaited(w, rec, outcome.error);
     }
     this.events.push({ type: 'finish', step: f.record });
     if (outcome.ok) {
@@ -367,7 +363,7 @@ export class Scheduler {
     rec.status = 'error';
     rec.error = outcome.error;
     if (outcome.error.kind === 'deadlock')
-      this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id)));
+      this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id), cycle));
     const action = onError({
       kind: outcome.error.kind,
       step: f.entry.step,

@@ -78,7 +78,8 @@ export class TextReporter {
   variantHead(p: VariantPlan, v?: VariantReport): string[] {
     const { c } = this;
     const runsAs = p.runsAs ? ` (runs as ${p.runsAs.replace('-', ' ')} on ${p.engine})` : '';
-    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')}${runsAs} · expect ${expectText(p.expected)}`;
+    const kept = p.ownIsolationKept ? " (the fix's own level: --isolation does not apply)" : '';
+    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')}${runsAs}${kept} · expect ${expectText(p.expected)}`;
     const out: string[] = ['', c.bold.cyan(`── ${head}`)];
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
@@ -194,6 +195,18 @@ export class TextReporter {
         else out.push(c.red(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)} → ${ch.anomaly}`));
       }
     }
+    if (verdict.waits.length > 0) {
+      out.push('', '   waits');
+      for (const w of verdict.waits) {
+        if (w.met)
+          out.push(
+            c.green(
+              `     ✓ ${w.step} ${w.expected ? 'waited on a lock' : w.waited === null ? 'did not run (so did not wait)' : 'did not wait'}`,
+            ),
+          );
+        else out.push(c.red(`     ✗ ${w.message}`));
+      }
+    }
     if (p.engineNote) {
       out.push('', ...wrap(`on ${p.engine}: ${p.engineNote.trim()}`, 96).map((l) => `   ${l}`));
     }
@@ -278,7 +291,9 @@ export class TextReporter {
    */
   private deadlockLines(d: DeadlockRecord, pad: string): string[] {
     const { c } = this;
-    const lines = [c.red(`   ${pad}  ⟲ the cycle: ${[...d.cycle, d.cycle[0]].join(' → ')}; ${d.victim} was chosen as the victim`)];
+    // A cycle of one is what is left when neither the monitor nor the database named the others.
+    const cycle = d.cycle.length >= 2 ? `the cycle: ${[...d.cycle, d.cycle[0]].join(' → ')}` : 'the cycle: not reported by the database';
+    const lines = [c.red(`   ${pad}  ⟲ ${cycle}; ${d.victim} was chosen as the victim`)];
     if (this.opts.verbose && d.server) for (const l of d.server.split('\n')) lines.push(c.dim(`   ${pad}    ${l}`));
     return lines;
   }
@@ -344,6 +359,7 @@ function missText(v: VariantReport): string {
   const parts = [];
   if (extra.length) parts.push(`unexpected ${extra.join(', ')}`);
   if (lacking.length) parts.push(`no ${lacking.join(', ')}`);
+  for (const w of v.verdict.waits) if (w.message) parts.push(w.message);
   return parts.join('; ');
 }
 

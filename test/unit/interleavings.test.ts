@@ -58,6 +58,7 @@ const verdict = (observed: Verdict['observed'], expected: Verdict['expected'], d
   notCounted: {},
   checks: [],
   fault: null,
+  waits: [],
 });
 const runOf = (rank: number, v: Verdict): ExploredRun => ({ rank: BigInt(rank), run: { steps: [] } as unknown as VariantRun, verdict: v });
 
