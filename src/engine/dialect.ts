@@ -98,6 +98,14 @@ export interface Scratch {
    * the moment of the call: no cached views (see lab-notes on MariaDB's INNODB_* cache).
    */
   lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>>;
+  /**
+   * Only for an engine where nothing but the client's own timeout ends a lock wait (SQLite: no
+   * server, no deadlock detector; a busy handler polls until busy_timeout). The scheduler calls
+   * it when every unfinished worker waits: end this backend's wait now, as its timeout would (the
+   * statement fails with the engine's timeout error). False when the backend does not wait.
+   * Without it, the scheduler waits the step timeout and reports a hang.
+   */
+  timeOutWait?(backendId: number): boolean;
   /** Cancel the statement running on a backend (pg_cancel_backend / KILL QUERY). */
   cancel(backendId: number): Promise<void>;
   /** End a backend's connection (pg_terminate_backend / KILL). */
