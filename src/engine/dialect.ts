@@ -79,6 +79,14 @@ export interface Session {
   close(): Promise<void>;
 }
 
+export interface SessionOptions {
+  /**
+   * Stress mode: the workers' statements are sent with no schedule and no monitor, truly at once.
+   * An engine whose sessions would otherwise share this thread (SQLite) gives each its own.
+   */
+  concurrent?: boolean;
+}
+
 /** A database (or schema) that exists only for one variant run. */
 export interface Scratch {
   /** Its name on the server, e.g. `lockrepro_ab_ba_deadlock_3f9a2c`. */
@@ -90,7 +98,7 @@ export interface Scratch {
    * the worker's name where the engine allows (application_name), and with engine settings that make
    * runs fast and repeatable (e.g. a lowered deadlock_timeout where the session may set it).
    */
-  openSession(worker: string, isolation: IsolationLevel): Promise<Session>;
+  openSession(worker: string, isolation: IsolationLevel, opts?: SessionOptions): Promise<Session>;
   /**
    * Ask the database, on a separate monitor connection, which of these backends wait on a lock.
    * The answer maps each *waiting* backend id to the backend ids that block it (an empty list means

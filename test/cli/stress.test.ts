@@ -69,3 +69,39 @@ describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
     }
   });
 });
+
+// SQLite's stress sessions each have a thread and a real busy_timeout, so their statements truly
+// overlap (the scheduler's sessions share one thread and would alternate in lockstep). No server.
+describe('--stress on SQLite', () => {
+  for (const url of ['sqlite:', 'sqlite:?journal=wal']) {
+    test(`${url}: the counts add up, and BEGIN IMMEDIATE holds in every run`, () => {
+      const r = lockrepro([
+        'run',
+        'transfer-lost-update',
+        '--variant',
+        'bug',
+        'for-update',
+        '--stress',
+        '6',
+        '--concurrency',
+        '2',
+        '--db',
+        url,
+        '--json',
+      ]);
+      const doc = JSON.parse(r.stdout) as { database: { dialect: string }; scenarios: { variants: Variant[] }[] };
+      assert.equal(doc.database.dialect, 'sqlite');
+      const [bug, fix] = doc.scenarios[0]!.variants;
+      for (const v of [bug!, fix!]) {
+        assert.equal(v.mode, 'stress');
+        assert.equal(v.runs, 6);
+        assert.equal(v.counts.hangs, 0);
+      }
+      assert.equal(bug!.rates.lostUpdates!.runs, bug!.stress.failing);
+      assert.equal(fix!.stress.failing, 0);
+      assert.equal(fix!.counts.lockTimeouts, 0);
+      assert.equal(fix!.met, true);
+      assert.equal(r.code, bug!.met ? 0 : 1, r.stderr);
+    });
+  }
+});

@@ -10,6 +10,8 @@ export interface SqliteStatement {
   readonly reader: boolean;
   /** sqlite3_stmt_readonly: the statement writes nothing (BEGIN, COMMIT and SAVEPOINT count as read-only). */
   readonly readonly: boolean;
+  /** Integers come back as BigInt, so none beyond 2^53 is rounded. */
+  safeIntegers(on: boolean): SqliteStatement;
   all(...params: unknown[]): Record<string, unknown>[];
   run(...params: unknown[]): { changes: number };
   columns(): { name: string }[];

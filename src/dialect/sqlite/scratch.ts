@@ -15,12 +15,13 @@
  * longest one as its busy_timeout would.
  */
 import { rmSync } from 'node:fs';
-import type { DbError, QueryResult, Scratch, Session } from '../../engine/dialect.js';
+import type { DbError, QueryResult, Scratch, Session, SessionOptions } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
 import type { IsolationLevel } from '../../vocabulary.js';
 import { busyAtOnce, busyTimeout, interrupted } from './errors.js';
 import { runStatement, SqliteSession, type Attempt } from './session.js';
 import { openDb, sqliteCode, type SqliteDb } from './driver.js';
+import { ThreadSession } from './thread-session.js';
 
 /**
  * The probe's busy_timeout. A called handler sleeps all of it inside one synchronous call, so it
@@ -40,6 +41,7 @@ interface Waiter {
 export class SqliteScratch implements Scratch {
   private readonly admin: SqliteDb;
   private readonly sessions: SqliteSession[] = [];
+  private readonly threads: ThreadSession[] = [];
   private readonly waiting: Waiter[] = [];
   private nextId = 1;
   private dropped = false;
@@ -71,8 +73,16 @@ export class SqliteScratch implements Scratch {
     }
   }
 
-  /** SQLite has no isolation levels: every transaction is serializable (DatabaseInfo.runsAs says so). */
-  async openSession(worker: string, _isolation: IsolationLevel): Promise<Session> {
+  /**
+   * SQLite has no isolation levels: every transaction is serializable (DatabaseInfo.runsAs says
+   * so). Stress mode's sessions each get a thread and a real busy_timeout (thread-session.ts).
+   */
+  async openSession(worker: string, _isolation: IsolationLevel, opts: SessionOptions = {}): Promise<Session> {
+    if (opts.concurrent) {
+      const t = await ThreadSession.open(worker, this.nextId++, this.wal, this.file);
+      this.threads.push(t);
+      return t;
+    }
     const s = new SqliteSession(
       worker,
       this.nextId++,
@@ -106,9 +116,11 @@ export class SqliteScratch implements Scratch {
     this.endWait(backendId, interrupted());
   }
 
+  /** A thread's statement cannot be interrupted; it ends by itself within its busy_timeout. */
   async terminate(backendId: number): Promise<void> {
     this.endWait(backendId, interrupted());
     await this.sessions.find((s) => s.backendId === backendId)?.close();
+    await this.threads.find((s) => s.backendId === backendId)?.terminate();
   }
 
   /**
@@ -124,6 +136,7 @@ export class SqliteScratch implements Scratch {
     if (this.dropped) return;
     this.dropped = true;
     for (const s of [...this.sessions]) await s.close();
+    for (const t of this.threads) await t.terminate();
     this.admin.close();
     for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(this.file + suffix, { force: true });
     this.onDrop();

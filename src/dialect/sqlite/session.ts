@@ -102,7 +102,10 @@ export function runStatement(db: SqliteDb, sql: string, params: readonly unknown
   const stmt = db.prepare(sql);
   const values = params.map(bindable);
   if (stmt.reader) {
-    const rows = stmt.all(...values);
+    const rows = stmt
+      .safeIntegers(true)
+      .all(...values)
+      .map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, asValue(v)])));
     return {
       result: { rows, columns: stmt.columns().map((c) => c.name), rowCount: rows.length, command: 'SELECT' },
       readonly: stmt.readonly,
@@ -113,6 +116,17 @@ export function runStatement(db: SqliteDb, sql: string, params: readonly unknown
   // statement it is stale.
   const changes = /^\s*(insert|update|delete|replace)\b/i.test(sql) ? info.changes : null;
   return { result: { rows: [], columns: [], rowCount: changes, command: null }, readonly: stmt.readonly };
+}
+
+/**
+ * A value as SQLite holds it: an integer beyond 2^53 as its decimal text (a JavaScript number
+ * would round it, and node-postgres gives bigint as text too), a blob as `\x` hex (PostgreSQL's
+ * text for bytea).
+ */
+function asValue(v: unknown): unknown {
+  if (typeof v === 'bigint') return Number.isSafeInteger(Number(v)) ? Number(v) : v.toString();
+  if (Buffer.isBuffer(v)) return `\\x${v.toString('hex')}`;
+  return v;
 }
 
 /** SQLite binds numbers, strings, bigints, buffers and null; a saved boolean becomes 0 or 1. */
