@@ -35,6 +35,18 @@ type Json = {
 };
 const json = (stdout: string) => JSON.parse(stdout) as Json;
 
+/** Steps `many` (150 rows of n), `empty` (none) and `none` (no result set), as JSON gives them. */
+function assertRows(stdout: string): void {
+  const [many, empty, none] = json(stdout).scenarios[0]!.variants[0]!.steps;
+  assert.equal((many!.rows as unknown[]).length, 100);
+  assert.deepEqual((many!.rows as unknown[])[99], { n: 100 });
+  assert.equal(many!.rowCount, 150);
+  assert.equal(many!.truncated, true);
+  assert.deepEqual(empty!.rows, []);
+  assert.equal(empty!.truncated, false);
+  assert.equal(none!.rows, null);
+}
+
 for (const target of [
   { label: 'PostgreSQL 15', db: ['--db', PG_URL], gate: external },
   { label: 'embedded PostgreSQL', db: [], gate: { skip: false as const, require: () => undefined } },
@@ -133,14 +145,7 @@ expect: clean
 `;
     const r = lockrepro(['run', file('rows.yaml', src), '--db', PG_URL, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const [many, empty, none] = json(r.stdout).scenarios[0]!.variants[0]!.steps;
-    assert.equal((many!.rows as unknown[]).length, 100);
-    assert.deepEqual((many!.rows as unknown[])[99], { n: 100 });
-    assert.equal(many!.rowCount, 150);
-    assert.equal(many!.truncated, true);
-    assert.deepEqual(empty!.rows, []);
-    assert.equal(empty!.truncated, false);
-    assert.equal(none!.rows, null);
+    assertRows(r.stdout);
   });
 });
 
@@ -190,13 +195,7 @@ expect: clean
 `;
     const r = lockrepro(['run', file('rows-sqlite.yaml', src), '--db', 'sqlite:', '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const [many, empty, none] = json(r.stdout).scenarios[0]!.variants[0]!.steps;
-    assert.equal((many!.rows as unknown[]).length, 100);
-    assert.deepEqual((many!.rows as unknown[])[99], { n: 100 });
-    assert.equal(many!.rowCount, 150);
-    assert.equal(many!.truncated, true);
-    assert.deepEqual(empty!.rows, []);
-    assert.equal(none!.rows, null);
+    assertRows(r.stdout);
   });
 
   test('a scenario whose own SQL is wrong on SQLite exits 2 with its line, not as a race', () => {

@@ -11,6 +11,7 @@ import { BadDatabaseUrl, DatabaseUnavailableError } from '../../errors.js';
 import { scratchName } from '../scratch-name.js';
 import { loadDriver, openDb } from './driver.js';
 import { SqliteScratch } from './scratch.js';
+import { STRESS_BUSY_TIMEOUT_MS } from './thread-session.js';
 
 const JOURNALS = ['delete', 'wal'] as const;
 
@@ -48,7 +49,7 @@ export async function connectSqlite(url: string): Promise<Dialect> {
     runsAs: { 'read-uncommitted': 'serializable', 'read-committed': 'serializable', 'repeatable-read': 'serializable' },
     settings: {
       journal_mode: wal ? 'wal' : 'delete',
-      busy_timeout: 'modelled (a waiting step retries after every other step; when all wait, the first waiter times out)',
+      busy_timeout: `modelled (a waiting step retries after every other step; when all wait, the first waiter times out); ${STRESS_BUSY_TIMEOUT_MS} ms with --stress`,
     },
   };
   return new SqliteDialect(dir, wal, info);
