@@ -80,7 +80,7 @@ describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
 // overlap (the scheduler's sessions share one thread and would alternate in lockstep). No server.
 describe('--stress on SQLite', () => {
   for (const url of ['sqlite:', 'sqlite:?journal=wal']) {
-    test(`${url}: the counts add up, and BEGIN IMMEDIATE holds in every run`, () => {
+    test(`${url}: the counts add up, and the fix for-update holds in every run`, () => {
       const { r, doc } = stressTransfer(url, 6);
       assert.equal(doc.database.dialect, 'sqlite');
       const [bug, fix] = doc.scenarios[0]!.variants;
