@@ -110,7 +110,8 @@ export interface Scratch {
    * Only for an engine where nothing but the client's own timeout ends a lock wait (SQLite: no
    * server, no deadlock detector; a busy handler polls until busy_timeout). The scheduler calls
    * it when every unfinished worker waits: end this backend's wait now, as its timeout would (the
-   * statement fails with the engine's timeout error). False when the backend does not wait.
+   * statement fails with the engine's timeout error). True when a wait ended (the engine may end
+   * another one first, when it finds that one was not really waiting), false when none did.
    * Without it, the scheduler waits the step timeout and reports a hang.
    */
   timeOutWait?(backendId: number): boolean;

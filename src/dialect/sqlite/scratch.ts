@@ -127,8 +127,20 @@ export class SqliteScratch implements Scratch {
    * End a backend's wait as its busy_timeout would: SQLITE_BUSY, kind lock-timeout. Called when
    * every unfinished worker waits, for the one that waited longest (equal timeouts run out in the
    * order the waits began). False when the backend does not wait.
+   *
+   * First every waiter is probed again: a machine that stalled lockrepro for the whole probe would
+   * have parked a statement SQLite answers at once, which would then look like this stall. Such a
+   * statement gets its real answer instead (true: a wait ended).
    */
   timeOutWait(backendId: number): boolean {
+    for (const w of [...this.waiting]) {
+      const a = this.probe(w.session, w.sql, w.params);
+      if (a === null) continue;
+      this.waiting.splice(this.waiting.indexOf(w), 1);
+      this.settle(w.session, a, w.resolve, w.reject);
+      this.retryWaiting();
+      return true;
+    }
     return this.endWait(backendId, busyTimeout());
   }
 
@@ -144,20 +156,27 @@ export class SqliteScratch implements Scratch {
 
   private submit(session: SqliteSession, sql: string, params: readonly unknown[]): Promise<QueryResult> {
     return new Promise((resolve, reject) => {
-      let a = session.attempt(sql, params);
-      if ('busy' in a && a.busy !== 'SQLITE_BUSY_SNAPSHOT') {
-        const t0 = performance.now();
-        a = session.attempt(sql, params, PROBE_MS);
-        // Nothing else runs during the probe, so nothing can free the lock: a called handler
-        // sleeps the whole timeout and fails anyway.
-        if ('busy' in a && a.busy !== 'SQLITE_BUSY_SNAPSHOT' && performance.now() - t0 >= PROBE_MS) {
-          this.waiting.push({ session, sql, params, resolve, reject });
-          return;
-        }
+      let a: Attempt | null = session.attempt(sql, params);
+      if ('busy' in a && a.busy !== 'SQLITE_BUSY_SNAPSHOT') a = this.probe(session, sql, params);
+      if (a === null) {
+        this.waiting.push({ session, sql, params, resolve, reject });
+        return;
       }
       this.settle(session, a, resolve, reject);
       this.retryWaiting();
     });
+  }
+
+  /**
+   * Run a statement that got SQLITE_BUSY once more at busy_timeout PROBE_MS: null when SQLite
+   * called the busy handler (a real application would wait), else its answer. Nothing else runs
+   * during the probe, so nothing can free the lock: a called handler sleeps the whole timeout and
+   * fails anyway.
+   */
+  private probe(session: SqliteSession, sql: string, params: readonly unknown[]): Attempt | null {
+    const t0 = performance.now();
+    const a = session.attempt(sql, params, PROBE_MS);
+    return 'busy' in a && a.busy !== 'SQLITE_BUSY_SNAPSHOT' && performance.now() - t0 >= PROBE_MS ? null : a;
   }
 
   private settle(session: SqliteSession, a: Attempt, resolve: (r: QueryResult) => void, reject: (e: unknown) => void): void {
