@@ -241,6 +241,17 @@ expect: lock-timeout
     });
   });
 
+  test('--interleavings: the lost update in some interleavings, the for-update fix in none, no hang', () => {
+    const r = lockrepro(['run', 'transfer-lost-update', '--variant', 'bug', 'for-update', '--db', 'sqlite:', '--interleavings', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    const [bug, fix] = (JSON.parse(r.stdout) as { scenarios: { variants: { runs: number; counts: Record<string, number> }[] }[] })
+      .scenarios[0]!.variants;
+    assert.equal(bug!.runs, 70);
+    assert.ok(bug!.counts.lostUpdates! > 0 && bug!.counts.lostUpdates! < 70, JSON.stringify(bug!.counts));
+    assert.equal(fix!.counts.lostUpdates, 0);
+    assert.equal(bug!.counts.hangs! + fix!.counts.hangs!, 0);
+  });
+
   test('a bad sqlite URL is bad usage (exit 2), in one line', () => {
     const r = lockrepro(['run', 'transfer-lost-update', '--db', 'sqlite:/tmp/x.db']);
     assert.equal(r.code, 2);
