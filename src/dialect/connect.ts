@@ -10,7 +10,7 @@ import type { EmbeddedOptions, EmbeddedServer } from './postgres/embedded.js';
 // Engine folders are loaded on demand: a PostgreSQL run never loads mysql2, and a run with --db
 // never touches the embedded server's package.
 
-export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb'] as const;
+export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb', 'sqlite'] as const;
 
 export async function connectDatabase(url: string | undefined, embedded: EmbeddedOptions = {}): Promise<Dialect> {
   if (!url) return connectEmbedded(embedded);
@@ -35,9 +35,11 @@ export async function connectDatabase(url: string | undefined, embedded: Embedde
     case 'mysql':
     case 'mariadb':
       return (await import('./mysql/index.js')).connectMysql(url);
+    case 'sqlite':
+      return (await import('./sqlite/index.js')).connectSqlite(url);
     default:
       throw new BadDatabaseUrl(
-        `--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => `${s}://`).join(', ')})`,
+        `--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => (s === 'sqlite' ? 'sqlite:' : `${s}://`)).join(', ')})`,
       );
   }
 }

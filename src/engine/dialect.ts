@@ -101,6 +101,14 @@ export interface Session {
   close(): Promise<void>;
 }
 
+export interface SessionOptions {
+  /**
+   * Stress mode: the workers' statements are sent with no schedule and no monitor, truly at once.
+   * An engine whose sessions would otherwise share this thread (SQLite) gives each its own.
+   */
+  concurrent?: boolean;
+}
+
 /** A database (or schema) that exists only for one variant run. */
 export interface Scratch {
   /** Its name on the server, e.g. `lockrepro_ab_ba_deadlock_3f9a2c`. */
@@ -112,7 +120,7 @@ export interface Scratch {
    * the worker's name where the engine allows (application_name), and with engine settings that make
    * runs fast and repeatable (e.g. a lowered deadlock_timeout where the session may set it).
    */
-  openSession(worker: string, isolation: IsolationLevel): Promise<Session>;
+  openSession(worker: string, isolation: IsolationLevel, opts?: SessionOptions): Promise<Session>;
   /**
    * Ask the database, on a separate monitor connection, which of these backends wait on a lock.
    * The answer maps each *waiting* backend id to the backend ids that block it (an empty list means
@@ -121,6 +129,15 @@ export interface Scratch {
    * MariaDB's INNODB_* cache).
    */
   lockWaits(backendIds: readonly number[]): Promise<Map<number, LockWait>>;
+  /**
+   * Only for an engine where nothing but the client's own timeout ends a lock wait (SQLite: no
+   * server, no deadlock detector; a busy handler polls until busy_timeout). The scheduler calls
+   * it when every unfinished worker waits: end this backend's wait now, as its timeout would (the
+   * statement fails with the engine's timeout error). True when a wait ended (the engine may end
+   * another one first, when it finds that one was not really waiting), false when none did.
+   * Without it, the scheduler waits the step timeout and reports a hang.
+   */
+  timeOutWait?(backendId: number): boolean;
   /** Cancel the statement running on a backend (pg_cancel_backend / KILL QUERY). */
   cancel(backendId: number): Promise<void>;
   /** End a backend's connection (pg_terminate_backend / KILL). */

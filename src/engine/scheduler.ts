@@ -130,6 +130,11 @@ export class Scheduler {
       }
       const parked = this.parked();
       if (parked.length === 0) return;
+      // Only a client timeout ends these waits (SQLite): the first one sent runs out first.
+      if (this.scratch.timeOutWait?.(firstSent(parked).session.backendId)) {
+        await this.settle(parked);
+        continue;
+      }
       // Nothing can run until a parked step finishes: the database's deadlock detector, a lock
       // timeout, or nothing at all (a hang). Wait for the first of them, bounded. On a hang,
       // cancel only the step that has waited longest: its rollback may well free the others.

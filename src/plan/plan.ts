@@ -115,10 +115,12 @@ export function engineSkipReason(sc: Scenario, engine: EngineName): string | nul
   return `${sc.name} has no ${gap.missing === 'sql' ? 'SQL' : 'expectation'} for ${engine} (${gap.where}, line ${gap.line})`;
 }
 
-function declaredSkipReason(sc: Pick<Scenario, 'name' | 'engines'>, engine: EngineName): string | null {
+function declaredSkipReason(sc: Pick<Scenario, 'name' | 'engines' | 'notes'>, engine: EngineName): string | null {
   if (!sc.engines) return null;
   if (sc.engines.some((e) => ENGINE_SQL[engine].keys.includes(e))) return null;
-  return `${sc.name} supports ${sc.engines.join(', ')}, not ${engine}`;
+  // A note for an engine the scenario leaves out says why it does.
+  const why = forEngine(sc.notes, engine);
+  return `${sc.name} supports ${sc.engines.join(', ')}, not ${engine}${why ? `: ${why}` : ''}`;
 }
 
 /** The engines a scenario runs on: those it declares, or else every engine its SQL covers. */

@@ -77,7 +77,7 @@ describe('usage and invalid scenarios (exit 2)', () => {
     assert.equal(catches?.length, 2, g.stdout);
     assert.match(
       g.stdout,
-      /^ {2}replace request1\.create: \[postgres\] INSERT .*\n.*\n {4}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/m,
+      /^ {2}replace request1\.create: \[postgres\] INSERT .*\n(?: +\[\w+\] +.*\n)+ {4}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/m,
     );
     const t = lockrepro(['show', 'transfer-lost-update']);
     assert.equal(t.code, 0, t.stderr);

@@ -43,7 +43,7 @@ export const FILE_CASES: readonly BadInput[] = [
   ['  - file: ""', 'S:5: setup[0].file: a file path must not be empty'],
   ['  - file: 3', 'S:5: setup[0].file: 3 is not allowed here (expected string or object)'],
   ['  - { file: ok.sql, sql: SELECT 2 }', 'S:5: setup[0]: unknown key "sql"'],
-  ['  - file: { postgres: ok.sql, sqlite: ok.sql }', 'S:5: setup[0].file: unknown key "sqlite"'],
+  ['  - file: { postgres: ok.sql, oracle: ok.sql }', 'S:5: setup[0].file: unknown key "oracle"'],
   ['  - file: { postgres: nope.sql }', 'S:5: setup[0]: file nope.sql: no such file'],
   ['  - SELECT 1\n  - file: nope.sql', 'S:6: setup[1]: file nope.sql: no such file'],
   ['  - file: unterminated.sql', "D/unterminated.sql:2: unterminated '…' string (setup[0] at S:5)"],

@@ -37,6 +37,9 @@ export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
     url: MYSQL_URL,
     unreachable: () => mysqlUnreachableReason(MYSQL_URL),
   },
+  // No server: a file per variant, so these run everywhere.
+  { name: 'sqlite', label: 'SQLite (rollback journal)', engine: 'sqlite', url: 'sqlite:', unreachable: async () => null },
+  { name: 'sqlite-wal', label: 'SQLite in WAL mode', engine: 'sqlite', url: 'sqlite:?journal=wal', unreachable: async () => null },
 ];
 
 export function goldenFile(target: GoldenTarget, scenario: string): string {
