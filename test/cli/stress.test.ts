@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lockrepro } from '../helpers/cli.js';
-import { PG_URL, pgGate } from '../helpers/servers.js';
+import { PG_URL, pgGate, sqliteGate } from '../helpers/servers.js';
 
 const external = await pgGate();
 
@@ -78,7 +78,7 @@ describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
 
 // SQLite's stress sessions each have a thread and a real busy_timeout, so their statements truly
 // overlap (the scheduler's sessions share one thread and would alternate in lockstep). No server.
-describe('--stress on SQLite', () => {
+describe('--stress on SQLite', { skip: sqliteGate().skip }, () => {
   for (const url of ['sqlite:', 'sqlite:?journal=wal']) {
     test(`${url}: the counts add up, and the fix for-update holds in every run`, () => {
       const { r, doc } = stressTransfer(url, 6);

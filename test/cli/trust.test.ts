@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lockrepro, scratchFolder } from '../helpers/cli.js';
-import { PG_URL, pgGate } from '../helpers/servers.js';
+import { PG_URL, pgGate, sqliteGate } from '../helpers/servers.js';
 
 const external = await pgGate();
 const file = scratchFolder();
@@ -150,7 +150,7 @@ expect: clean
 });
 
 // SQLite needs no server: these run everywhere. SQLite keeps dates as the text it was given.
-describe('SQLite: values, checks and rows', () => {
+describe('SQLite: values, checks and rows', { skip: sqliteGate().skip }, () => {
   const VALUES_SQLITE = `${head('values-sqlite')}engines: [sqlite]
 setup:
   - CREATE TABLE v (d date, ts timestamp, b blob, ok boolean, n numeric, big integer, f real, t text)
