@@ -79,6 +79,15 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/**
+ * What a worker's session tells the server, so that the server itself stops the statements of a
+ * run that died (killed, or its network gone) instead of running them to their end.
+ */
+export interface SessionLimits {
+  /** The run's step timeout: the server's own limit is set well above it, never below. */
+  stepTimeoutMs: number;
+}
+
 /** A database (or schema) that exists only for one variant run. */
 export interface Scratch {
   /** Its name on the server, e.g. `lockrepro_ab_ba_deadlock_3f9a2c`. */
@@ -90,7 +99,7 @@ export interface Scratch {
    * the worker's name where the engine allows (application_name), and with engine settings that make
    * runs fast and repeatable (e.g. a lowered deadlock_timeout where the session may set it).
    */
-  openSession(worker: string, isolation: IsolationLevel): Promise<Session>;
+  openSession(worker: string, isolation: IsolationLevel, limits?: SessionLimits): Promise<Session>;
   /**
    * Ask the database, on a separate monitor connection, which of these backends wait on a lock.
    * The answer maps each *waiting* backend id to the backend ids that block it (an empty list means

@@ -42,6 +42,8 @@ export class PostgresScratch implements Scratch {
   constructor(
     readonly name: string,
     private readonly url: string,
+    /** Startup settings of every session (see client_connection_check_interval in index.ts). */
+    private readonly sessionOptions: string,
     private readonly admin: pg.Client,
     private readonly adminPid: number,
     /** The dialect's own connection (outside the scratch database), for ending backends. */
@@ -60,7 +62,7 @@ export class PostgresScratch implements Scratch {
   }
 
   async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
-    const client = await openClient(this.url, worker);
+    const client = await openClient(this.url, worker, this.sessionOptions);
     const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null, ownDeadlockTimeout: false };
     const wake = () => {
       conn.onReady?.();

@@ -1,0 +1,176 @@
+// Faults a CI server meets: a lockrepro killed mid-run (SIGKILL) and one stopped (SIGTERM) while a
+// step waits. What must hold: the server stops the killed run's statement by itself, a later run
+// drops the killed run's scratch database and never a live run's, and SIGTERM cleans up at once.
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import pg from 'pg';
+import { BIN, lockrepro, scratchFolder } from '../helpers/cli.js';
+import { rawMysql } from '../helpers/mysql.js';
+import { MYSQL_URL, PG_URL, mysqlGate, pgGate } from '../helpers/servers.js';
+
+const pgServer = await pgGate();
+const maria = await mysqlGate();
+const file = scratchFolder();
+
+/** Poll `condition` (a question to the database) until it holds; fail after `timeoutMs`. */
+async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<number> {
+  const start = Date.now();
+  while (!(await condition())) {
+    if (Date.now() - start > timeoutMs) assert.fail(`timed out after ${timeoutMs} ms waiting for ${what}`);
+  }
+  return Date.now() - start;
+}
+
+/** One worker, one step that waits; the run is a hang unless something stops it first. */
+function waitingScenario(name: string, sql: string): string {
+  return file(
+    `${name}.yaml`,
+    `name: ${name}
+title: A step that waits
+story: Its one step waits (a sleep, or a lock the test holds) until the run is stopped.
+workers:
+  w:
+    - { name: wait, sql: ${JSON.stringify(sql)} }
+expect: hang
+`,
+  );
+}
+
+interface Running {
+  child: ChildProcess;
+  exit: Promise<number | null>;
+  stderr: () => string;
+}
+
+function start(args: string[]): Running {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '' } });
+  let stderr = '';
+  child.stderr!.on('data', (d) => (stderr += d));
+  child.stdout!.resume();
+  const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  return { child, exit, stderr: () => stderr };
+}
+
+/** What the test asks each server: its scratch databases, and which of them run the waiting step. */
+interface Server {
+  url: string;
+  databases(prefix: string): Promise<string[]>;
+  waiting(prefix: string): Promise<string[]>;
+}
+
+/**
+ * Kill run A (SIGKILL) while its step waits and run B waits too; A's statement must end on the
+ * server within `serverStopsWithinMs`; then a third run drops A's database and leaves B's; then
+ * SIGTERM stops B within a bound, dropping its database, exit 130.
+ */
+async function killedAndLive(server: Server, killedSql: string, liveSql: string, stepTimeoutMs: number, serverStopsWithinMs: number) {
+  const tag = `${process.pid}_${Date.now() % 100000}`;
+  const a = `fault_a_${tag}`;
+  const b = `fault_b_${tag}`;
+  const prefix = (n: string) => `lockrepro_${n}_`;
+  const runA = start(['run', waitingScenario(a, killedSql), '--db', server.url, '--step-timeout', String(stepTimeoutMs)]);
+  const runB = start(['run', waitingScenario(b, liveSql), '--db', server.url, '--step-timeout', '600000']);
+  try {
+    for (const n of [a, b]) await until(async () => (await server.waiting(prefix(n))).length === 1, 60_000, `run ${n} to wait`);
+    const [dbA] = await server.databases(prefix(a));
+    const [dbB] = await server.databases(prefix(b));
+    assert.match(dbA!, /^lockrepro_fault_a_\w+_[0-9a-f]{8}$/);
+
+    runA.child.kill('SIGKILL');
+    await runA.exit;
+    const stoppedAfter = await until(
+      async () => (await server.waiting(prefix(a))).length === 0,
+      serverStopsWithinMs,
+      "the server to stop the killed run's statement",
+    );
+    assert.deepEqual(await server.databases(prefix(a)), [dbA], 'the killed run left its scratch database');
+
+    const later = lockrepro(['run', 'ab-ba-deadlock', '--db', server.url]);
+    assert.equal(later.code, 0, later.stderr);
+    assert.deepEqual(await server.databases(prefix(a)), [], "a later run dropped the dead run's scratch database");
+    assert.deepEqual(await server.databases(prefix(b)), [dbB], "a later run left the live run's scratch database");
+    assert.deepEqual(await server.waiting(prefix(b)), [dbB], 'and the live run still waits');
+
+    const t = Date.now();
+    runB.child.kill('SIGTERM');
+    assert.equal(await runB.exit, 130, runB.stderr());
+    const stopMs = Date.now() - t;
+    assert.match(runB.stderr(), /interrupted: scratch databases dropped/);
+    assert.deepEqual(await server.databases(prefix(b)), [], 'SIGTERM dropped the scratch database');
+    // "Within a second" on an idle machine; bounded generously for a loaded CI runner.
+    assert.ok(stopMs < 3000, `SIGTERM during a waiting step took ${stopMs} ms`);
+    return { stoppedAfter, stopMs };
+  } finally {
+    runA.child.kill('SIGKILL');
+    runB.child.kill('SIGKILL');
+  }
+}
+
+describe('a killed run and a live one (PostgreSQL 15)', { skip: pgServer.skip }, () => {
+  test("SIGKILL: the server stops the run's pg_sleep(20); the next run drops its scratch database, not a live run's; SIGTERM cleans up", async () => {
+    pgServer.require();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    const server: Server = {
+      url: PG_URL,
+      databases: async (p) =>
+        (await c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [p])).rows.map((r) => r.datname),
+      waiting: async (p) =>
+        (
+          await c.query(
+            "SELECT datname FROM pg_stat_activity WHERE starts_with(datname, $1) AND query LIKE 'SELECT pg_sleep(%' AND state = 'active'",
+            [p],
+          )
+        ).rows.map((r) => r.datname),
+    };
+    try {
+      // client_connection_check_interval is 1 s: well under the 20 s the statement asks for.
+      const { stoppedAfter, stopMs } = await killedAndLive(server, 'SELECT pg_sleep(20)', 'SELECT pg_sleep(600)', 60_000, 10_000);
+      console.log(`PostgreSQL: killed run's statement ended ${stoppedAfter} ms after SIGKILL; SIGTERM run stopped in ${stopMs} ms`);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('a killed run and a live one (MariaDB)', { skip: maria.skip }, () => {
+  test("SIGKILL: the server stops the run's InnoDB lock wait (max_statement_time); the next run drops its scratch database, not a live run's", async () => {
+    maria.require();
+    const c = await rawMysql(MYSQL_URL);
+    // A row lock held by the test's own connection: MariaDB does not notice a dead client under
+    // an InnoDB lock wait (measured: it waits on for innodb_lock_wait_timeout, 50 s here).
+    const table = `test.ops_hold_${process.pid}`;
+    await c.query(`CREATE TABLE ${table} (id int PRIMARY KEY)`);
+    await c.query(`INSERT INTO ${table} VALUES (1)`);
+    await c.query('BEGIN');
+    await c.query(`SELECT id FROM ${table} WHERE id = 1 FOR UPDATE`);
+    const server: Server = {
+      url: MYSQL_URL,
+      databases: async (p) => {
+        const [rows] = await c.query('SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, ?) = ?', [
+          p.length,
+          p,
+        ]);
+        return (rows as { n: string }[]).map((r) => r.n);
+      },
+      waiting: async (p) => {
+        const [rows] = await c.query(
+          "SELECT DB AS n FROM information_schema.PROCESSLIST WHERE LEFT(DB, ?) = ? AND INFO LIKE 'SELECT id FROM test.ops_hold%'",
+          [p.length, p],
+        );
+        return (rows as { n: string }[]).map((r) => r.n);
+      },
+    };
+    try {
+      const sql = `SELECT id FROM ${table} WHERE id = 1 FOR UPDATE`;
+      // --step-timeout 4000: the server's own limit is 2 × 4 s + 5 s = 13 s, not the 50 s lock wait.
+      const { stoppedAfter, stopMs } = await killedAndLive(server, sql, sql, 4000, 30_000);
+      console.log(`MariaDB: killed run's lock wait ended ${stoppedAfter} ms after SIGKILL; SIGTERM run stopped in ${stopMs} ms`);
+    } finally {
+      await c.query('ROLLBACK').catch(() => undefined);
+      await c.query(`DROP TABLE IF EXISTS ${table}`);
+      await c.end();
+    }
+  });
+});
