@@ -6,6 +6,7 @@ import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl, DatabaseUnavailableError } from '../errors.js';
 import { redactUrl, registerSecret } from '../util/redact.js';
 import type { EmbeddedOptions, EmbeddedServer } from './postgres/embedded.js';
+import { parseDbUrl } from './url.js';
 
 // Engine folders are loaded on demand: a PostgreSQL run never loads mysql2, and a run with --db
 // never touches the embedded server's package.
@@ -14,10 +15,8 @@ export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb'] 
 
 export async function connectDatabase(url: string | undefined, embedded: EmbeddedOptions = {}): Promise<Dialect> {
   if (!url) return connectEmbedded(embedded);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
+  const parsed = parseDbUrl(url);
+  if (!parsed) {
     throw new BadDatabaseUrl(
       `--db ${redactUrl(url)} is not a URL (expected e.g. postgres://user@host:5432/db or mysql://root@127.0.0.1:3306/test)`,
     );

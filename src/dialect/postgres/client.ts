@@ -29,7 +29,7 @@ const types = {
 /** `extraOptions`: more `-c name=value` settings for the session, in the startup packet. */
 export async function openClient(url: string, applicationName: string, extraOptions = ''): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: url,
+    connectionString: libpqSslModes(url),
     application_name: applicationName,
     types,
     connectionTimeoutMillis: 10_000,
@@ -46,6 +46,15 @@ export async function openClient(url: string, applicationName: string, extraOpti
     throw new DatabaseUnavailableError(`cannot connect to ${redactUrl(url)}: ${scrub(describe(e))}`);
   }
   return client;
+}
+
+/**
+ * A URL with `sslmode=` read as libpq reads it (require: encrypt, without checking the
+ * certificate). node-postgres otherwise takes require as verify-full and prints a 9-line warning.
+ */
+function libpqSslModes(url: string): string {
+  if (!/[?&]sslmode=/i.test(url) || /[?&]uselibpqcompat=/i.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
 }
 
 function describe(e: unknown): string {

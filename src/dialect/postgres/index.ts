@@ -9,6 +9,7 @@ import { openClient, quoteIdent, run, trySet } from './client.js';
 import { DEADLOCK_TIMEOUT_CLOSER_MS, DEADLOCK_TIMEOUT_STAGGER_MS } from './deadlock-timeout.js';
 import { PostgresScratch } from './scratch.js';
 import { ownsLock, SCRATCH_LIKE, scratchName } from '../scratch-name.js';
+import { withDatabase } from '../url.js';
 import type pg from 'pg';
 
 export interface PostgresOptions {
@@ -126,12 +127,11 @@ class PostgresDialect implements Dialect {
       await run(this.admin, UNLOCK, [name]).catch(() => undefined);
       throw e;
     });
-    const url = new URL(this.url);
-    url.pathname = `/${name}`;
+    const url = withDatabase(this.url, name);
     let client: pg.Client | undefined;
     let monitorPid: number;
     try {
-      client = await openClient(url.toString(), 'lockrepro-monitor', this.sessionOptions);
+      client = await openClient(url, 'lockrepro-monitor', this.sessionOptions);
       monitorPid = Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid);
     } catch (e) {
       await client?.end().catch(() => undefined);
@@ -140,7 +140,7 @@ class PostgresDialect implements Dialect {
     }
     const scratch = new PostgresScratch(
       name,
-      url.toString(),
+      url,
       this.sessionOptions,
       client,
       monitorPid,
