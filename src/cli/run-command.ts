@@ -82,9 +82,10 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
 
   let dialect: Dialect;
   try {
-    dialect = await connectDatabase(url);
+    dialect = await connectDatabase(url, { signal: io.signal });
   } catch (e) {
     if (e instanceof BadDatabaseUrl) return out.fail(EXIT.USAGE, 'usage', e.message);
+    if (io.signal?.aborted) return interrupted(io, out);
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   }
@@ -98,16 +99,19 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url);
     return finish(report, flags, io, out);
   } catch (e) {
-    if (e instanceof RunAborted) {
-      // A reader that went away (`| head`) is told nothing: it is not listening.
-      if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
-      return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
-    }
+    if (e instanceof RunAborted) return interrupted(io, out);
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   } finally {
     await dialect.close().catch(() => undefined);
   }
+}
+
+/** Ctrl-C, SIGTERM or a closed stdout: everything is cleaned up by now. */
+function interrupted(io: Io, out: Outcome): ExitCode {
+  // A reader that went away (`| head`) is told nothing: it is not listening.
+  if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
+  return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
 }
 
 interface Planned {
