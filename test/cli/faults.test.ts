@@ -3,7 +3,10 @@
 // drops the killed run's scratch database and never a live run's, and SIGTERM cleans up at once.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import pg from 'pg';
 import { BIN, lockrepro, scratchFolder } from '../helpers/cli.js';
 import { rawMysql } from '../helpers/mysql.js';
@@ -43,8 +46,8 @@ interface Running {
   stderr: () => string;
 }
 
-function start(args: string[]): Running {
-  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '' } });
+function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
+  const child = spawn(process.execPath, [BIN, ...args], { env: { ...process.env, NO_COLOR: '1', LOCKREPRO_DB: '', ...env } });
   let stderr = '';
   child.stderr!.on('data', (d) => (stderr += d));
   child.stdout!.resume();
@@ -172,5 +175,118 @@ describe('a killed run and a live one (MariaDB)', { skip: maria.skip }, () => {
       await c.query(`DROP TABLE IF EXISTS ${table}`);
       await c.end();
     }
+  });
+});
+
+/** SIGTERM once `ready` holds; exit 130 within `boundMs`, with the interrupted line. The time taken. */
+async function sigtermWhen(run: Running, ready: () => Promise<boolean>, what: string, boundMs = 3000): Promise<number> {
+  try {
+    await until(ready, 60_000, what);
+    const t = Date.now();
+    run.child.kill('SIGTERM');
+    assert.equal(await run.exit, 130, run.stderr());
+    const ms = Date.now() - t;
+    assert.match(run.stderr(), /interrupted: scratch databases dropped/);
+    // "Within a second" on an idle machine; bounded generously for a loaded CI runner.
+    assert.ok(ms < boundMs, `SIGTERM ${what}: ${ms} ms`);
+    return ms;
+  } finally {
+    run.child.kill('SIGKILL');
+  }
+}
+
+/** A scenario whose setup or check runs `sleep` (a statement that takes a minute). */
+function slowPhase(name: string, phase: 'setup' | 'check', sleep: string): string {
+  const setup = phase === 'setup' ? `setup:\n  - ${sleep}\n` : '';
+  const checks =
+    phase === 'check' ? `checks:\n  - { name: slow, sql: "SELECT ${sleep.replace(/^SELECT /, '')} IS NULL AS ok", expect: true }\n` : '';
+  return file(
+    `${name}.yaml`,
+    `name: ${name}
+title: A slow ${phase}
+story: Its ${phase} takes a minute.
+${setup}workers:
+  w:
+    - { name: one, sql: SELECT 1 }
+${checks}expect: clean
+`,
+  );
+}
+
+describe('SIGTERM in every phase: exit 130 at once, scratch database dropped', () => {
+  test('PostgreSQL: during a setup statement and during a check', { skip: pgServer.skip }, async () => {
+    pgServer.require();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      for (const phase of ['setup', 'check'] as const) {
+        const name = `sigterm_${phase}_${process.pid}`;
+        const run = start(['run', slowPhase(name, phase, 'SELECT pg_sleep(60)'), '--db', PG_URL]);
+        const running = async () =>
+          (
+            await c.query(
+              "SELECT 1 FROM pg_stat_activity WHERE starts_with(datname, $1) AND query LIKE '%pg_sleep(60)%' AND state = 'active'",
+              [`lockrepro_${name}_`],
+            )
+          ).rowCount === 1;
+        const ms = await sigtermWhen(run, running, `during the ${phase}`);
+        console.log(`PostgreSQL: SIGTERM during the ${phase}: ${ms} ms`);
+        const left = await c.query('SELECT 1 FROM pg_database WHERE starts_with(datname, $1)', [`lockrepro_${name}_`]);
+        assert.equal(left.rowCount, 0, `${phase}: scratch database dropped`);
+      }
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('MariaDB: during a setup statement', { skip: maria.skip }, async () => {
+    maria.require();
+    const c = await rawMysql(MYSQL_URL);
+    try {
+      const name = `sigterm_setup_${process.pid}`;
+      const prefix = `lockrepro_${name}_`;
+      const run = start(['run', slowPhase(name, 'setup', 'SELECT SLEEP(60)'), '--db', MYSQL_URL]);
+      const running = async () => {
+        const [rows] = await c.query("SELECT 1 FROM information_schema.PROCESSLIST WHERE LEFT(DB, ?) = ? AND INFO = 'SELECT SLEEP(60)'", [
+          prefix.length,
+          prefix,
+        ]);
+        return (rows as unknown[]).length === 1;
+      };
+      const ms = await sigtermWhen(run, running, 'during the setup');
+      console.log(`MariaDB: SIGTERM during the setup: ${ms} ms`);
+      const [left] = await c.query('SELECT 1 FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, ?) = ?', [prefix.length, prefix]);
+      assert.deepEqual(left, [], 'scratch database dropped');
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('embedded PostgreSQL: during initdb (first run) and while the server starts (later run)', async () => {
+    const xdg = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-faults-'));
+    chmodSync(xdg, 0o755); // the server's user (nobody, when root runs the tests) must reach it
+    const cache = path.join(xdg, 'lockrepro');
+    const env = { XDG_CACHE_HOME: xdg };
+    /** The lockrepro child's own child running `program` (initdb, postgres), by the process table. */
+    const childRuns = (run: Running, program: string) => async () => {
+      try {
+        return execFileSync('pgrep', ['-P', String(run.child.pid), '-f', `/${program} `], { encoding: 'utf8' }).trim() !== '';
+      } catch {
+        return false; // pgrep: none
+      }
+    };
+    const first = start(['run', 'ab-ba-deadlock'], env);
+    const initdbMs = await sigtermWhen(first, childRuns(first, 'initdb'), 'during initdb');
+    assert.deepEqual(existsSync(cache) ? readdirSync(cache).filter((n) => n.includes('.tmp-')) : [], [], 'no half-made cluster left');
+
+    const warm = lockrepro(['run', 'ab-ba-deadlock'], env);
+    assert.equal(warm.code, 0, warm.stderr);
+    const later = start(['run', 'ab-ba-deadlock'], env);
+    const startMs = await sigtermWhen(later, childRuns(later, 'postgres'), 'while the server starts');
+    const pgDir = readdirSync(cache).find((n) => n.startsWith('pg-'))!;
+    assert.ok(existsSync(path.join(cache, pgDir, 'cluster')), 'the cached cluster is back for the next run');
+    assert.deepEqual(readdirSync(path.join(cache, pgDir, 'runs')), [], 'no data directory left');
+    console.log(`embedded: SIGTERM during initdb ${initdbMs} ms, while the server starts ${startMs} ms`);
+    rmSync(xdg, { recursive: true, force: true });
   });
 });
