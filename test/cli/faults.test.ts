@@ -290,3 +290,88 @@ describe('SIGTERM in every phase: exit 130 at once, scratch database dropped', (
     rmSync(xdg, { recursive: true, force: true });
   });
 });
+
+describe("the control connection killed mid-run (the one holding the scratch database's lock)", () => {
+  /** Run a scenario whose one step sleeps `seconds`; kill the run's control connection while it sleeps. */
+  async function killControl(
+    url: string,
+    sleep: string,
+    db: {
+      waiting(prefix: string): Promise<string[]>;
+      killHolder(scratch: string): Promise<void>;
+      databases(prefix: string): Promise<string[]>;
+    },
+  ) {
+    const name = `ctl_killed_${process.pid}`;
+    const prefix = `lockrepro_${name}_`;
+    const run = start(['run', waitingScenario(name, sleep), '--db', url, '--json']);
+    try {
+      await until(async () => (await db.waiting(prefix)).length === 1, 60_000, 'the step to run');
+      const [scratch] = await db.waiting(prefix);
+      await db.killHolder(scratch!);
+      const code = await run.exit;
+      assert.ok(code === 0 || code === 1 || code === 3, `exit ${code}: ${run.stderr()}`);
+      console.log(`${url.split(':')[0]}: control connection killed: exit ${code}, ${run.stderr().trim() || 'nothing on stderr'}`);
+      assert.doesNotMatch(run.stderr(), /internal error|^\s+at /m);
+      assert.deepEqual(await db.databases(prefix), [], 'the scratch database is dropped all the same');
+    } finally {
+      run.child.kill('SIGKILL');
+    }
+  }
+
+  test('PostgreSQL: a new connection drops the scratch database', { skip: pgServer.skip }, async () => {
+    pgServer.require();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    try {
+      await killControl(PG_URL, 'SELECT pg_sleep(2)', {
+        waiting: async (p) =>
+          (
+            await c.query(
+              "SELECT datname FROM pg_stat_activity WHERE starts_with(datname, $1) AND query LIKE 'SELECT pg_sleep(%' AND state = 'active'",
+              [p],
+            )
+          ).rows.map((r) => r.datname),
+        killHolder: async (scratch) => {
+          const r = await c.query(
+            "SELECT pg_terminate_backend(pid) AS done FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 2 AND classid = 1818980976::oid AND objid = hashtext($1)::oid",
+            [scratch],
+          );
+          assert.deepEqual(r.rows, [{ done: true }], 'the run holds the lock on one connection');
+        },
+        databases: async (p) =>
+          (await c.query('SELECT datname FROM pg_database WHERE starts_with(datname, $1)', [p])).rows.map((r) => r.datname),
+      });
+    } finally {
+      await c.end();
+    }
+  });
+
+  test('MariaDB: the monitor connection drops it', { skip: maria.skip }, async () => {
+    maria.require();
+    const c = await rawMysql(MYSQL_URL);
+    const rows = async (sql: string, params: unknown[]) => (await c.query(sql, params))[0] as Record<string, unknown>[];
+    try {
+      await killControl(MYSQL_URL, 'SELECT SLEEP(2)', {
+        waiting: async (p) =>
+          (
+            await rows("SELECT DB AS n FROM information_schema.PROCESSLIST WHERE LEFT(DB, ?) = ? AND INFO = 'SELECT SLEEP(2)'", [
+              p.length,
+              p,
+            ])
+          ).map((r) => String(r.n)),
+        killHolder: async (scratch) => {
+          const [holder] = await rows('SELECT IS_USED_LOCK(?) AS id', [scratch]);
+          assert.ok(holder?.id, 'the run holds the lock');
+          await c.query(`KILL CONNECTION ${Number(holder.id)}`);
+        },
+        databases: async (p) =>
+          (await rows('SELECT SCHEMA_NAME AS n FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, ?) = ?', [p.length, p])).map((r) =>
+            String(r.n),
+          ),
+      });
+    } finally {
+      await c.end();
+    }
+  });
+});
