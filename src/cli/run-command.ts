@@ -224,7 +224,7 @@ function finish(report: Report, flags: RunFlags, _io: Io, out: Outcome): ExitCod
     try {
       writeFileSync(file, render(report));
     } catch (e) {
-      return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: cannot write: ${fsReason(e)}`);
     }
   }
   if (errors.length > 0) return EXIT.USAGE;
@@ -286,6 +286,13 @@ class Outcome {
     this.io.err(`lockrepro: ${message}\n`);
     return this.json(code, kind, message);
   }
+}
+
+/** `no space left on device (ENOSPC)`: Node's own words for an errno, without the call and path. */
+function fsReason(e: unknown): string {
+  const { code, message } = e as NodeJS.ErrnoException;
+  const words = code ? new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] : undefined;
+  return words ? `${words} (${code})` : (code ?? message);
 }
 
 /** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */

@@ -375,3 +375,86 @@ describe("the control connection killed mid-run (the one holding the scratch dat
     }
   });
 });
+
+describe('the connection lost during setup: the database, exit 3; not the scenario', () => {
+  test('PostgreSQL: the setup session terminated (57P01)', { skip: pgServer.skip }, async () => {
+    pgServer.require();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    const name = `lost_setup_${process.pid}`;
+    const prefix = `lockrepro_${name}_`;
+    const run = start(['run', slowPhase(name, 'setup', 'SELECT pg_sleep(60)'), '--db', PG_URL]);
+    try {
+      const setupPid = async () =>
+        (await c.query("SELECT pid FROM pg_stat_activity WHERE starts_with(datname, $1) AND query = 'SELECT pg_sleep(60)'", [prefix]))
+          .rows[0]?.pid;
+      await until(async () => (await setupPid()) !== undefined, 60_000, 'the setup statement to run');
+      await c.query('SELECT pg_terminate_backend($1)', [await setupPid()]);
+      assert.equal(await run.exit, 3, run.stderr());
+      assert.match(run.stderr(), /^lockrepro: database connection lost: /m);
+      assert.doesNotMatch(run.stderr(), /setup SQL failed|^\s+at /m);
+      assert.equal(
+        (await c.query('SELECT 1 FROM pg_database WHERE starts_with(datname, $1)', [prefix])).rowCount,
+        0,
+        'scratch database dropped',
+      );
+    } finally {
+      run.child.kill('SIGKILL');
+      await c.end();
+    }
+  });
+
+  test('MariaDB: the setup session killed', { skip: maria.skip }, async () => {
+    maria.require();
+    const c = await rawMysql(MYSQL_URL);
+    const name = `lost_setup_${process.pid}`;
+    const prefix = `lockrepro_${name}_`;
+    const run = start(['run', slowPhase(name, 'setup', 'SELECT SLEEP(60)'), '--db', MYSQL_URL]);
+    try {
+      const setupId = async () => {
+        const [rows] = await c.query(
+          "SELECT ID AS id FROM information_schema.PROCESSLIST WHERE LEFT(DB, ?) = ? AND INFO = 'SELECT SLEEP(60)'",
+          [prefix.length, prefix],
+        );
+        return (rows as { id: number }[])[0]?.id;
+      };
+      await until(async () => (await setupId()) !== undefined, 60_000, 'the setup statement to run');
+      await c.query(`KILL CONNECTION ${Number(await setupId())}`);
+      assert.equal(await run.exit, 3, run.stderr());
+      assert.match(run.stderr(), /^lockrepro: database connection lost: /m);
+      assert.doesNotMatch(run.stderr(), /setup SQL failed|^\s+at /m);
+      const [left] = await c.query('SELECT 1 FROM information_schema.SCHEMATA WHERE LEFT(SCHEMA_NAME, ?) = ?', [prefix.length, prefix]);
+      assert.deepEqual(left, [], 'scratch database dropped');
+    } finally {
+      run.child.kill('SIGKILL');
+      await c.end();
+    }
+  });
+});
+
+describe('a full disk under the report files', () => {
+  const root = process.getuid?.() === 0;
+  test('--junit on a full tmpfs: one line naming the file and ENOSPC, exit 2, the JSON still on stdout', {
+    skip: pgServer.skip || (root ? false : 'SKIPPED: needs root to mount a tmpfs'),
+  }, () => {
+    pgServer.require();
+    const disk = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-full-'));
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', disk]);
+    try {
+      // Fill it: the report files pass the writability check before the run and fail when written.
+      try {
+        execFileSync('dd', ['if=/dev/zero', `of=${path.join(disk, 'fill')}`, 'bs=4k', 'count=100'], { stdio: 'ignore' });
+      } catch {
+        // dd stops at ENOSPC, as intended
+      }
+      const junit = path.join(disk, 'report.xml');
+      const r = lockrepro(['run', 'ab-ba-deadlock', '--db', PG_URL, '--json', '--junit', junit]);
+      assert.equal(r.code, 2, r.stderr);
+      assert.deepEqual(r.stderr.trim().split('\n'), [`lockrepro: --junit ${junit}: cannot write: no space left on device (ENOSPC)`]);
+      assert.equal(JSON.parse(r.stdout).scenarios[0].name, 'ab-ba-deadlock', 'the report itself is kept');
+    } finally {
+      execFileSync('umount', [disk]);
+      rmSync(disk, { recursive: true, force: true });
+    }
+  });
+});
