@@ -86,9 +86,10 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
 
   let dialect: Dialect;
   try {
-    dialect = await connectDatabase(url);
+    dialect = await connectDatabase(url, { signal: io.signal });
   } catch (e) {
     if (e instanceof BadDatabaseUrl) return out.fail(EXIT.USAGE, 'usage', e.message);
+    if (io.signal?.aborted) return interrupted(io, out);
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   }
@@ -105,18 +106,21 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url, pacer);
     return finish(report, flags, io, out);
   } catch (e) {
-    if (e instanceof RunAborted) {
-      // A reader that went away (`| head`) is told nothing: it is not listening.
-      if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
-      if (io.signal?.reason === PACE_QUIT) return out.fail(EXIT.INTERRUPTED, 'interrupted', 'quit (q): scratch database dropped');
-      return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
-    }
+    if (e instanceof RunAborted) return interrupted(io, out);
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   } finally {
     pacer?.close();
     await dialect.close().catch(() => undefined);
   }
+}
+
+/** Ctrl-C, SIGTERM or a closed stdout: everything is cleaned up by now. */
+function interrupted(io: Io, out: Outcome): ExitCode {
+  // A reader that went away (`| head`) is told nothing: it is not listening.
+  if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
+  if (io.signal?.reason === PACE_QUIT) return out.fail(EXIT.INTERRUPTED, 'interrupted', 'quit (q): scratch database dropped');
+  return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
 }
 
 interface Planned {
@@ -242,7 +246,7 @@ function finish(report: Report, flags: RunFlags, _io: Io, out: Outcome): ExitCod
     try {
       writeFileSync(file, render(report));
     } catch (e) {
-      return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: cannot write: ${fsReason(e)}`);
     }
   }
   if (errors.length > 0) return EXIT.USAGE;
@@ -304,6 +308,13 @@ class Outcome {
     this.io.err(`lockrepro: ${message}\n`);
     return this.json(code, kind, message);
   }
+}
+
+/** `no space left on device (ENOSPC)`: Node's own words for an errno, without the call and path. */
+function fsReason(e: unknown): string {
+  const { code, message } = e as NodeJS.ErrnoException;
+  const words = code ? new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] : undefined;
+  return words ? `${words} (${code})` : (code ?? message);
 }
 
 /** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */

@@ -20,7 +20,8 @@ export async function driveConcurrently(scratch: Scratch, plan: VariantPlan, opt
   const now = () => Math.round((performance.now() - t0) * 1000) / 1000;
   const sessions: Session[] = [];
   try {
-    for (const w of plan.workers) sessions.push(await scratch.openSession(w.name, plan.isolation, { concurrent: true }));
+    for (const w of plan.workers)
+      sessions.push(await scratch.openSession(w.name, plan.isolation, { concurrent: true, stepTimeoutMs: stepTimeout }));
     const names = new Map(sessions.map((s) => [s.backendId, s.worker]));
 
     const runWorker = async (session: Session, steps: readonly PlannedStep[]): Promise<void> => {

@@ -101,12 +101,19 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/** How a worker's session is opened. */
 export interface SessionOptions {
   /**
    * Stress mode: the workers' statements are sent with no schedule and no monitor, truly at once.
    * An engine whose sessions would otherwise share this thread (SQLite) gives each its own.
    */
   concurrent?: boolean;
+  /**
+   * The run's step timeout, so that the server itself stops the statements of a run that died
+   * (killed, or its network gone) instead of running them to their end: the server's own limit
+   * is set well above it, never below.
+   */
+  stepTimeoutMs?: number;
 }
 
 /** A database (or schema) that exists only for one variant run. */

@@ -85,7 +85,7 @@ export class Scheduler {
 
   async open(): Promise<void> {
     for (const [order, w] of this.plan.workers.entries()) {
-      const session = await this.scratch.openSession(w.name, this.plan.isolation);
+      const session = await this.scratch.openSession(w.name, this.plan.isolation, { stepTimeoutMs: this.stepTimeout });
       this.workers.set(w.name, {
         name: w.name,
         order,

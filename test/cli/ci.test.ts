@@ -37,7 +37,11 @@ function brokenFolder(): string {
 
 /** The 1-based line of the shipped ab-ba-deadlock.yaml that holds `text` (the typos' lines). */
 function lineOf(text: string): number {
-  return readFileSync(path.resolve('scenarios/ab-ba-deadlock.yaml'), 'utf8').split('\n').findIndex((l) => l.includes(text)) + 1;
+  return (
+    readFileSync(path.resolve('scenarios/ab-ba-deadlock.yaml'), 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes(text)) + 1
+  );
 }
 const SETUP_LINE = lineOf('CREATE TABLE account');
 const STEP_LINE = lineOf('"UPDATE account SET balance = balance - 10 WHERE id = 1"');

@@ -38,8 +38,20 @@ export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
     unreachable: () => mysqlUnreachableReason(MYSQL_URL),
   },
   // No server: a file per variant, so these run everywhere.
-  { name: 'sqlite', label: 'SQLite (rollback journal)', engine: 'sqlite', url: 'sqlite:', unreachable: async () => sqliteUnreachableReason() },
-  { name: 'sqlite-wal', label: 'SQLite in WAL mode', engine: 'sqlite', url: 'sqlite:?journal=wal', unreachable: async () => sqliteUnreachableReason() },
+  {
+    name: 'sqlite',
+    label: 'SQLite (rollback journal)',
+    engine: 'sqlite',
+    url: 'sqlite:',
+    unreachable: async () => sqliteUnreachableReason(),
+  },
+  {
+    name: 'sqlite-wal',
+    label: 'SQLite in WAL mode',
+    engine: 'sqlite',
+    url: 'sqlite:?journal=wal',
+    unreachable: async () => sqliteUnreachableReason(),
+  },
 ];
 
 export function goldenFile(target: GoldenTarget, scenario: string): string {

@@ -4,10 +4,11 @@
  */
 import type pg from 'pg';
 import type { EventEmitter } from 'node:events';
-import type { DbError, DeadlockReport, LockWait, QueryResult, Scratch, Session } from '../../engine/dialect.js';
+import type { DbError, DeadlockReport, LockWait, QueryResult, Scratch, Session, SessionOptions } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
 import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
 import { settlesWithin } from '../../util/async.js';
+import { serverStatementLimitMs } from '../scratch-name.js';
 import { openClient, run } from './client.js';
 import { deadlockTimeoutFor, setsDeadlockTimeout } from './deadlock-timeout.js';
 import { nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
@@ -44,6 +45,8 @@ export class PostgresScratch implements Scratch {
   constructor(
     readonly name: string,
     private readonly url: string,
+    /** Startup settings of every session (see client_connection_check_interval in index.ts). */
+    private readonly sessionOptions: string,
     private readonly admin: pg.Client,
     private readonly adminPid: number,
     /** The dialect's own connection (outside the scratch database), for ending backends. */
@@ -63,8 +66,11 @@ export class PostgresScratch implements Scratch {
     }
   }
 
-  async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
-    const client = await openClient(this.url, worker);
+  async openSession(worker: string, isolation: IsolationLevel, limits?: SessionOptions): Promise<Session> {
+    // A statement the client check cannot stop (the network gone without a word) ends by itself,
+    // well after lockrepro's own step timeout. A scenario's own SET statement_timeout stands.
+    const limit = limits?.stepTimeoutMs ? ` -c statement_timeout=${serverStatementLimitMs(limits.stepTimeoutMs)}` : '';
+    const client = await openClient(this.url, worker, `${this.sessionOptions}${limit}`);
     const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null, ownDeadlockTimeout: false };
     const wake = () => {
       conn.onReady?.();
