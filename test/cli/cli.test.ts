@@ -115,7 +115,7 @@ describe('usage and invalid scenarios (exit 2)', () => {
       l.stdout,
       /^ab-ba-deadlock {2,}Two transactions.*\n {20,}shows deadlock · fix: one-order · runs on postgres, mysql, mariadb$/m,
     );
-    assert.match(l.stdout, /^transfer-lost-update .*\n +shows lost-update · fixes: for-update, .* · runs on postgres, mysql, mariadb$/m);
+    assert.match(l.stdout, /^transfer-lost-update .*\n +shows lost-update · fixes: for-update, .* · runs on postgres, mysql, mariadb, sqlite$/m);
     const j = lockrepro(['list', '--json']);
     assert.equal(j.code, 0);
     const abba = (JSON.parse(j.stdout) as { name: string; expect: unknown; engines: string[] }[]).find((x) => x.name === 'ab-ba-deadlock');
