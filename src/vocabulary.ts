@@ -20,7 +20,7 @@ export const ISOLATION_SQL: Record<IsolationLevel, string> = {
 };
 
 /** Engine names as reported in `database.dialect` and as keys of per-engine SQL. */
-export const ENGINES = ['postgres', 'mysql', 'mariadb'] as const;
+export const ENGINES = ['postgres', 'mysql', 'mariadb', 'sqlite'] as const;
 export type EngineName = (typeof ENGINES)[number];
 
 /** Error kinds of the JSON contract (`steps[].error.kind`). */
@@ -32,7 +32,8 @@ export type ErrorKind = (typeof ERROR_KINDS)[number];
  * scenario that apply to it, most specific first (MariaDB takes MySQL's SQL unless it has its
  * own). `backslashEscapes`: `\\` escapes in '…' and "…" strings (MySQL, MariaDB); PostgreSQL has
  * them only in E'…'. `mysqlLexis`: `#` comments, `-- ` comments only with a space after, "…" a
- * string; otherwise (PostgreSQL) "…" names an identifier and $tag$…$tag$ is a string.
+ * string; otherwise (PostgreSQL, SQLite) "…" names an identifier and $tag$…$tag$ is a string
+ * (SQLite has no dollar quotes; a scenario's SQLite text does not use them).
  */
 export const ENGINE_SQL: Record<
   EngineName,
@@ -41,4 +42,13 @@ export const ENGINE_SQL: Record<
   postgres: { keys: ['postgres'], backslashEscapes: false, mysqlLexis: false },
   mysql: { keys: ['mysql'], backslashEscapes: true, mysqlLexis: true },
   mariadb: { keys: ['mariadb', 'mysql'], backslashEscapes: true, mysqlLexis: true },
+  sqlite: { keys: ['sqlite'], backslashEscapes: false, mysqlLexis: false },
 };
+
+/**
+ * What a waiting step waits for (`steps[].lock.kind` of the JSON contract): a row, a key range
+ * (gap / next-key / insert intention), a table, a metadata lock, an advisory lock (pg_advisory_lock,
+ * GET_LOCK), the end of another transaction, or something else the engine locks.
+ */
+export const LOCK_KINDS = ['row', 'key-range', 'table', 'metadata', 'advisory', 'transaction', 'other'] as const;
+export type LockKind = (typeof LOCK_KINDS)[number];

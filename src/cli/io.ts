@@ -12,10 +12,16 @@ export interface Io {
   env: NodeJS.ProcessEnv;
   /** Whether stdout is a terminal (colours on unless NO_COLOR). */
   isTTY: boolean;
+  /** The terminal's width, when stdout is one: text reports are wrapped to it. */
+  columns?: number;
   /** Whether stderr is a terminal (progress lines only there). */
   errIsTTY?: boolean;
   /** Ctrl-C / SIGTERM: aborts a run, which then cleans up and returns 130. */
   signal?: AbortSignal;
+  /** Whether stdin is a terminal (`--pace` reads keys from it). */
+  inIsTTY?: boolean;
+  /** Read single key presses from the terminal until the returned function is called. */
+  keys?: (onKey: (key: string) => void) => () => void;
 }
 
 export function processIo(signal?: AbortSignal): Io {
@@ -24,8 +30,23 @@ export function processIo(signal?: AbortSignal): Io {
     err: (t) => process.stderr.write(t),
     env: process.env,
     isTTY: !!process.stdout.isTTY,
+    columns: process.stdout.isTTY ? process.stdout.columns : undefined,
     errIsTTY: !!process.stderr.isTTY,
     signal,
+    inIsTTY: !!process.stdin.isTTY,
+    keys: (onKey) => {
+      // Raw mode: a key arrives when pressed, without waiting for a line (and Ctrl-C as \x03).
+      const stdin = process.stdin;
+      stdin.setRawMode(true);
+      stdin.setEncoding('utf8');
+      stdin.on('data', onKey);
+      stdin.resume();
+      return () => {
+        stdin.off('data', onKey);
+        stdin.setRawMode(false);
+        stdin.pause();
+      };
+    },
   };
 }
 

@@ -3,12 +3,13 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ISOLATION_LEVELS } from '../vocabulary.js';
-import { scenarioEngines } from '../plan/plan.js';
 import { formatProblem, type Problem } from '../scenario/parse.js';
 import { builtinFiles, loadFile, loadTargets } from '../scenario/load.js';
 import type { Scenario } from '../scenario/model.js';
 import { scenarioJsonSchema } from '../scenario/schema.js';
 import { showScenario } from '../report/show.js';
+import { fitWidth } from '../report/format.js';
+import { listJson, listText } from '../report/list.js';
 import { scrubUrls } from '../util/redact.js';
 import { internalErrorText } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
@@ -27,10 +28,13 @@ export async function main(argv: readonly string[], rawIo: Io = processIo()): Pr
   // only: replacing the password's text everywhere would turn a password like "postgres" or "1"
   // into damage all over the report (`"dialect": "***"`, invalid JSON). Driver messages, the
   // one free text that could repeat a password, are scrubbed where they are caught (src/dialect).
-  const io: Io = { ...rawIo, out: (t) => rawIo.out(scrubUrls(t)), err: (t) => rawIo.err(scrubUrls(t)) };
   // With --json, stdout holds one JSON object on every exit, also when the command line itself is
   // wrong (commander stops before any action) or lockrepro fails.
   const json = argv.includes('--json');
+  // On a terminal, text is wrapped to its width; never JSON, and never on a pipe (goldens, tools).
+  const columns = rawIo.isTTY && !json && argv[0] !== 'schema' ? rawIo.columns : undefined;
+  const fit = (t: string) => (columns ? fitWidth(t, columns) : t);
+  const io: Io = { ...rawIo, out: (t) => rawIo.out(fit(scrubUrls(t))), err: (t) => rawIo.err(scrubUrls(t)) };
   try {
     return await parseAndRun(argv, io, json);
   } catch (e) {
@@ -90,6 +94,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     )
     .option('--verbose', 'add PIDs, timings and server error details')
     .option('--no-color', 'plain text even on a terminal')
+    .option('--pace', 'in a terminal: wait for Enter before each step (q quits, dropping the scratch database)')
     .action(async (targets: string[], flags: RunFlags) => {
       // Loaded when needed: `check`, `list` and `show` never load the engine, reporters or drivers.
       const { runCommand } = await import('./run-command.js');
@@ -216,27 +221,7 @@ function listCommand(io: Io, json: boolean): ExitCode {
     rows.flatMap((r) => r.problems),
     io,
   );
-  if (json) {
-    io.out(
-      `${JSON.stringify(
-        scenarios.map((s) => ({
-          name: s.name,
-          title: s.title,
-          seed: s.seed,
-          engines: scenarioEngines(s),
-          fixes: s.fixes.map((f) => f.name),
-        })),
-        null,
-        2,
-      )}\n`,
-    );
-  } else {
-    const width = Math.max(...scenarios.map((s) => s.name.length));
-    for (const s of scenarios) {
-      const engines = scenarioEngines(s).join(', ');
-      io.out(`${s.name.padEnd(width)}  ${s.title}  [${engines}]\n`);
-    }
-  }
+  io.out(json ? `${JSON.stringify(listJson(scenarios), null, 2)}\n` : listText(scenarios));
   return rows.some((r) => r.problems.length > 0) ? EXIT.USAGE : EXIT.OK;
 }
 

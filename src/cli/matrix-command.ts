@@ -61,9 +61,10 @@ export async function matrixCommand(targets: string[], flags: MatrixFlags, io: I
     for (const url of urls) {
       if (io.signal?.aborted) throw new RunAborted();
       try {
-        dialects.push(await connectDatabase(url));
+        dialects.push(await connectDatabase(url, { signal: io.signal }));
       } catch (e) {
         if (e instanceof BadDatabaseUrl) return failed(EXIT.USAGE, 'usage', e.message);
+        if (io.signal?.aborted) throw new RunAborted();
         throw e;
       }
     }

@@ -11,7 +11,7 @@ import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl } from '../errors.js';
 import type { IsolationLevel } from '../vocabulary.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS } from './defaults.js';
-import { LanePool, RunAborted, SetupFailed } from '../engine/run.js';
+import { LanePool, RunAborted, SetupFailed, type RunOptions } from '../engine/run.js';
 import { DEFAULT_INTERLEAVING_LANES, runInterleavings, runScheduled, runStress, type VariantReport } from '../modes/run-modes.js';
 import { engineSkipReason, planScenario, type VariantPlan } from '../plan/plan.js';
 import type { Problem } from '../scenario/parse.js';
@@ -36,6 +36,7 @@ import { redactUrl } from '../util/redact.js';
 import { classifyRunError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { OUTPUT_CLOSED, jsonFailure, type FailureKind, type Io } from './io.js';
+import { PACE_QUIT, Pacer, paceProblem } from './pace.js';
 
 export interface RunFlags {
   db?: string;
@@ -52,6 +53,7 @@ export interface RunFlags {
   stress?: number;
   concurrency?: number;
   color?: boolean;
+  pace?: boolean;
 }
 
 export { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS };
@@ -75,18 +77,24 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     return out.fail(EXIT.USAGE, 'usage', '--stress and --interleavings are two ways to run a variant: choose one');
   if (flags.concurrency !== undefined && flags.stress === undefined && !flags.interleavings)
     return out.fail(EXIT.USAGE, 'usage', '--concurrency goes with --stress or --interleavings');
+  const paceRefused = flags.pace ? paceProblem(flags, io) : null;
+  if (paceRefused) return out.fail(EXIT.USAGE, 'usage', paceRefused);
   if (flags.db === '')
     return out.fail(EXIT.USAGE, 'usage', '--db is empty (an unset variable?): give a URL, or leave --db out for the embedded PostgreSQL');
   const url = flags.db ?? (io.env.LOCKREPRO_DB || undefined);
 
   let dialect: Dialect;
   try {
-    dialect = await connectDatabase(url);
+    dialect = await connectDatabase(url, { signal: io.signal });
   } catch (e) {
     if (e instanceof BadDatabaseUrl) return out.fail(EXIT.USAGE, 'usage', e.message);
+    if (io.signal?.aborted) return interrupted(io, out);
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   }
+  // q quits a paced run as Ctrl-C does: through the same abort signal.
+  const pacer = flags.pace ? new Pacer(io) : null;
+  if (pacer) io = { ...io, signal: io.signal ? AbortSignal.any([io.signal, pacer.signal]) : pacer.signal };
   try {
     if (io.signal?.aborted) throw new RunAborted();
     const plan = planAll(loaded.scenarios, dialect, flags, io);
@@ -94,19 +102,24 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
       for (const p of plan.problems) io.err(`${formatProblem(p)}\n`);
       return out.json(EXIT.USAGE, 'invalid-scenario', plan.problems.map(formatProblem).join('; '), plan.problems);
     }
-    const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url);
+    const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url, pacer);
     return finish(report, flags, io, out);
   } catch (e) {
-    if (e instanceof RunAborted) {
-      // A reader that went away (`| head`) is told nothing: it is not listening.
-      if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
-      return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
-    }
+    if (e instanceof RunAborted) return interrupted(io, out);
     const c = classifyRunError(e, io.env);
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   } finally {
+    pacer?.close();
     await dialect.close().catch(() => undefined);
   }
+}
+
+/** Ctrl-C, SIGTERM or a closed stdout: everything is cleaned up by now. */
+function interrupted(io: Io, out: Outcome): ExitCode {
+  // A reader that went away (`| head`) is told nothing: it is not listening.
+  if (io.signal?.reason === OUTPUT_CLOSED) return EXIT.INTERRUPTED;
+  if (io.signal?.reason === PACE_QUIT) return out.fail(EXIT.INTERRUPTED, 'interrupted', 'quit (q): scratch database dropped');
+  return out.fail(EXIT.INTERRUPTED, 'interrupted', 'interrupted: scratch databases dropped');
 }
 
 interface Planned {
@@ -146,6 +159,7 @@ async function runAll(
   flags: RunFlags,
   io: Io,
   url: string | undefined,
+  pacer: Pacer | null = null,
 ): Promise<Report> {
   const text = textReporter(flags, io);
   const human = (s: string) => {
@@ -163,17 +177,30 @@ async function runAll(
       for (const plan of plans) {
         // Ctrl-C or a closed stdout between variants: no new scratch database.
         if (io.signal?.aborted) throw new RunAborted();
+        const opts: RunOptions = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
+        // --pace: the steps are printed as they happen, each after Enter.
+        let printed = 0;
+        if (pacer) {
+          human(`${text.variantHead(plan).join('\n')}\n`);
+          opts.beforeStep = async (next, sofar) => {
+            const { lines, next: at } = text.eventLines({ plan, ...sofar }, printed);
+            printed = at;
+            if (lines.length > 0) human(`${lines.join('\n')}\n`);
+            await pacer.wait(`   ▶ next: ${next.worker} ${next.step} · Enter runs it, q quits `);
+          };
+        }
         let v: VariantReport;
         try {
-          v = await runOne(plan, dialect, flags, io, pool);
+          v = await runOne(plan, dialect, flags, io, pool, opts);
         } catch (e) {
           if (!(e instanceof SetupFailed)) throw e;
           const code = 'code' in e.error ? e.error.code : 'error';
-          sr.error = scenarioError(scenario, e.line, code, e.message);
+          sr.error = { ...scenarioError(scenario, e.line, code, e.message), file: e.file };
           break;
         }
         sr.variants.push(v);
-        human(text.variant(v));
+        if (pacer) human(`${[...text.eventLines(v.run, printed).lines, ...text.variantTail(v)].join('\n')}\n`);
+        else human(text.variant(v));
         const fault = v.verdict.fault;
         if (fault) {
           sr.error = scenarioError(scenario, fault.line, fault.code, fault.message);
@@ -194,8 +221,7 @@ async function runAll(
 }
 
 /** One variant in the mode the flags ask for, with a progress bar on a terminal. */
-function runOne(plan: VariantPlan, dialect: Dialect, flags: RunFlags, io: Io, pool: LanePool): Promise<VariantReport> {
-  const opts = { signal: io.signal, stepTimeoutMs: flags.stepTimeout };
+function runOne(plan: VariantPlan, dialect: Dialect, flags: RunFlags, io: Io, pool: LanePool, opts: RunOptions): Promise<VariantReport> {
   if (flags.interleavings) {
     return runInterleavings(
       dialect,
@@ -257,7 +283,7 @@ function finish(report: Report, flags: RunFlags, _io: Io, out: Outcome): ExitCod
     try {
       writeFileSync(file, render(report));
     } catch (e) {
-      return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: cannot write: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      return out.fail(EXIT.USAGE, 'usage', `${flag} ${file}: cannot write: ${fsReason(e)}`);
     }
   }
   if (errors.length > 0) return EXIT.USAGE;
@@ -319,6 +345,13 @@ class Outcome {
     this.io.err(`lockrepro: ${message}\n`);
     return this.json(code, kind, message);
   }
+}
+
+/** `no space left on device (ENOSPC)`: Node's own words for an errno, without the call and path. */
+function fsReason(e: unknown): string {
+  const { code, message } = e as NodeJS.ErrnoException;
+  const words = code ? new RegExp(`^${code}: ([^,]+)`).exec(message)?.[1] : undefined;
+  return words ? `${words} (${code})` : (code ?? message);
 }
 
 /** Why `file` cannot be written (created or replaced), or null when it can. Writes nothing. */

@@ -6,7 +6,7 @@
  */
 import type { VariantRun } from '../engine/result.js';
 import type { Anomaly } from '../scenario/schema.js';
-import { ORDER, type Counts, type Verdict } from './detect.js';
+import { anomaliesMet, ORDER, type Counts, type Verdict } from './detect.js';
 import { switches } from '../plan/interleavings.js';
 
 export interface ExploredRun {
@@ -62,8 +62,11 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
   // A bug is reproduced when some interleaving shows exactly its anomalies (others may show
   // less, or something else: it can happen, which is the question); a fix holds only when no
   // interleaving shows anything.
-  const met = expected.length > 0 ? runs.some((r) => r.verdict.met) : observed.length === 0;
-  const reproduced = expected.length > 0 ? simplest(runs.filter((r) => r.verdict.met)) : undefined;
+  // A step's waits: is about the written schedule (which step comes first decides who waits), so
+  // it is judged in the scheduled run only, not over other interleavings or stress runs.
+  const shows = (r: ExploredRun) => anomaliesMet(r.verdict.observed, expected);
+  const met = expected.length > 0 ? runs.some(shows) : observed.length === 0;
+  const reproduced = expected.length > 0 ? simplest(runs.filter(shows)) : undefined;
   const anomalous = simplest(runs.filter((r) => r.verdict.observed.length > 0));
   const shown = reproduced ?? anomalous ?? first;
   const shownBecause = reproduced ? 'reproduced' : anomalous ? 'anomaly' : 'first';
@@ -85,6 +88,7 @@ export function aggregate(runs: readonly ExploredRun[], total: bigint): { explor
       notCounted: shown.verdict.notCounted,
       checks: shown.verdict.checks,
       fault: runs.find((r) => r.verdict.fault)?.verdict.fault ?? null,
+      waits: [],
     },
   };
 }

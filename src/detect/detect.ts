@@ -39,6 +39,21 @@ export interface Verdict {
   checks: CheckOutcome[];
   /** The scenario's own SQL is wrong (a step's or a check's): exit 2, not a finding. */
   fault: ScenarioFault | null;
+  /** Each step's `waits:` expectation, judged (steps that state none are not listed). */
+  waits: WaitOutcome[];
+}
+
+/** A step's `waits:` expectation against what the run showed. */
+export interface WaitOutcome {
+  /** `worker.step`. */
+  readonly step: string;
+  readonly line: number;
+  readonly expected: boolean;
+  /** Whether the step waited on a lock (in any attempt); null when it never ran. */
+  readonly waited: boolean | null;
+  readonly met: boolean;
+  /** For an unmet one: what happened, naming the step. */
+  readonly message: string | null;
 }
 
 export interface ScenarioFault {
@@ -137,8 +152,37 @@ export function detect(run: VariantRun): Verdict {
 
   const obs = ORDER.filter((a) => observed.has(a));
   const expected = run.plan.expected;
-  const met = obs.length === expected.length && expected.every((e) => observed.has(e));
-  return { counts, observed: obs, expected, met, handledErrors, notCounted, checks, fault: faultOf(run, checks) };
+  const waits = judgeWaits(run);
+  const met = anomaliesMet(obs, expected) && waits.every((w) => w.met);
+  return { counts, observed: obs, expected, met, handledErrors, notCounted, checks, fault: faultOf(run, checks), waits };
+}
+
+/** The anomalies shown are exactly the expected ones. */
+export function anomaliesMet(observed: readonly Anomaly[], expected: readonly Anomaly[]): boolean {
+  return observed.length === expected.length && expected.every((e) => observed.includes(e));
+}
+
+/**
+ * `waits: false` holds when no attempt of the step waited (a step that never ran did not wait);
+ * `waits: true` when some attempt waited: a step that never ran could not show it, and fails.
+ */
+function judgeWaits(run: VariantRun): WaitOutcome[] {
+  return run.plan.workers.flatMap((w) =>
+    w.steps.flatMap((s) => {
+      if (s.waits === null) return [];
+      const step = `${w.name}.${s.name}`;
+      const ran = run.steps.filter((r) => r.worker === w.name && r.step === s.name && !r.recovery && r.status !== 'not-run');
+      const waited = ran.length === 0 ? null : ran.some((r) => r.blocked);
+      const by = [...new Set(ran.flatMap((r) => r.blockedBy))];
+      const met = s.waits ? waited === true : waited !== true;
+      const message = met
+        ? null
+        : s.waits
+          ? `${step} was expected to wait on a lock (waits: true) but ${waited === null ? 'never ran' : 'did not wait'}`
+          : `${step} waited on a lock${by.length > 0 ? ` held by ${by.join(', ')}` : ''}; it must not wait (waits: false)`;
+      return [{ step, line: s.line, expected: s.waits, waited, met, message }];
+    }),
+  );
 }
 
 /** For a count check (expected 1, found 3): 2 duplicate rows; otherwise one finding. */

@@ -4,20 +4,25 @@
  */
 import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl, DatabaseUnavailableError } from '../errors.js';
+import { abortable } from '../util/async.js';
 import { redactUrl, registerSecret } from '../util/redact.js';
 import type { EmbeddedOptions, EmbeddedServer } from './postgres/embedded.js';
+import { parseDbUrl } from './url.js';
 
 // Engine folders are loaded on demand: a PostgreSQL run never loads mysql2, and a run with --db
 // never touches the embedded server's package.
 
-export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb'] as const;
+export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb', 'sqlite'] as const;
 
+/**
+ * With `embedded.signal` (Ctrl-C, SIGTERM), connecting stops at once: the embedded server's start
+ * stops at its next step and cleans up; a connection to a --db server is left to the process exit
+ * (or closed if it completes first).
+ */
 export async function connectDatabase(url: string | undefined, embedded: EmbeddedOptions = {}): Promise<Dialect> {
   if (!url) return connectEmbedded(embedded);
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
+  const parsed = parseDbUrl(url);
+  if (!parsed) {
     throw new BadDatabaseUrl(
       `--db ${redactUrl(url)} is not a URL (expected e.g. postgres://user@host:5432/db or mysql://root@127.0.0.1:3306/test)`,
     );
@@ -28,16 +33,23 @@ export async function connectDatabase(url: string | undefined, embedded: Embedde
   registerSecret(parsed.password, { urlEncoded: true });
   for (const key of ['password', 'sslpassword']) for (const v of parsed.searchParams.getAll(key)) registerSecret(v);
   const scheme = parsed.protocol.replace(/:$/, '');
+  const connecting = (p: Promise<Dialect>) =>
+    abortable(p, embedded.signal, () => {
+      p.then((d) => d.close()).catch(() => undefined);
+      return new DatabaseUnavailableError('interrupted while connecting');
+    });
   switch (scheme) {
     case 'postgres':
     case 'postgresql':
-      return (await import('./postgres/index.js')).connectPostgres(url);
+      return connecting((await import('./postgres/index.js')).connectPostgres(url));
     case 'mysql':
     case 'mariadb':
-      return (await import('./mysql/index.js')).connectMysql(url);
+      return connecting((await import('./mysql/index.js')).connectMysql(url));
+    case 'sqlite':
+      return connecting((await import('./sqlite/index.js')).connectSqlite(url));
     default:
       throw new BadDatabaseUrl(
-        `--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => `${s}://`).join(', ')})`,
+        `--db ${redactUrl(url)}: unsupported scheme "${scheme}:" (use ${SUPPORTED_SCHEMES.map((s) => (s === 'sqlite' ? 'sqlite:' : `${s}://`)).join(', ')})`,
       );
   }
 }

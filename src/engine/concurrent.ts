@@ -20,7 +20,11 @@ export async function driveConcurrently(scratch: Scratch, plan: VariantPlan, opt
   const now = () => Math.round((performance.now() - t0) * 1000) / 1000;
   const sessions: Session[] = [];
   try {
-    sessions.push(...(await Promise.all(plan.workers.map((w) => scratch.openSession(w.name, plan.isolation)))));
+    sessions.push(
+      ...(await Promise.all(
+        plan.workers.map((w) => scratch.openSession(w.name, plan.isolation, { concurrent: true, stepTimeoutMs: stepTimeout })),
+      )),
+    );
     const names = new Map(sessions.map((s) => [s.backendId, s.worker]));
 
     const runWorker = async (session: Session, steps: readonly PlannedStep[]): Promise<void> => {

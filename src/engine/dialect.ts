@@ -5,7 +5,7 @@
  * src/dialect/. Nothing outside those folders asks which engine it is talking to.
  */
 
-import type { EngineName, ErrorKind, IsolationLevel } from '../vocabulary.js';
+import type { EngineName, ErrorKind, IsolationLevel, LockKind } from '../vocabulary.js';
 
 /** A database error, classified by code (SQLSTATE or errno), never by message text. */
 export interface DbError {
@@ -24,6 +24,8 @@ export interface DbError {
   rolledBack: 'transaction' | 'statement' | 'aborted' | 'none';
   /** Server detail, if any (PostgreSQL's `detail`). Holds PIDs, so shown only with --verbose. */
   detail?: string;
+  /** Where the server was when it failed (PostgreSQL's `where`), kept for a deadlock: the lock waited for. */
+  context?: string;
   /**
    * The statement itself is wrong (a syntax error, an undefined table, column or function): the
    * scenario's fault, never a race's. Exit 2, like invalid setup SQL.
@@ -41,9 +43,29 @@ export interface DbError {
  */
 export interface DeadlockReport {
   /** Who waited for whom, in the report's order; `lock` is what was waited for, as the server says it. */
-  waits: { waiter: number; holders: number[]; lock: string | null }[];
+  waits: { waiter: number; holders: number[]; lock: string | null; waitLock?: WaitLock | null }[];
   /** The server's own text. Backend ids in it are written `{{id}}`, so a reporter can name them. */
   text: string;
+}
+
+/**
+ * The lock a waiting backend waits for, in words that are the same every run: no backend, page,
+ * transaction or space ids (`steps[].lock` of the JSON contract).
+ */
+export interface WaitLock {
+  kind: LockKind;
+  /** The table it is on, without schema or database (those of the scratch database change every run). */
+  table: string | null;
+  /** What of it: the row's key (`id=2`), the lock mode, the advisory key; '' when unknown. */
+  detail: string;
+}
+
+/** One waiting backend, as the monitor saw it in one poll. */
+export interface LockWait {
+  /** The backends that block it; empty means "waiting on a lock, holder unknown". */
+  holders: number[];
+  /** What it waits for, read in the same poll; null when the engine could not tell. */
+  lock: WaitLock | null;
 }
 
 /** Thrown (rejected) by {@link Session.query} for any error the server reports. */
@@ -79,6 +101,21 @@ export interface Session {
   close(): Promise<void>;
 }
 
+/** How a worker's session is opened. */
+export interface SessionOptions {
+  /**
+   * Stress mode: the workers' statements are sent with no schedule and no monitor, truly at once.
+   * An engine whose sessions would otherwise share this thread (SQLite) gives each its own.
+   */
+  concurrent?: boolean;
+  /**
+   * The run's step timeout, so that the server itself stops the statements of a run that died
+   * (killed, or its network gone) instead of running them to their end: the server's own limit
+   * is set well above it, never below.
+   */
+  stepTimeoutMs?: number;
+}
+
 /** A database (or schema) that exists only for one variant run. */
 export interface Scratch {
   /** Its name on the server, e.g. `lockrepro_ab_ba_deadlock_3f9a2c`. */
@@ -90,14 +127,24 @@ export interface Scratch {
    * the worker's name where the engine allows (application_name), and with engine settings that make
    * runs fast and repeatable (e.g. a lowered deadlock_timeout where the session may set it).
    */
-  openSession(worker: string, isolation: IsolationLevel): Promise<Session>;
+  openSession(worker: string, isolation: IsolationLevel, opts?: SessionOptions): Promise<Session>;
   /**
    * Ask the database, on a separate monitor connection, which of these backends wait on a lock.
    * The answer maps each *waiting* backend id to the backend ids that block it (an empty list means
-   * "waiting on a lock, holder unknown"); backends not waiting are absent. Must reflect the state at
-   * the moment of the call: no cached views (see lab-notes on MariaDB's INNODB_* cache).
+   * "waiting on a lock, holder unknown") and the lock it waits for; backends not waiting are
+   * absent. Must reflect the state at the moment of the call: no cached views (see lab-notes on
+   * MariaDB's INNODB_* cache).
    */
-  lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>>;
+  lockWaits(backendIds: readonly number[]): Promise<Map<number, LockWait>>;
+  /**
+   * Only for an engine where nothing but the client's own timeout ends a lock wait (SQLite: no
+   * server, no deadlock detector; a busy handler polls until busy_timeout). The scheduler calls
+   * it when every unfinished worker waits: end this backend's wait now, as its timeout would (the
+   * statement fails with the engine's timeout error). True when a wait ended (the engine may end
+   * another one first, when it finds that one was not really waiting), false when none did.
+   * Without it, the scheduler waits the step timeout and reports a hang.
+   */
+  timeOutWait?(backendId: number): boolean;
   /** Cancel the statement running on a backend (pg_cancel_backend / KILL QUERY). */
   cancel(backendId: number): Promise<void>;
   /** End a backend's connection (pg_terminate_backend / KILL). */

@@ -2,7 +2,7 @@
  * What a variant run produced: an ordered list of events and one record per executed step.
  * Detectors and reporters are pure functions of this (they can be tested with a fixture).
  */
-import type { DbError } from './dialect.js';
+import type { DbError, WaitLock } from './dialect.js';
 import type { VariantPlan } from '../plan/plan.js';
 import type { CheckValue } from '../scenario/model.js';
 
@@ -23,6 +23,8 @@ export interface StepRecord {
   blocked: boolean;
   /** Workers it waited for (every worker named at any point of the wait). */
   blockedBy: string[];
+  /** The lock it waited for, as the monitor first named it (or the deadlock report, for a victim). */
+  lock: WaitLock | null;
   /** The first rows of the result (at most the run's keepRows, 100 by default). */
   rows: Row[];
   /** Rows changed or returned, as the server counts them; null if unknown. */

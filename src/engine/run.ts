@@ -140,13 +140,14 @@ export async function runVariant(
 
 async function runPhase(scratch: Scratch, plan: VariantPlan, phase: 'setup' | 'teardown', signal?: AbortSignal): Promise<void> {
   const sqls: readonly LocatedSql[] = plan[phase];
-  for (const { sql, line } of sqls) {
+  for (const { sql, line, file } of sqls) {
     try {
       await abortable(scratch.exec(sql), signal, aborted);
     } catch (e) {
       // Ctrl-C, or a connection the server ended: not the scenario's fault.
       if (e instanceof RunAborted || e instanceof ConnectionLost || (e instanceof QueryError && e.db.connectionLost)) throw e;
-      throw new SetupFailed(plan.scenario.file, phase, line, e instanceof QueryError ? e.db : (e as Error));
+      // A statement of a { file: … } entry is blamed on its line in that file.
+      throw new SetupFailed(file ?? plan.scenario.file, phase, line, e instanceof QueryError ? e.db : (e as Error));
     }
   }
 }

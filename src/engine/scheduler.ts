@@ -9,31 +9,16 @@
  * step's completion or the database's answer, bounded by the step timeout.
  */
 import { setImmediate, setTimeout as delay } from 'node:timers/promises';
-import type { Scratch, Session } from './dialect.js';
+import type { DbError, LockWait, Scratch, Session } from './dialect.js';
 import type { PlannedStep, VariantPlan } from '../plan/plan.js';
 import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
 import { onError, type Outcome } from './policy.js';
 import { deadlockRecord, execute, keepResult, lostError, newRecord, recoveryStep, saveValues } from './step-io.js';
-import { findCycle } from './wait-graph.js';
+import { chainToVictim, findCycle } from './wait-graph.js';
 import { abortable, settlesWithin } from '../util/async.js';
+import { RunAborted, type RunOptions } from './run-options.js';
 
-export interface RunOptions {
-  /** A step still running after this long (not waiting on another worker's lock), or waiting while nothing else can move, is a hang. */
-  stepTimeoutMs?: number;
-  /** How often the monitor asks who waits (ms). */
-  pollMs?: number;
-  /** Ctrl-C: stop between polls, clean up, and reject with {@link RunAborted}. */
-  signal?: AbortSignal;
-  /** How many rows of each result to keep (100). */
-  keepRows?: number;
-}
-
-export class RunAborted extends Error {
-  constructor() {
-    super('interrupted');
-    this.name = 'RunAborted';
-  }
-}
+export { RunAborted, type NextStep, type RunOptions } from './run-options.js';
 
 export const DEFAULT_STEP_TIMEOUT_MS = 5000;
 const DEFAULT_POLL_MS = 2;
@@ -110,7 +95,9 @@ export class Scheduler {
 
   async open(): Promise<void> {
     // Connections open at once (each is a few round trips); they are kept in worker order.
-    const sessions = await Promise.all(this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation)));
+    const sessions = await Promise.all(
+      this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation, { stepTimeoutMs: this.stepTimeout })),
+    );
     for (const [order, w] of this.plan.workers.entries()) {
       const session = sessions[order]!;
       this.workers.set(w.name, {
@@ -145,6 +132,11 @@ export class Scheduler {
           this.events.push({ type: 'skip', step: this.record(entry, w, 'not-run') });
           continue;
         }
+        if (this.opts.beforeStep) {
+          const next = { worker: w.name, step: entry.step.name, sql: entry.step.sql.source };
+          const sofar = { steps: this.records, events: this.events, deadlocks: this.deadlocks };
+          await abortable(this.opts.beforeStep(next, sofar), this.opts.signal, () => new RunAborted());
+        }
         this.start(w, entry);
         await Promise.race([w.inflight!.promise, delay(FIRST_LOOK_MS)]);
         await this.settle([w]);
@@ -153,6 +145,11 @@ export class Scheduler {
       }
       const parked = this.parked();
       if (parked.length === 0) return;
+      // Only a client timeout ends these waits (SQLite): the first one sent runs out first.
+      if (this.scratch.timeOutWait?.(firstSent(parked).session.backendId)) {
+        await this.settle(parked);
+        continue;
+      }
       // Nothing can run until a parked step finishes: the database's deadlock detector, a lock
       // timeout, or nothing at all (a hang). Wait for the first of them, bounded. On a hang,
       // cancel only the step that has waited longest: its rollback may well free the others.
@@ -230,8 +227,8 @@ export class Scheduler {
         if (open.filter((w) => w.inflight!.outcome).length > decided) continue;
         const running: WorkerState[] = [];
         for (const w of undecided) {
-          const blockers = waits.get(w.session.backendId);
-          if (blockers) this.markWaiting(w, blockers);
+          const wait = waits.get(w.session.backendId);
+          if (wait) this.markWaiting(w, wait);
           else running.push(w);
         }
         if (running.length > 0) {
@@ -264,27 +261,60 @@ export class Scheduler {
     }
   }
 
-  private markWaiting(w: WorkerState, blockerIds: number[]): void {
+  private markWaiting(w: WorkerState, wait: LockWait): void {
     const f = w.inflight!;
-    const names = this.blockerNames(blockerIds);
+    const rec = this.records[f.record]!;
+    // The lock from the poll that first named one: read in the same poll as the wait itself, so
+    // the record never pairs a wait with a lock of another moment.
+    rec.lock ??= wait.lock;
+    const names = this.blockerNames(wait.holders);
     const key = names.join(',');
     if (f.waiting && f.blockers === key) return;
     f.waiting = true;
     f.blockers = key;
-    const rec = this.records[f.record]!;
     rec.waitSeenMs ??= this.now();
     rec.blocked = true;
     for (const n of names) if (!rec.blockedBy.includes(n)) rec.blockedBy.push(n);
     this.events.push({ type: 'wait', step: f.record, blockedBy: names });
   }
 
+  /**
+   * A deadlock victim waited for a lock, even when the database broke the cycle before the monitor
+   * saw the wait, or saw it before it could name the holder: said the same way every run, with
+   * the holders from the database's own report or, without one, deduced from the other waits
+   * (wait-graph.ts chainToVictim; none known when that is ambiguous). Its wait is told once, at
+   * the place the first sighting had. Returns the deduced cycle ([] when the report has one).
+   */
+  private victimWaited(w: WorkerState, rec: StepRecord, error: DbError): string[] {
+    const reported = error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
+    const others = new Map<string, string[]>();
+    for (const o of this.parked()) if (o !== w && o.inflight!.waiting) others.set(o.name, this.records[o.inflight!.record]!.blockedBy);
+    const cycle = error.deadlock ? [] : chainToVictim(w.name, others);
+    let names = rec.blockedBy.length > 0 ? rec.blockedBy : this.blockerNames(reported);
+    if (names.length === 0) names = cycle.slice(1, 2);
+    rec.blockedBy = names;
+    const step = this.records.indexOf(rec);
+    const first = this.events.findIndex((e) => e.type === 'wait' && e.step === step);
+    const wait: RunEvent = { type: 'wait', step, blockedBy: names };
+    if (first < 0) this.events.push(wait);
+    else {
+      this.events[first] = wait;
+      for (let i = this.events.length - 1; i > first; i--) {
+        const e = this.events[i]!;
+        if (e.type === 'wait' && e.step === step) this.events.splice(i, 1);
+      }
+    }
+    rec.blocked = true;
+    return cycle;
+  }
+
   /** In-flight workers on a cycle of lock waits among workers (empty when there is none). */
-  private waitCycle(inflight: WorkerState[], waits: Map<number, number[]>): WorkerState[] {
+  private waitCycle(inflight: WorkerState[], waits: Map<number, LockWait>): WorkerState[] {
     const edges = new Map<string, string[]>();
     for (const w of inflight) {
       edges.set(
         w.name,
-        (waits.get(w.session.backendId) ?? []).flatMap((id) => this.byBackend.get(id) ?? []),
+        (waits.get(w.session.backendId)?.holders ?? []).flatMap((id) => this.byBackend.get(id) ?? []),
       );
     }
     return findCycle(edges).flatMap((name) => this.workers.get(name) ?? []);
@@ -338,14 +368,11 @@ export class Scheduler {
     rec.endedMs = this.now();
     // A statement that completed in spite of the cancel was slow, not hung: it is recorded as is.
     if (f.hang && !outcome.ok) this.events.push({ type: 'hang', step: f.record, reason: f.hang, afterMs: this.stepTimeout });
-    if (!outcome.ok && outcome.error.kind === 'deadlock' && !rec.blocked) {
-      // A deadlock victim waited for a lock, even when the database broke the cycle before the
-      // monitor saw the wait: said the same way every run, with the holders from the database's
-      // own report (none known without one).
-      const ids = outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
-      rec.blocked = true;
-      rec.blockedBy = this.blockerNames(ids);
-      this.events.push({ type: 'wait', step: f.record, blockedBy: rec.blockedBy });
+    let cycle: string[] = [];
+    if (!outcome.ok && outcome.error.kind === 'deadlock') {
+      // The victim's lock as the database's report names it, when no poll named one.
+      rec.lock ??= outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.waitLock ?? null;
+      cycle = this.victimWaited(w, rec, outcome.error);
     }
     this.events.push({ type: 'finish', step: f.record });
     if (outcome.ok) {
@@ -356,7 +383,7 @@ export class Scheduler {
     rec.status = 'error';
     rec.error = outcome.error;
     if (outcome.error.kind === 'deadlock')
-      this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id)));
+      this.deadlocks.push(deadlockRecord(f.record, rec, outcome.error, (id) => this.byBackend.get(id), cycle));
     const action = onError({
       kind: outcome.error.kind,
       step: f.entry.step,

@@ -52,12 +52,16 @@ export function deadlockRecord(
   rec: StepRecord,
   error: DbError,
   nameOf: (backendId: number) => string | undefined,
+  /** Without the database's report: the cycle deduced from the waits, if any. */
+  deduced: readonly string[] = [],
 ): DeadlockRecord {
   const report = error.deadlock;
   const name = (id: number) => nameOf(id) ?? 'another session';
   const cycle = report
     ? [...new Set(report.waits.map((x) => name(x.waiter)))]
-    : [rec.worker, ...rec.blockedBy.filter((n) => n !== rec.worker)];
+    : deduced.length > 0
+      ? [...deduced]
+      : [rec.worker, ...rec.blockedBy.filter((n) => n !== rec.worker)];
   const server = report ? report.text.replace(/\{\{(\d+)\}\}/g, (_, id: string) => name(Number(id))) : null;
   return { step, victim: rec.worker, cycle, server };
 }
@@ -82,6 +86,7 @@ export function newRecord(
     status,
     blocked: false,
     blockedBy: [],
+    lock: null,
     rows: [],
     rowCount: null,
     truncated: false,

@@ -100,7 +100,7 @@ export async function runMatrix(scenarios: readonly Scenario[], dialect: Dialect
           status: 'error',
           observed: [],
           errorCodes: [],
-          error: { file: scenario.file, line: e.line, code, message: e.message },
+          error: { file: e.file, line: e.line, code, message: e.message },
         });
       }
     }

@@ -3,9 +3,10 @@
  * `:name` references turned into the dialect's placeholders, the expectation for this engine.
  */
 import { ENGINE_SQL, ENGINES, type EngineName, type ErrorKind, type IsolationLevel } from '../vocabulary.js';
-import { coverageGaps, engineCoverage, expectationFor, forEngine, sqlFor } from '../scenario/engines.js';
+import { coverageGaps, engineCoverage, expectationFor, forEngine, ownValue, sqlFor } from '../scenario/engines.js';
 import type { Check, Scenario, Sql, Step, StepRef } from '../scenario/model.js';
 import { parseParams } from '../scenario/params.js';
+import { statementsFor } from '../scenario/sql-files.js';
 import type { Problem } from '../scenario/parse.js';
 import type { Anomaly } from '../scenario/schema.js';
 import { bugShape, fixShape, type VariantShape } from '../scenario/variants.js';
@@ -24,6 +25,8 @@ export interface PlannedSql {
 export interface LocatedSql {
   readonly sql: string;
   readonly line: number;
+  /** A statement of a `{ file: … }` entry: that file (as shown), `line` being its line there. */
+  readonly file?: string;
 }
 
 export interface PlannedStep {
@@ -35,6 +38,8 @@ export interface PlannedStep {
   readonly save: string | readonly string[] | null;
   readonly catch: ReadonlyMap<ErrorKind, PlannedSql | null>;
   readonly expectRows: number | null;
+  /** Must wait on another worker's lock (true), must never wait (false), or not said (null). */
+  readonly waits: boolean | null;
   readonly note: string | null;
 }
 
@@ -55,6 +60,11 @@ export interface VariantPlan {
   readonly story: string | null;
   readonly engine: EngineName;
   readonly isolation: IsolationLevel;
+  /**
+   * True when --isolation asked for other levels and this fix kept its own: a fix that names its
+   * level is about that level (serializable-retry makes no sense at read committed).
+   */
+  readonly ownIsolationKept: boolean;
   /** The level the engine really runs `isolation` as, when it differs (PostgreSQL: read uncommitted). */
   readonly runsAs: IsolationLevel | null;
   /** The scenario's setup, then the fix's own. */
@@ -81,7 +91,7 @@ export interface PlanOptions {
   placeholder: (n: number) => string;
   /** Variant names to run (`bug` and fix names); default all. */
   variants?: readonly string[];
-  /** Isolation levels to run each variant at; default the variant's own. */
+  /** Isolation levels to run each variant at (a fix with its own level keeps it); default the variant's own. */
   isolations?: readonly IsolationLevel[];
   /** Levels the engine accepts but runs as another (the dialect's `info.runsAs`). */
   runsAs?: Partial<Record<IsolationLevel, IsolationLevel>>;
@@ -105,15 +115,20 @@ export function engineSkipReason(sc: Scenario, engine: EngineName): string | nul
   return `${sc.name} has no ${gap.missing === 'sql' ? 'SQL' : 'expectation'} for ${engine} (${gap.where}, line ${gap.line})`;
 }
 
-function declaredSkipReason(sc: Pick<Scenario, 'name' | 'engines'>, engine: EngineName): string | null {
+function declaredSkipReason(sc: Pick<Scenario, 'name' | 'engines' | 'notes'>, engine: EngineName): string | null {
   if (!sc.engines) return null;
   if (sc.engines.some((e) => ENGINE_SQL[engine].keys.includes(e))) return null;
-  return `${sc.name} supports ${sc.engines.join(', ')}, not ${engine}`;
+  // A note for an engine the scenario leaves out says why it does.
+  const why = forEngine(sc.notes, engine);
+  return `${sc.name} supports ${sc.engines.join(', ')}, not ${engine}${why ? `: ${why}` : ''}`;
 }
 
-/** The engines a scenario runs on: those it declares, or else every engine its SQL covers. */
+/**
+ * The engines a scenario runs on: those it declares (`mysql` also covers MariaDB, as its SQL key
+ * does), or else every engine its SQL covers.
+ */
 export function scenarioEngines(sc: Scenario): EngineName[] {
-  return sc.engines ? [...sc.engines] : ENGINES.filter((e) => engineSkipReason(sc, e) === null);
+  return ENGINES.filter((e) => engineSkipReason(sc, e) === null);
 }
 
 export type PlanResult = { plans: VariantPlan[]; problems: [] } | { plans: []; problems: Problem[] };
@@ -137,6 +152,14 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
   }
   if (problems.length > 0) return { plans: [], problems };
 
+  // The files were split when the scenario was checked; an engine it does not declare is split here.
+  const statements = (entries: readonly Sql[]): LocatedSql[] =>
+    entries.flatMap((s) => {
+      const r = statementsFor(s, engine);
+      if ('statements' in r) return r.statements;
+      problems.push(r.problem);
+      return [];
+    });
   const resolve = (sql: Sql): PlannedSql => {
     const source = sqlFor(sql, engine)!;
     const p = parseParams(source, engine);
@@ -150,6 +173,7 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
     save: s.save,
     catch: new Map([...s.catch].map(([k, v]) => [k, v ? resolve(v) : null])),
     expectRows: s.expectRows,
+    waits: s.waits,
     note: s.note,
   });
   const wanted = (name: string) => !opts.variants || opts.variants.length === 0 || opts.variants.includes(name);
@@ -161,7 +185,12 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
   const plans: VariantPlan[] = [];
   for (const v of variants) {
     const own = v.fix?.isolation ?? forEngine(sc.isolation, engine) ?? 'read-committed';
-    for (const isolation of opts.isolations && opts.isolations.length > 0 ? opts.isolations : [own]) {
+    const asked = opts.isolations && opts.isolations.length > 0 ? opts.isolations : null;
+    // --isolation runs the bug and the fixes that name no level at the levels asked; a fix that
+    // names its own level is run at it, once, and says so.
+    const fixLevel = v.fix?.isolation ?? null;
+    const kept = asked !== null && fixLevel !== null && asked.some((l) => l !== own);
+    for (const isolation of asked === null || fixLevel !== null ? [own] : asked) {
       plans.push({
         scenario: sc,
         name: v.name,
@@ -170,10 +199,13 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
         story: v.fix?.story ?? null,
         engine,
         isolation,
+        ownIsolationKept: kept,
         runsAs: opts.runsAs?.[isolation] ?? null,
-        setup: [...sc.setup, ...(v.fix?.setup ?? [])].map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
-        fixSetup: (v.fix?.setup ?? []).map((s) => sqlFor(s, engine)!),
-        teardown: sc.teardown.map((s) => ({ sql: sqlFor(s, engine)!, line: s.line })),
+        setup: statements([...sc.setup, ...(v.fix?.setup ?? [])]),
+        fixSetup: (v.fix?.setup ?? []).map((s) =>
+          s.file ? `file ${ownValue(s.file.byEngine, engine) ?? s.file.all}` : sqlFor(s, engine)!,
+        ),
+        teardown: statements(sc.teardown),
         workers: v.shape.workers.map((w) => ({ name: w.name, steps: w.steps.map(planStep) })),
         schedule: v.shape.schedule.map((r: StepRef) => ({ worker: r.worker, step: r.step })),
         checks: sc.checks.map((c) => ({
@@ -192,5 +224,5 @@ export function planScenario(sc: Scenario, opts: PlanOptions): PlanResult {
       });
     }
   }
-  return { plans, problems: [] };
+  return problems.length > 0 ? { plans: [], problems } : { plans, problems: [] };
 }

@@ -68,7 +68,7 @@ function variantHtml(v: VariantReport, workers: readonly string[], id: string): 
   const kind = p.fix ? 'fix' : 'bug';
   const out = [`<article class="variant ${kind}" data-variant="${esc(p.name)}">`];
   out.push(
-    `<h3><span class="badge ${kind}">${p.fix ? 'FIX' : 'BUG'}</span> ${esc(p.fix ? p.name : 'the bug')} <span class="meta">· ${esc(p.isolation.replace('-', ' '))}${p.runsAs ? ` (runs as ${esc(p.runsAs)})` : ''} · expect ${esc(expectText(p.expected))}</span></h3>`,
+    `<h3><span class="badge ${kind}">${p.fix ? 'FIX' : 'BUG'}</span> ${esc(p.fix ? p.name : 'the bug')} <span class="meta">· ${esc(p.isolation.replace('-', ' '))}${p.runsAs ? ` (runs as ${esc(p.runsAs)})` : ''}${p.ownIsolationKept ? " (the fix's own level)" : ''} · expect ${esc(expectText(p.expected))}</span></h3>`,
   );
   if (p.title) out.push(`<p class="vtitle">${esc(p.title)}</p>`);
   if (p.story) out.push(`<p class="story">${esc(oneLine(p.story))}</p>`);
@@ -111,7 +111,8 @@ function variantHtml(v: VariantReport, workers: readonly string[], id: string): 
     verdict.handledErrors > 0 && verdict.observed.length === 0
       ? ` (after ${verdict.handledErrors} handled error${verdict.handledErrors > 1 ? 's' : ''})`
       : '';
-  const line = `saw ${expectText(verdict.observed)}${handled}; expected ${expectText(p.expected)}`;
+  const waits = verdict.waits.flatMap((w) => w.message ?? []);
+  const line = `saw ${expectText(verdict.observed)}${handled}; expected ${expectText(p.expected)}${waits.map((m) => `; ${m}`).join('')}`;
   out.push(`<p class="verdict ${verdict.met ? 'pass' : 'fail'}">${esc(line)} ${verdict.met ? '✓ as expected' : '✗ NOT as expected'}</p>`);
   out.push('</article>');
   return out.join('\n');

@@ -41,11 +41,25 @@ function variantJson(v: VariantReport, verbose: boolean): unknown {
     fix: p.fix,
     isolation: p.isolation,
     ...(p.runsAs ? { runsAs: p.runsAs } : {}),
+    // A fix that names its own level keeps it under --isolation.
+    ...(p.ownIsolationKept ? { ownIsolationKept: true } : {}),
     mode: v.mode,
     runs: v.explored?.runs ?? 1,
     expected: p.expected.length === 0 ? 'clean' : p.expected.join(','),
     observed: verdict.observed.length === 0 ? 'clean' : verdict.observed.join(','),
     met: verdict.met,
+    // Only for variants with steps that state waits: (true or false).
+    ...(verdict.waits.length > 0
+      ? {
+          waits: verdict.waits.map((w) => ({
+            step: w.step,
+            expected: w.expected,
+            waited: w.waited,
+            met: w.met,
+            ...(w.message ? { message: w.message } : {}),
+          })),
+        }
+      : {}),
     counts: verdict.counts,
     note: p.engineNote,
     steps: run.steps.map((s) => stepJson(s, verbose)),
@@ -109,6 +123,8 @@ function stepJson(s: StepRecord, verbose: boolean): unknown {
     status: s.status,
     blocked: s.blocked,
     blockedBy: s.blockedBy,
+    // The contract's `lock`, for a step that waited (null when the database did not tell).
+    ...(s.blocked ? { lock: s.lock } : {}),
     // null: the statement returns no result set; []: an empty one.
     rows: s.resultSet ? s.rows : null,
     rowCount: s.rowCount,

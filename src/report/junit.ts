@@ -19,7 +19,7 @@ export function toJUnit(report: Report): string {
       const want = p.expected.join(', ') || 'clean';
       const body = v.verdict.met
         ? ''
-        : `<failure message="${esc(`expected ${want}, saw ${saw}`)}" type="expectation">${esc(failureBody(v))}</failure>`;
+        : `<failure message="${esc([`expected ${want}, saw ${saw}`, ...v.verdict.waits.flatMap((w) => w.message ?? [])].join('; '))}" type="expectation">${esc(failureBody(v))}</failure>`;
       return `    <testcase classname="${esc(`lockrepro.${report.database.dialect}.${s.scenario.name}`)}" name="${esc(name)}" time="${(v.run.durationMs / 1000).toFixed(3)}">${body}</testcase>`;
     });
     if (s.error) cases.push(errorCase(report.database.dialect, s));

@@ -5,7 +5,7 @@
  * of the Report, in event order, with no timings.
  */
 import type { RunEvent, VariantRun } from '../engine/result.js';
-import { expectText, oneLine } from './format.js';
+import { expectText, lockText, oneLine } from './format.js';
 import type { Report } from './model.js';
 import { cycleText, outcomeText } from './timeline.js';
 
@@ -56,7 +56,8 @@ export function sequence(run: VariantRun, scenarioWorkers: readonly string[]): s
         const holders = e.blockedBy.filter((b) => workers.includes(b) && b !== s.worker);
         // Mermaid spans a note over at most two participants.
         const over = [id(s.worker), ...holders.map(id)].slice(0, 2).join(',');
-        lines.push(`  Note over ${over}: ${text(`${s.worker} waits for ${e.blockedBy.join(', ') || 'a lock (holder unknown)'}`)}`);
+        const what = s.lock ? ` · ${lockText(s.lock)}` : '';
+        lines.push(`  Note over ${over}: ${text(`${s.worker} waits for ${e.blockedBy.join(', ') || 'a lock (holder unknown)'}${what}`)}`);
         break;
       }
       case 'finish':

@@ -44,10 +44,12 @@ export function showScenario(sc: Scenario): string {
     if (f.story) out.push(...indent(f.story));
     for (const s of f.setup) out.push(...sqlLines('  + setup: ', s));
     for (const r of f.replace) {
-      out.push(...sqlLines(`  replace ${refText(r.ref)}: `, r.sql));
-      // The new SQL keeps the step's save, catch and row check (its note described the old SQL).
+      out.push(...sqlLines(`  replace ${refText(r.ref)}: `, r.sql, r.step ? savesText(r.step) : ''));
+      // New SQL keeps the step's save, catch, row check and waits (its note described the old
+      // SQL); a whole step is all new.
       const old = sc.workers.find((w) => w.name === r.ref.worker)?.steps.find((s) => s.name === r.ref.step);
-      if (old) out.push(...detailLines({ ...old, note: null }, '    '));
+      if (r.step) out.push(...detailLines(r.step, '    '));
+      else if (old) out.push(...detailLines({ ...old, note: null }, '    '));
     }
     for (const i of f.insert) {
       out.push(...sqlLines(`  insert ${i.position} ${refText(i.anchor)}: ${i.step.name}: `, i.step.sql, savesText(i.step)));
@@ -83,6 +85,7 @@ function detailLines(s: Step, pad: string): string[] {
   if (s.expectRows !== null) {
     out.push(`${pad}expects ${s.expectRows} row${s.expectRows === 1 ? '' : 's'} changed; any other count is a conflict (serialization)`);
   }
+  if (s.waits !== null) out.push(`${pad}${s.waits ? 'must wait on a lock' : 'must not wait on a lock'} (waits: ${s.waits})`);
   return out;
 }
 
@@ -96,6 +99,10 @@ function notesLines(notes: Scenario['notes'], pad: string): string[] {
  * first: `[postgres] LOCK TABLE …` / `[mysql]    LOCK TABLES …`.
  */
 function sqlLines(prefix: string, s: Sql, suffix = ''): string[] {
+  if (s.file) {
+    const named = Object.fromEntries(Object.entries(s.file.byEngine).map(([e, f]) => [e, `file ${f}`]));
+    return sqlLines(prefix, { line: s.line, all: s.file.all && `file ${s.file.all}`, byEngine: named }, suffix);
+  }
   if (s.all !== undefined) return [`${prefix}${oneLine(s.all)}${suffix}`];
   const engines = Object.entries(s.byEngine);
   const width = Math.max(...engines.map(([e]) => e.length)) + 2;

@@ -6,12 +6,13 @@
 import { Chalk, type ChalkInstance } from 'chalk';
 import Table from 'cli-table3';
 import type { DatabaseInfo, DbError } from '../engine/dialect.js';
-import type { DeadlockRecord, StepRecord } from '../engine/result.js';
+import type { DeadlockRecord, StepRecord, VariantRun } from '../engine/result.js';
+import type { VariantPlan } from '../plan/plan.js';
 import type { Scenario } from '../scenario/model.js';
 import type { Report, ScenarioError, VariantReport } from './model.js';
 import type { Exploration } from '../detect/aggregate.js';
 import { reportOk } from './model.js';
-import { expectText, oneLine, wrap } from './format.js';
+import { expectText, lockText, oneLine, wrap } from './format.js';
 import { normalise } from '../detect/compare.js';
 import { wilson } from '../detect/rates.js';
 
@@ -49,6 +50,9 @@ const KIND_TEXT: Record<DbError['kind'], string> = {
   other: 'error',
 };
 
+/** Worker name colours, in the order workers are declared; none is the yellow of waits or the red of errors. */
+const WORKER_COLOURS = ['cyanBright', 'magentaBright', 'greenBright', 'blueBright', 'cyan', 'magenta'] as const;
+
 export class TextReporter {
   private readonly c: ChalkInstance;
 
@@ -72,11 +76,17 @@ export class TextReporter {
   }
 
   variant(v: VariantReport): string {
+    const head = this.variantHead(v.run.plan, v);
+    const { lines } = this.eventLines(v.run, 0);
+    return `${[...head, ...lines, ...this.variantTail(v)].join('\n')}\n`;
+  }
+
+  /** The variant's heading, title, story and how it was run: printed before its steps. */
+  variantHead(p: VariantPlan, v?: VariantReport): string[] {
     const { c } = this;
-    const { run, verdict } = v;
-    const p = run.plan;
     const runsAs = p.runsAs ? ` (runs as ${p.runsAs.replace('-', ' ')} on ${p.engine})` : '';
-    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')}${runsAs} · expect ${expectText(p.expected)}`;
+    const kept = p.ownIsolationKept ? " (the fix's own level: --isolation does not apply)" : '';
+    const head = `${p.fix ? `fix ${p.name}` : 'bug'} · ${p.isolation.replace('-', ' ')}${runsAs}${kept} · expect ${expectText(p.expected)}`;
     const out: string[] = ['', c.bold.cyan(`── ${head}`)];
     if (p.title) out.push(`   ${p.title}`);
     if (p.story) for (const l of p.story.trim().split('\n')) out.push(c.dim(`   ${l}`));
@@ -87,20 +97,35 @@ export class TextReporter {
           `   on ${p.retry.on.join(' or ')} the worker rolls back and starts its transaction again, up to ${timesText(p.retry.attempts)}`,
         ),
       );
-    const ex = v.explored;
-    if (ex && v.mode === 'stress') {
+    const ex = v?.explored;
+    if (ex && v?.mode === 'stress') {
       out.push(c.dim(`   run ${ex.shown.rank + 1n} of ${ex.runs} with the workers released together (${SHOWN_TEXT[ex.shownBecause]}):`));
     } else if (ex) {
       out.push(c.dim(`   interleaving ${ex.shown.rank + 1n} of ${ex.total} (${SHOWN_INTERLEAVING[ex.shownBecause]}):`));
       out.push(...wrap(p.schedule.map((r) => `${r.worker}.${r.step}`).join(' '), 92).map((l) => c.dim(`     ${l}`)));
     }
+    return out;
+  }
 
+  /**
+   * The lines of the run's events from `from` on, and where the next call should start: all of
+   * them for a finished run, or those so far while it goes (`--pace`). A step that finished at
+   * once is one line with its outcome; one still in flight waits (its outcome comes as `↳`).
+   */
+  eventLines(run: Pick<VariantRun, 'plan' | 'steps' | 'events' | 'deadlocks'>, from: number): { lines: string[]; next: number } {
+    const { c } = this;
+    const p = run.plan;
+    const out: string[] = [];
     const wWidth = Math.max(...p.workers.map((w) => w.name.length));
-    const sWidth = Math.max(...run.steps.map((s) => s.step.length), 4);
-    const who = (s: StepRecord) => `${s.worker.padEnd(wWidth)}  ${s.step.padEnd(sWidth)}`;
+    // The plan's steps too, so lines printed while the run goes line up with those after it.
+    const sWidth = Math.max(...run.steps.map((s) => s.step.length), ...p.workers.flatMap((w) => w.steps.map((s) => s.name.length)), 4);
+    // One colour per worker (only when colour is on), so a room can follow each lane.
+    const hue = new Map(p.workers.map((w, i) => [w.name, WORKER_COLOURS[i % WORKER_COLOURS.length]!]));
+    const who = (s: StepRecord) => `${c[hue.get(s.worker) ?? 'white'](s.worker.padEnd(wWidth))}  ${s.step.padEnd(sWidth)}`;
     const pad = ' '.repeat(wWidth + sWidth + 2);
     const ev = run.events;
-    for (let i = 0; i < ev.length; i++) {
+    let i = from;
+    for (; i < ev.length; i++) {
       const e = ev[i]!;
       switch (e.type) {
         case 'start': {
@@ -119,7 +144,8 @@ export class TextReporter {
         case 'wait': {
           const s = run.steps[e.step]!;
           const whom = e.blockedBy.length > 0 ? `for ${listText(e.blockedBy)}` : 'on a lock (holder unknown)';
-          out.push(c.yellow(`   ${pad}  ⏳ ${s.worker} waits ${whom}`));
+          const what = s.lock ? ` · ${lockText(s.lock)}` : '';
+          out.push(c.yellow(`   ${pad}  ⏳ ${s.worker} waits ${whom}${what}`));
           break;
         }
         case 'finish': {
@@ -154,7 +180,16 @@ export class TextReporter {
           break;
       }
     }
+    return { lines: out, next: i };
+  }
 
+  /** Checks, the engine's note and the verdict: printed after the run. */
+  variantTail(v: VariantReport): string[] {
+    const { c } = this;
+    const { verdict } = v;
+    const p = v.run.plan;
+    const ex = v.explored;
+    const out: string[] = [];
     if (verdict.checks.length > 0) {
       out.push('', '   checks');
       for (const ch of verdict.checks) {
@@ -165,6 +200,18 @@ export class TextReporter {
             c.yellow(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)}: ${verdict.notCounted[ch.name]}`),
           );
         else out.push(c.red(`     ✗ ${ch.name}: expected ${valueText(ch.expected)}, got ${valueText(ch.actual)} → ${ch.anomaly}`));
+      }
+    }
+    if (verdict.waits.length > 0) {
+      out.push('', '   waits');
+      for (const w of verdict.waits) {
+        if (w.met)
+          out.push(
+            c.green(
+              `     ✓ ${w.step} ${w.expected ? 'waited on a lock' : w.waited === null ? 'did not run (so did not wait)' : 'did not wait'}`,
+            ),
+          );
+        else out.push(c.red(`     ✗ ${w.message}`));
       }
     }
     if (p.engineNote) {
@@ -180,7 +227,7 @@ export class TextReporter {
     if (v.stress) out.push(...stressText(v).map((l) => `   ${l}`));
     else if (ex) out.push(`   ${exploredText(ex)}`);
     if (notAFixHere(v)) out.push(c.yellow(`   this fix does not fix it on ${p.engine}: the scenario says so, and why, above`));
-    return `${out.join('\n')}\n`;
+    return out;
   }
 
   /** Where the scenario's own SQL failed; its remaining variants were not run. */
@@ -251,7 +298,9 @@ export class TextReporter {
    */
   private deadlockLines(d: DeadlockRecord, pad: string): string[] {
     const { c } = this;
-    const lines = [c.red(`   ${pad}  ⟲ the cycle: ${[...d.cycle, d.cycle[0]].join(' → ')}; ${d.victim} was chosen as the victim`)];
+    // A cycle of one is what is left when neither the monitor nor the database named the others.
+    const cycle = d.cycle.length >= 2 ? `the cycle: ${[...d.cycle, d.cycle[0]].join(' → ')}` : 'the cycle: not reported by the database';
+    const lines = [c.red(`   ${pad}  ⟲ ${cycle}; ${d.victim} was chosen as the victim`)];
     if (this.opts.verbose && d.server) for (const l of d.server.split('\n')) lines.push(c.dim(`   ${pad}    ${l}`));
     return lines;
   }
@@ -328,6 +377,7 @@ function missText(v: VariantReport): string {
   const parts = [];
   if (extra.length) parts.push(`unexpected ${extra.join(', ')}`);
   if (lacking.length) parts.push(`no ${lacking.join(', ')}`);
+  for (const w of v.verdict.waits) if (w.message) parts.push(w.message);
   return parts.join('; ');
 }
 

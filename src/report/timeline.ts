@@ -4,7 +4,7 @@
  * is what the schedule and the database decided), so the same run draws the same picture.
  */
 import type { RunEvent, StepRecord, VariantRun } from '../engine/result.js';
-import { oneLine, wrap } from './format.js';
+import { lockText, oneLine, wrap } from './format.js';
 
 /** Worker colours: dark enough for white text on them and for lines on white, told apart on a projector. */
 export const WORKER_COLOURS = ['#1d4ed8', '#c2410c', '#047857', '#7e22ce', '#0e7490', '#a16207', '#be185d', '#4d7c0f'];
@@ -19,7 +19,7 @@ const GREY = '#6b7280';
 
 type Row =
   | { kind: 'step'; step: number; phase: 'whole' | 'start' | 'finish' }
-  | { kind: 'wait'; step: number; blockedBy: string[] }
+  | { kind: 'wait'; step: number; blockedBy: string[]; lock: string }
   | { kind: 'skip'; step: number }
   | { kind: 'note'; worker: string; text: string; colour: string }
   | { kind: 'cycle'; victim: string; cycle: string[] };
@@ -41,9 +41,11 @@ export function timelineRows(run: VariantRun): Row[] {
         }
         break;
       }
-      case 'wait':
-        rows.push({ kind: 'wait', step: e.step, blockedBy: e.blockedBy });
+      case 'wait': {
+        const lock = run.steps[e.step]!.lock;
+        rows.push({ kind: 'wait', step: e.step, blockedBy: e.blockedBy, lock: lock ? lockText(lock) : '' });
         break;
+      }
       case 'finish':
         rows.push({ kind: 'step', step: e.step, phase: 'finish' }, ...cycleRows(run, e.step));
         break;
@@ -78,6 +80,7 @@ const MAX_SQL_LINES = 3;
 function rowHeight(r: Row, sqlLines: number): number {
   if (r.kind === 'step') return 40 + LINE * (r.phase === 'finish' ? 1 : sqlLines);
   if (r.kind === 'skip') return 44;
+  if (r.kind === 'wait' && r.lock) return 66;
   return 40;
 }
 
@@ -214,7 +217,8 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
       const from = mid(s.worker);
       const cy = top + h / 2;
       const label = r.blockedBy.length > 0 ? `${s.worker} waits for ${r.blockedBy.join(', ')}` : `${s.worker} waits (holder unknown)`;
-      out.push(`<g class="wait" data-worker="${esc(s.worker)}" data-blocked-by="${esc(r.blockedBy.join(' '))}">`);
+      const lock = r.lock;
+      out.push(`<g class="wait" data-worker="${esc(s.worker)}" data-blocked-by="${esc(r.blockedBy.join(' '))}" data-lock="${esc(lock)}">`);
       for (const holder of r.blockedBy) {
         if (!lanes.includes(holder) || holder === s.worker) continue;
         const to = mid(holder);
@@ -229,8 +233,14 @@ export function timelineSvg(run: VariantRun, workers: readonly string[], id = 't
       const anchorX = leftwards ? from - 12 : from + 12;
       const anchor = anchorX < from ? 'end' : 'start';
       out.push(
-        `<text x="${anchorX}" y="${cy - 10}" text-anchor="${anchor}" font-size="${NAME_PX}" font-weight="700" fill="#92400e" class="halo">${esc(label)}</text></g>`,
+        `<text x="${anchorX}" y="${cy - 10}" text-anchor="${anchor}" font-size="${NAME_PX}" font-weight="700" fill="#92400e" class="halo">${esc(label)}</text>`,
       );
+      // What it waits for, under the arrow.
+      if (lock)
+        out.push(
+          `<text x="${anchorX}" y="${cy + 20}" text-anchor="${anchor}" font-size="${NAME_PX - 4}" fill="#92400e" class="halo lock">${esc(lock)}</text>`,
+        );
+      out.push('</g>');
     } else if (r.kind === 'note') {
       out.push(
         `<text class="note halo" x="${laneX(r.worker) + 34}" y="${top + 26}" font-size="${NAME_PX}" font-weight="700" fill="${r.colour}">${esc(fit(r.text, NAME_PX, laneW - 40))}</text>`,

@@ -3,17 +3,22 @@
  * Shape and types come from the zod schema; references between parts (schedule, fixes, saved
  * values) are checked here. The runner never re-validates.
  */
+import { dirname } from 'node:path';
 import type { z } from 'zod';
-import type { EngineName, ErrorKind } from '../vocabulary.js';
+import { ENGINES, type EngineName, type ErrorKind } from '../vocabulary.js';
 import { engineCoverage } from './engines.js';
 import { bugShape, checkParams, checkSchedule, fixShape } from './variants.js';
 import type { Check, Expectation, Fix, Scenario, Sql, Step, StepRef, Worker } from './model.js';
 import { referencedNames } from './params.js';
 import type { ParsedFile, Path, Problem } from './parse.js';
+import { issueProblems, MISSING, pathText, type Issue } from './issues.js';
+import { readSqlFiles } from './sql-files.js';
 import {
   checkSchema,
   fixSchema,
   scenarioSchema,
+  replacementStepSchema,
+  sqlFileSchema,
   sqlSchema,
   stepRefSchema,
   stepSchema,
@@ -28,25 +33,24 @@ export interface CheckResult {
   problems: Problem[];
 }
 
-export function checkScenario(parsed: ParsedFile): CheckResult {
+/** `dir`: where the scenario's `{ file: … }` paths are read from (default: its shown path's folder). */
+export function checkScenario(parsed: ParsedFile, dir = dirname(parsed.file)): CheckResult {
   const { file } = parsed;
   if (parsed.problems.length > 0) {
     // After a syntax error the rest of the file means little: keep only what is found before it,
     // and no "missing key" (the key may well be in the part the error hid).
     const firstBad = Math.min(...parsed.problems.map((p) => p.line));
     const before = isMapping(parsed.data)
-      ? allProblems(parsed).problems.filter((p) => p.line < firstBad && !p.message.includes(MISSING))
+      ? allProblems(parsed, dir).problems.filter((p) => p.line < firstBad && !p.message.includes(MISSING))
       : [];
-    return { problems: dedupe([...parsed.problems, ...before]) };
+    return { problems: dedupe([...parsed.problems, ...before], file) };
   }
   if (!isMapping(parsed.data)) {
     return { problems: [{ file, line: 1, message: 'a scenario file must be a YAML mapping (name:, title:, workers:, ...)' }] };
   }
-  const { scenario, problems } = allProblems(parsed);
-  return problems.length > 0 ? { problems: dedupe(problems) } : { scenario, problems: [] };
+  const { scenario, problems } = allProblems(parsed, dir);
+  return problems.length > 0 ? { problems: dedupe(problems, file) } : { scenario, problems: [] };
 }
-
-const MISSING = 'missing required key';
 
 function isMapping(v: unknown): v is Record<string, unknown> {
   if (v === null || typeof v !== 'object' || Array.isArray(v)) return false;
@@ -61,87 +65,20 @@ function isMapping(v: unknown): v is Record<string, unknown> {
  * is well-formed, so one pass reports an unknown key, a bad schedule and a missing saved value
  * together, without follow-ons of the parts already reported as malformed.
  */
-function allProblems(parsed: ParsedFile): { scenario: Scenario; problems: Problem[] } {
+function allProblems(parsed: ParsedFile, dir: string): { scenario: Scenario; problems: Problem[] } {
   const result = scenarioSchema.safeParse(parsed.data);
-  const shape = result.success ? [] : result.error.issues.flatMap((i) => issueProblems(parsed, i, []));
-  const model = buildModel(parsed);
+  const model = buildModel(parsed, dir);
+  // A `{ file: … }` entry or a whole replacement step is judged against its own schema (in
+  // buildModel): zod's union would blame the per-engine SQL branch (unknown key "file").
+  const apart = (i: Issue) => model.judgedApart.some((p) => p.every((seg, k) => i.path[k] === seg));
+  const shape = result.success ? [] : result.error.issues.filter((i) => !apart(i)).flatMap((i) => issueProblems(parsed, i, []));
   const refs = [...model.problems, ...semanticProblems(model.scenario, model.unknown)];
   return { scenario: model.scenario, problems: [...shape, ...refs.map((p) => ({ file: parsed.file, ...p }))] };
 }
 
-// ---------------------------------------------------------------------------------------------
-// zod issues → problems
-
-type Issue = z.core.$ZodIssue;
-
-function issueProblems(parsed: ParsedFile, issue: Issue, prefix: Path): Problem[] {
-  const path = [...prefix, ...(issue.path as (string | number)[])];
-  const at = (p: Path, key = false): Problem => ({ file: parsed.file, line: parsed.lineOf(p, key), message: '' });
-  const where = path.length > 0 ? `${pathText(path)}: ` : '';
-  if (path.length > 0 && issue.code !== 'unrecognized_keys' && issue.code !== 'invalid_key' && valueAt(parsed.data, path) === undefined) {
-    const parent = path.slice(0, -1);
-    return [{ ...at(parent), message: `${pathText(parent) || 'the file'}: ${MISSING} "${String(path[path.length - 1])}"` }];
-  }
-  switch (issue.code) {
-    case 'unrecognized_keys':
-      return issue.keys.map((k) => ({
-        ...at([...path, k], true),
-        message: `${where}unknown key "${k}"`,
-      }));
-    case 'invalid_union': {
-      // Prefer the branch that matched the value's type: its issues are the specific ones.
-      const branches = issue.errors.filter((errs) => !errs.every((e) => e.code === 'invalid_type' && e.path.length === 0));
-      if (branches.length === 1) return branches[0]!.flatMap((e) => issueProblems(parsed, e, path));
-      const nested = branches.find((errs) => errs.some((e) => e.code === 'invalid_union' || e.code === 'invalid_value'));
-      if (nested) return nested.flatMap((e) => issueProblems(parsed, e, path));
-      const value = valueAt(parsed.data, path);
-      return [{ ...at(path), message: `${where}${describeValue(value)} is not allowed here${expectedTypes(issue)}` }];
-    }
-    case 'invalid_value':
-      return [
-        {
-          ...at(path),
-          message: `${where}${describeValue(valueAt(parsed.data, path))} is not one of: ${issue.values.map(String).join(', ')}`,
-        },
-      ];
-    case 'invalid_key':
-      return [{ ...at(path, true), message: `${where}${issue.issues.map((i) => i.message).join('; ')}` }];
-    case 'invalid_type':
-      return [{ ...at(path), message: `${where}expected ${issue.expected}, found ${describeValue(valueAt(parsed.data, path))}` }];
-    default:
-      return [{ ...at(path), message: `${where}${issue.message}` }];
-  }
-}
-
-function expectedTypes(issue: Extract<Issue, { code: 'invalid_union' }>): string {
-  const types = new Set(
-    issue.errors.flatMap((errs) => errs.filter((e) => e.code === 'invalid_type').map((e) => (e as { expected: string }).expected)),
-  );
-  return types.size > 0 ? ` (expected ${[...types].join(' or ')})` : '';
-}
-
-function pathText(path: Path): string {
-  return path.map((p, i) => (typeof p === 'number' ? `[${p}]` : i === 0 ? p : `.${p}`)).join('');
-}
-
-function valueAt(data: unknown, path: Path): unknown {
-  let v: unknown = data;
-  for (const seg of path) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[seg];
-  }
-  return v;
-}
-
-function describeValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'a list';
-  if (typeof v === 'object') return 'a mapping';
-  return String(v);
-}
-
-function dedupe(problems: Problem[]): Problem[] {
+/** Without repeats; the scenario's own problems first, then those in its .sql files, by line. */
+function dedupe(problems: Problem[], scenarioFile: string): Problem[] {
+  const rank = (p: Problem) => (p.file === scenarioFile ? 0 : 1);
   const seen = new Set<string>();
   return problems
     .filter((p) => {
@@ -150,7 +87,7 @@ function dedupe(problems: Problem[]): Problem[] {
       seen.add(k);
       return true;
     })
-    .sort((a, b) => a.line - b.line);
+    .sort((a, b) => rank(a) - rank(b) || a.file.localeCompare(b.file) || a.line - b.line);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -191,14 +128,19 @@ const NO_UNKNOWNS: Unknowns = {
  * the well-formed parts come out as they are and each malformed one as a placeholder recorded in
  * `unknown`, so the reference checks can still run on everything else.
  */
-function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns; problems: { line: number; message: string }[] } {
+type ModelProblem = { file?: string; line: number; message: string };
+
+function buildModel(
+  parsed: ParsedFile,
+  dir: string,
+): { scenario: Scenario; unknown: Unknowns; problems: ModelProblem[]; judgedApart: Path[] } {
   const d: Record<string, unknown> = isMapping(parsed.data) ? parsed.data : {};
   const line = (p: Path, key = false) => parsed.lineOf(p, key);
   const opaque = new WeakSet<object>();
   const opaqueWorkers = new Set<string>();
   const unknownSaves = new Set<string>();
   const brokenFixes = new Set<string>();
-  const problems: { line: number; message: string }[] = [];
+  const problems: ModelProblem[] = [];
   const valid = <S extends z.ZodType>(schema: S, v: unknown): z.output<S> | undefined => {
     const r = schema.safeParse(v);
     return r.success ? r.data : undefined;
@@ -225,6 +167,26 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     }
     return typeof s === 'string' ? { all: s, byEngine: {}, line: line(p) } : { byEngine: { ...s }, line: line(p) };
   };
+  const T = scenarioSchema.shape;
+  const files = { scenarioFile: parsed.file, dir, engines: valid(T.engines, d.engines) ?? ENGINES };
+  /** A setup or teardown entry: SQL, or statements read from files. */
+  const judgedApart: Path[] = [];
+  /** The value at `p` checked against `schema` alone, its problems reported here. */
+  const apart = <S extends z.ZodType>(schema: S, v: unknown, p: Path): z.output<S> | undefined => {
+    judgedApart.push(p);
+    const r = schema.safeParse(v);
+    if (!r.success) problems.push(...r.error.issues.flatMap((i) => issueProblems(parsed, i, p)));
+    return r.data;
+  };
+  const entry = (v: unknown, p: Path): Sql => {
+    if (!isMapping(v) || !('file' in v)) return sql(v, p);
+    const f = apart(sqlFileSchema, v, p);
+    if (f === undefined) return sql(undefined, p);
+    const r = readSqlFiles(f.file, line(p), pathText(p), files);
+    if (r.problems.length > 0) opaque.add(r.sql);
+    problems.push(...r.problems);
+    return r.sql;
+  };
   const ref = (text: string, p: Path): StepRef => {
     const [worker, step] = text.split('.') as [string, string];
     return { worker, step, line: line(p) };
@@ -249,6 +211,7 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
       save: save.success ? (save.data ?? null) : null,
       catch: catchMap(valid(S.catch, s.catch), (x, k) => (x === null ? null : sql(x, [...p, 'catch', k]))),
       expectRows: valid(S.expectRows, s.expectRows) ?? null,
+      waits: valid(S.waits, s.waits) ?? null,
       note: valid(S.note, s.note) ?? null,
       line: line(p),
     };
@@ -259,7 +222,6 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     return { name, steps: list(steps).map((s, i) => step(s, name, ['workers', name, i])) };
   });
 
-  const T = scenarioSchema.shape;
   let schedule: StepRef[] | null = null;
   let scheduleState: Unknowns['schedule'] = 'ok';
   if (d.schedule !== undefined) {
@@ -294,7 +256,8 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     const replace = F.replace.safeParse(f.replace);
     const insert = F.insert.safeParse(f.insert);
     const remove = F.remove.safeParse(f.remove);
-    if (!isMapping(raw) || !replace.success || !insert.success || !remove.success) brokenFixes.add(name);
+    const schedule = F.schedule.safeParse(f.schedule);
+    if (!isMapping(raw) || !replace.success || !insert.success || !remove.success || !schedule.success) brokenFixes.add(name);
     (insert.data ?? []).forEach((ins, i) => {
       if ((ins.after === undefined) === (ins.before === undefined)) {
         problems.push({
@@ -309,11 +272,18 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
       name,
       title: valid(F.title, f.title) ?? null,
       story: valid(F.story, f.story) ?? null,
-      setup: list(f.setup).map((s, i) => sql(s, [...p, 'setup', i])),
-      replace: Object.entries(replace.data ?? {}).map(([r, s]) => ({
-        ref: ref(r, [...p, 'replace', r]),
-        sql: sql(s, [...p, 'replace', r]),
-      })),
+      setup: list(f.setup).map((s, i) => entry(s, [...p, 'setup', i])),
+      replace: (isMapping(f.replace) ? Object.entries(f.replace) : []).flatMap(([r, s]): Fix['replace'][number][] => {
+        if (valid(stepRefSchema, r) === undefined) return [];
+        const rp = [...p, 'replace', r];
+        const target = ref(r, rp);
+        // A mapping with a step's keys (sql:, save:, …) is a whole step; any other value is SQL.
+        if (!isMapping(s) || !Object.keys(s).some((k) => k in replacementStepSchema.shape))
+          return [{ ref: target, sql: sql(s, rp), step: null }];
+        apart(replacementStepSchema, s, rp);
+        const whole = step({ ...s, name: target.step }, target.worker, rp);
+        return [{ ref: target, sql: whole.sql, step: whole }];
+      }),
       insert: (insert.data ?? []).map((ins, i) => {
         const ip = [...p, 'insert', i];
         const anchorText = ins.after ?? ins.before ?? '';
@@ -326,6 +296,7 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
         };
       }),
       remove: (remove.data ?? []).map((r, i) => ref(r, [...p, 'remove', i])),
+      schedule: schedule.data?.map((r, i) => ref(r, [...p, 'schedule', i])) ?? null,
       isolation: valid(F.isolation, f.isolation) ?? null,
       retry: retry ? { on: retry.on, attempts: retry.attempts } : null,
       expect: expectation(f.expect, F.expect, [...p, 'expect']),
@@ -345,8 +316,8 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     engines: valid(T.engines, d.engines) ?? null,
     isolation: typeof isolation === 'string' ? { default: isolation } : isolation,
     timeoutMs: valid(T.timeout, d.timeout) ?? null,
-    setup: list(d.setup).map((s, i) => sql(s, ['setup', i])),
-    teardown: list(d.teardown).map((s, i) => sql(s, ['teardown', i])),
+    setup: list(d.setup).map((s, i) => entry(s, ['setup', i])),
+    teardown: list(d.teardown).map((s, i) => entry(s, ['teardown', i])),
     workers,
     schedule,
     checks,
@@ -362,7 +333,7 @@ function buildModel(parsed: ParsedFile): { scenario: Scenario; unknown: Unknowns
     schedule: scheduleState,
     brokenFixes,
   };
-  return { scenario, unknown, problems };
+  return { scenario, unknown, problems, judgedApart };
 }
 
 function catchMap<T>(c: StepInput['catch'], sqlOf: (x: SqlInput | null, kind: string) => T | null): Map<ErrorKind, T | null> {

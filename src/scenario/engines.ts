@@ -47,9 +47,9 @@ export function coverageGaps(
   steps(sc.workers, '');
   for (const fix of sc.fixes) {
     for (const [i, s] of fix.setup.entries()) need(s, `fix ${fix.name}: setup[${i}]`);
-    for (const r of fix.replace) need(r.sql, `fix ${fix.name}: ${r.ref.worker}.${r.ref.step}`);
+    for (const r of fix.replace) if (!r.step) need(r.sql, `fix ${fix.name}: ${r.ref.worker}.${r.ref.step}`);
     steps(
-      fix.insert.map((i) => ({ steps: [i.step] })),
+      [...fix.replace.flatMap((r) => (r.step ? [r.step] : [])), ...fix.insert.map((i) => i.step)].map((s) => ({ steps: [s] })),
       ` (in fix ${fix.name})`,
     );
   }
@@ -84,7 +84,8 @@ export function forEngine<T>(by: Readonly<Partial<Record<EngineName | 'default',
   return ownValue(by, engine) ?? by.default;
 }
 
-function ownValue<T>(by: Readonly<Partial<Record<EngineName | 'default', T>>>, engine: EngineName): T | undefined {
+/** A per-engine value: the engine's own, or that of an engine it takes SQL from (no `default`). */
+export function ownValue<T>(by: Readonly<Partial<Record<EngineName | 'default', T>>>, engine: EngineName): T | undefined {
   for (const key of ENGINE_SQL[engine].keys) if (by[key] !== undefined) return by[key];
   return undefined;
 }

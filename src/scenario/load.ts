@@ -1,9 +1,10 @@
 /**
  * Command-line targets (file paths, folders, built-in names) → checked scenarios.
  */
-import { readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
+import { readdirSync, statSync, type Stats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readRegularFile } from '../util/read-file.js';
 import { checkScenario } from './check.js';
 import type { Scenario } from './model.js';
 import { parseScenarioText, type Problem } from './parse.js';
@@ -56,6 +57,9 @@ export function resolveTargets(targets: readonly string[]): { files: string[]; m
       files.push(...found);
     } else if (st?.isFile()) {
       files.push(t);
+    } else if (st) {
+      // A FIFO would block a read forever, /dev/zero never ends: named for what they are.
+      missing.push(`${t}: not a regular file (a scenario is a .yaml file or a folder of them)`);
     } else {
       const builtin = path.join(BUILTIN_DIR, `${t.replace(/\.ya?ml$/i, '')}.yaml`);
       if (!t.includes('/') && statSync(builtin, { throwIfNoEntry: false })?.isFile()) files.push(builtin);
@@ -75,13 +79,9 @@ export function displayPath(file: string): string {
 
 export function loadFile(file: string): { scenario?: Scenario; problems: Problem[] } {
   const shown = displayPath(file);
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    return { problems: [{ file: shown, line: 1, message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` }] };
-  }
-  return checkScenario(parseScenarioText(shown, text));
+  const r = readRegularFile(file);
+  if ('problem' in r) return { problems: [{ file: shown, line: 1, message: `cannot read: ${r.problem}` }] };
+  return checkScenario(parseScenarioText(shown, r.text), path.dirname(path.resolve(file)));
 }
 
 export function loadTargets(targets: readonly string[]): LoadResult {

@@ -13,6 +13,11 @@ export interface Located {
 export interface Sql extends Located {
   readonly all?: string;
   readonly byEngine: Readonly<Partial<Record<EngineName, string>>>;
+  /**
+   * For a `{ file: … }` entry: the path (as shown) each text above was read from. The text is
+   * split into statements only for the engine that runs it (src/scenario/sql-files.ts).
+   */
+  readonly file?: { readonly all?: string; readonly byEngine: Readonly<Partial<Record<EngineName, string>>> };
 }
 
 export interface Step extends Located {
@@ -25,6 +30,8 @@ export interface Step extends Located {
   readonly catch: ReadonlyMap<ErrorKind, Sql | null>;
   /** Rows the application expects the statement to change; another count is a conflict. */
   readonly expectRows: number | null;
+  /** Expected to wait on another worker's lock (true), never to wait (false), or not said. */
+  readonly waits: boolean | null;
   readonly note: string | null;
 }
 
@@ -64,9 +71,12 @@ export interface Fix extends Located {
   readonly story: string | null;
   /** Run after the scenario's setup, for this fix only. */
   readonly setup: readonly Sql[];
-  readonly replace: readonly { ref: StepRef; sql: Sql }[];
+  /** New SQL for a step (`step` null: the rest of the step is kept), or a whole new step. */
+  readonly replace: readonly { ref: StepRef; sql: Sql; step: Step | null }[];
   readonly insert: readonly Insert[];
   readonly remove: readonly StepRef[];
+  /** The fix's own schedule (after its edits), or null: the bug's, edited. */
+  readonly schedule: readonly StepRef[] | null;
   readonly isolation: IsolationLevel | null;
   readonly retry: { readonly on: readonly ErrorKind[]; readonly attempts: number } | null;
   readonly expect: Expectation;

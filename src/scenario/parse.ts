@@ -27,6 +27,9 @@ export interface ParsedFile {
   lineOf(path: Path, key?: boolean): number;
 }
 
+/** Aliases a scenario may expand: plenty for shared SQL, far too few for an exponential blow-up. */
+const MAX_ALIAS_COUNT = 100;
+
 export function parseScenarioText(file: string, text: string): ParsedFile {
   const lineCounter = new LineCounter();
   // uniqueKeys (the default) makes a key given twice a syntax problem, not a silent overwrite.
@@ -40,8 +43,17 @@ export function parseScenarioText(file: string, text: string): ParsedFile {
   // checker uses it to report problems there too.
   let data: unknown;
   try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch {
+    data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (e) {
+    // The yaml package refuses a document whose aliases expand past the count ("billion laughs").
+    const aliases = /alias count/i.test((e as Error).message);
+    problems.push({
+      file,
+      line: 1,
+      message: aliases
+        ? `YAML: aliases expand too far (more than ${MAX_ALIAS_COUNT} per node: a "billion laughs" file?)`
+        : `YAML: ${firstLine((e as Error).message)}`,
+    });
     data = undefined;
   }
   return { file, data, problems, lineOf: (path, key) => lineOf(doc, lineCounter, path, key) };

@@ -44,6 +44,21 @@ export const sqlSchema = z.union([
   perEngine(z.string().min(1)).describe('Per-engine SQL: `mysql` serves MariaDB too unless `mariadb` is given.'),
 ]);
 
+/** Statements from files, relative to the scenario file: one for every engine, or one per engine. */
+export const sqlFileSchema = z
+  .strictObject({
+    file: z.union([
+      z.string().min(1, 'a file path must not be empty'),
+      perEngine(z.string().min(1, 'a file path must not be empty')).describe('Per-engine files: `mysql` serves MariaDB too.'),
+    ]),
+  })
+  .describe(
+    "SQL statements read from a file (a migration, a schema dump), split where the engine's own client would: quotes, comments, dollar quotes, MySQL DELIMITER.",
+  );
+
+/** A setup or teardown entry: SQL, or `{ file: … }`. */
+export const setupEntrySchema = z.union([...sqlSchema.options, sqlFileSchema]);
+
 const expectOne = z.enum([...ANOMALIES, 'clean'] as const);
 const expectValue = z.union([expectOne, z.array(z.enum(ANOMALIES)).min(1)]);
 /** An expectation, or one per engine (`mysql` serves MariaDB too; `default` the rest). */
@@ -72,8 +87,17 @@ export const stepSchema = z.strictObject({
     .describe(
       'The application checks the row count (optimistic locking): any other count is a conflict it raises, of kind serialization, which a fix may retry.',
     ),
+  waits: z
+    .boolean()
+    .optional()
+    .describe(
+      "An expectation on the step: true, it must wait on another worker's lock at least once; false, it must never wait (SKIP LOCKED, NOWAIT, a fix that takes no lock). A step that breaks it fails the variant.",
+    ),
   note: z.string().optional().describe('One line shown in the transcript: what the application does here.'),
 });
+
+/** A fix's new version of a step: the whole step but its name (which stays the replaced one's). */
+export const replacementStepSchema = stepSchema.omit({ name: true });
 
 const insertSchema = z
   .strictObject({
@@ -96,13 +120,22 @@ export const fixSchema = z.strictObject({
   title: z.string().optional(),
   story: z.string().optional(),
   setup: z
-    .array(sqlSchema)
+    .array(setupEntrySchema)
     .optional()
     .describe("More setup SQL for this fix only, run after the scenario's (a migration: a constraint, an index, a column)."),
-  replace: z.record(stepRefSchema, sqlSchema).optional().describe('New SQL for existing steps, by worker.step.'),
+  replace: z
+    .record(stepRefSchema, z.union([...sqlSchema.options, replacementStepSchema]))
+    .optional()
+    .describe(
+      'Existing steps, by worker.step, changed in place: new SQL (the step keeps its save, catch, expectRows and waits), or a whole new step (a mapping with sql:; nothing of the old step is kept but its name and place).',
+    ),
   insert: z.array(insertSchema).optional(),
   remove: z.array(stepRefSchema).optional(),
-  isolation: isolation.optional(),
+  schedule: z
+    .array(stepRefSchema)
+    .optional()
+    .describe("This fix's own order of preference for its steps (after replace, insert and remove): every step once."),
+  isolation: isolation.optional().describe("The fix's own isolation level, for every worker; kept under --isolation (the report says so)."),
   retry: z
     .strictObject({
       on: z.array(z.enum(ERROR_KINDS)).min(1),
@@ -143,8 +176,8 @@ export const scenarioSchema = z.strictObject({
     .describe(
       "Per-step timeout in ms: a step still running by then (not waiting on another worker's lock), or waiting while nothing else can move, is a hang.",
     ),
-  setup: z.array(sqlSchema).default([]),
-  teardown: z.array(sqlSchema).default([]),
+  setup: z.array(setupEntrySchema).default([]),
+  teardown: z.array(setupEntrySchema).default([]),
   workers: z
     .record(name('a worker name'), z.array(stepSchema).min(1, 'a worker needs at least one step'))
     .refine((w) => Object.keys(w).length >= 1, 'at least one worker is needed'),

@@ -116,10 +116,12 @@ export function fixShape(sc: Scenario, fix: Fix): { shape: VariantShape; problem
     return { list, index };
   };
 
-  for (const { ref, sql } of fix.replace) {
+  for (const { ref, sql, step } of fix.replace) {
     const at = locate(ref);
-    // The step's note described the old SQL, so it goes with it.
-    if (at) at.list[at.index] = { ...at.list[at.index]!, sql, note: null };
+    if (!at) continue;
+    // A whole step replaces all of the old one but its name and place; new SQL alone keeps the
+    // rest (save, catch, expectRows, waits), but not the note, which described the old SQL.
+    at.list[at.index] = step ? { ...step, worker: ref.worker, name: ref.step } : { ...at.list[at.index]!, sql, note: null };
   }
   for (const ref of fix.remove) {
     const at = locate(ref);
@@ -143,7 +145,13 @@ export function fixShape(sc: Scenario, fix: Fix): { shape: VariantShape; problem
     const newRef: StepRef = { worker: step.worker, step: step.name, line: ins.line };
     schedule.splice(ins.position === 'after' ? sIdx + 1 : sIdx, 0, newRef);
   }
-  return { shape: { workers: toWorkers(steps), schedule }, problems };
+  const workers = toWorkers(steps);
+  if (fix.schedule && problems.length === 0) {
+    const own = checkSchedule(workers, fix.schedule, fix.schedule[0]?.line ?? fix.line);
+    problems.push(...own.map((p) => ({ ...p, message: `fix ${fix.name}: ${p.message}` })));
+    schedule = [...fix.schedule];
+  }
+  return { shape: { workers, schedule }, problems };
 }
 
 function toWorkers(steps: Map<string, Step[]>): Worker[] {

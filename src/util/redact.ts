@@ -34,16 +34,43 @@ export function redactUrl(url: string): string {
   return `${out.slice(0, colon + 1)}***${out.slice(at)}`;
 }
 
+/** Characters of a URL scheme (RFC 3986: a letter, then letters, digits, `+`, `-`, `.`). */
+const SCHEME_CHAR = /[a-z0-9+.-]/i;
+const LETTER = /[a-z]/i;
 /**
- * Something that looks like `scheme://…`, up to whitespace, a quote, a backslash or `<>`. The
- * stops keep a match inside one JSON string or one quoted word, so masking never breaks the
- * document around it.
+ * Where a URL found in free text ends: whitespace, a quote, a backslash or `<>`. The stops keep a
+ * match inside one JSON string or one quoted word, so masking never breaks the document around it.
  */
-const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/[^\s"'`<>\\]+/gi;
+const URL_BODY = /[^\s"'`<>\\]*/y;
+
+/**
+ * `text` with every `scheme://…` in it replaced by `f(url)`. Found by looking for `://` and walking
+ * out from it, never by a regular expression that starts at every letter: that one re-read a long
+ * word once per position (a 100 kB word took 12 s; masking must take time linear in the text).
+ * Each character is read a bounded number of times: the walk back stops at the previous `://`.
+ */
+function replaceUrls(text: string, f: (url: string) => string): string {
+  const out: string[] = [];
+  let copied = 0;
+  let from = 0;
+  for (let sep = text.indexOf('://', from); sep >= 0; sep = text.indexOf('://', from)) {
+    let start = sep;
+    while (start > from && SCHEME_CHAR.test(text[start - 1]!)) start--;
+    while (start < sep && !LETTER.test(text[start]!)) start++;
+    from = sep + 3;
+    URL_BODY.lastIndex = from;
+    const end = from + URL_BODY.exec(text)![0].length;
+    if (start === sep || end === from) continue; // no scheme, or nothing after `://`
+    out.push(text.slice(copied, start), f(text.slice(start, end)));
+    copied = from = end;
+  }
+  out.push(text.slice(copied));
+  return out.join('');
+}
 
 /** `text` with the password of every `scheme://…` URL in it hidden (see {@link redactUrl}). */
 export function scrubUrls(text: string): string {
-  return text.replace(URL_IN_TEXT, (u) => redactUrl(u));
+  return replaceUrls(text, redactUrl);
 }
 
 const secrets = new Set<string>();
@@ -67,13 +94,20 @@ export function registerSecret(secret: string | undefined | null, opts: { urlEnc
   if (decoded) secrets.add(decoded);
 }
 
-/** Remove every registered secret (raw and URL-encoded) from a piece of text. */
+/**
+ * A `password=` setting of a libpq-style connection string (`host=h password=s3cr3t`), its value
+ * quoted or not. Anchored on the word, so it reads the text once.
+ */
+const KEY_VALUE_PASSWORD = /\b((?:ssl)?password\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s'",;&]+)/gi;
+
+/**
+ * Hide registered secrets (raw and URL-encoded) where a password can appear in a driver's message:
+ * inside URLs and in `password=` settings. Not in the rest of the text: a password may be an
+ * ordinary word, and with the password `account`, `relation "account" does not exist` must stay
+ * readable.
+ */
 export function scrub(text: string): string {
-  let out = text;
-  for (const s of secrets) {
-    for (const form of new Set([s, encodeURIComponent(s)])) {
-      out = out.split(form).join('***');
-    }
-  }
-  return out;
+  const forms = [...secrets].flatMap((s) => [s, encodeURIComponent(s)]);
+  const hide = (url: string) => forms.reduce((u, form) => u.split(form).join('***'), redactUrl(url));
+  return replaceUrls(text, hide).replace(KEY_VALUE_PASSWORD, '$1***');
 }

@@ -35,6 +35,17 @@ function brokenFolder(): string {
   return dir;
 }
 
+/** The 1-based line of the shipped ab-ba-deadlock.yaml that holds `text` (the typos' lines). */
+function lineOf(text: string): number {
+  return (
+    readFileSync(path.resolve('scenarios/ab-ba-deadlock.yaml'), 'utf8')
+      .split('\n')
+      .findIndex((l) => l.includes(text)) + 1
+  );
+}
+const SETUP_LINE = lineOf('CREATE TABLE account');
+const STEP_LINE = lineOf('"UPDATE account SET balance = balance - 10 WHERE id = 1"');
+
 describe('a broken scenario among good ones (PostgreSQL 15)', { skip: external.skip }, () => {
   test('every scenario is reported, JSON and JUnit included; the broken ones are exit 2 with file:line', () => {
     external.require();
@@ -50,18 +61,18 @@ describe('a broken scenario among good ones (PostgreSQL 15)', { skip: external.s
       doc.scenarios!.map((s) => [s.name, s.variants.length, s.error?.code ?? null, s.error?.line ?? null]),
       [
         ['ab-ba-deadlock', 2, null, null],
-        ['broken-setup', 0, '42601', 12],
-        ['broken-step', 1, '42P01', 17],
+        ['broken-setup', 0, '42601', SETUP_LINE],
+        ['broken-step', 1, '42P01', STEP_LINE],
       ],
     );
     assert.ok(doc.scenarios![0]!.variants.every((v) => v.met));
     assert.deepEqual(r.stderr.trim().split('\n'), [
-      `${path.join(dir, 'b-setup.yaml')}:12: setup SQL failed: 42601 syntax error at or near "TABLEX"`,
-      `${path.join(dir, 'c-step.yaml')}:17: alice.first: 42P01 relation "acount" does not exist`,
+      `${path.join(dir, 'b-setup.yaml')}:${SETUP_LINE}: setup SQL failed: 42601 syntax error at or near "TABLEX"`,
+      `${path.join(dir, 'c-step.yaml')}:${STEP_LINE}: alice.first: 42P01 relation "acount" does not exist`,
     ]);
     const xml = readFileSync(junit, 'utf8');
     assert.match(xml, /<testsuites name="lockrepro" tests="5" failures="1" errors="2" skipped="0">/);
-    assert.match(xml, /name="scenario SQL" time="0.000"><error message="[^"]*b-setup\.yaml:12: setup SQL failed/);
+    assert.match(xml, new RegExp(`name="scenario SQL" time="0.000"><error message="[^"]*b-setup\\.yaml:${SETUP_LINE}: setup SQL failed`));
     // A failure carries the variant's transcript.
     assert.match(xml, /<failure message="expected deadlock, saw error" type="expectation">[^<]*alice {2}first {3}UPDATE acount/);
   });
@@ -71,8 +82,8 @@ describe('a broken scenario among good ones (PostgreSQL 15)', { skip: external.s
     const r = lockrepro(['run', brokenFolder(), '--db', PG_URL]);
     assert.equal(r.code, 2, r.stderr);
     assert.match(r.stdout, /━━ ab-ba-deadlock[\s\S]*saw deadlock; expected deadlock {2}✓/);
-    assert.match(r.stdout, /✗ the scenario's own SQL failed at .*b-setup\.yaml:12/);
-    assert.match(r.stdout, /│ broken-setup +│ its SQL failed \(line 12\)/);
+    assert.match(r.stdout, new RegExp(`✗ the scenario's own SQL failed at .*b-setup\\.yaml:${SETUP_LINE}`));
+    assert.match(r.stdout, new RegExp(`│ broken-setup +│ its SQL failed \\(line ${SETUP_LINE}\\)`));
   });
 });
 

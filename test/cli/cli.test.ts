@@ -77,7 +77,7 @@ describe('usage and invalid scenarios (exit 2)', () => {
     assert.equal(catches?.length, 2, g.stdout);
     assert.match(
       g.stdout,
-      /^ {2}replace request1\.create: \[postgres\] INSERT .*\n.*\n {4}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/m,
+      /^ {2}replace request1\.create: \[postgres\] INSERT .*\n(?: +\[\w+\] +.*\n)+ {4}catches unique-violation, runs ROLLBACK TO SAVEPOINT create_tag, and goes on$/m,
     );
     const t = lockrepro(['show', 'transfer-lost-update']);
     assert.equal(t.code, 0, t.stderr);
@@ -110,6 +110,20 @@ describe('usage and invalid scenarios (exit 2)', () => {
     assert.equal(l.code, 0);
     assert.match(l.stdout, /^ab-ba-deadlock\s+Two transactions/m);
     assert.match(l.stdout, /^transfer-lost-update\s+/m);
+    // What each demonstrates and where it runs, on the line under its title.
+    assert.match(
+      l.stdout,
+      /^ab-ba-deadlock {2,}Two transactions.*\n {20,}shows deadlock · fix: one-order · runs on postgres, mysql, mariadb$/m,
+    );
+    assert.match(
+      l.stdout,
+      /^transfer-lost-update .*\n +shows lost-update · fixes: for-update, .* · runs on postgres, mysql, mariadb, sqlite$/m,
+    );
+    const j = lockrepro(['list', '--json']);
+    assert.equal(j.code, 0);
+    const abba = (JSON.parse(j.stdout) as { name: string; expect: unknown; engines: string[] }[]).find((x) => x.name === 'ab-ba-deadlock');
+    assert.deepEqual(abba?.expect, { postgres: ['deadlock'], mysql: ['deadlock'], mariadb: ['deadlock'] });
+    assert.deepEqual(abba?.engines, ['postgres', 'mysql', 'mariadb']);
   });
 });
 

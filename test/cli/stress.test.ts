@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lockrepro } from '../helpers/cli.js';
-import { PG_URL, pgGate } from '../helpers/servers.js';
+import { PG_URL, pgGate, sqliteGate } from '../helpers/servers.js';
 
 const external = await pgGate();
 
@@ -19,24 +19,30 @@ type Variant = {
   stress: { asked: number; concurrency: number; interrupted: boolean; failing: number; histogram: { upToMs: number; runs: number }[] };
 };
 
+/** transfer-lost-update's bug and for-update fix, n runs each, 2 at a time. */
+function stressTransfer(db: string, n: number) {
+  const r = lockrepro([
+    'run',
+    'transfer-lost-update',
+    '--variant',
+    'bug',
+    'for-update',
+    '--stress',
+    String(n),
+    '--concurrency',
+    '2',
+    '--db',
+    db,
+    '--json',
+  ]);
+  const doc = JSON.parse(r.stdout) as { ok: boolean; database: { dialect: string }; scenarios: { variants: Variant[] }[] };
+  return { r, doc };
+}
+
 describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
   test('rates for every count, a histogram of run times, and a fix that holds in every run', () => {
     external.require();
-    const r = lockrepro([
-      'run',
-      'transfer-lost-update',
-      '--variant',
-      'bug',
-      'for-update',
-      '--stress',
-      '4',
-      '--concurrency',
-      '2',
-      '--db',
-      PG_URL,
-      '--json',
-    ]);
-    const doc = JSON.parse(r.stdout) as { ok: boolean; scenarios: { variants: Variant[] }[] };
+    const { r, doc } = stressTransfer(PG_URL, 4);
     const [bug, fix] = doc.scenarios[0]!.variants;
     for (const v of [bug!, fix!]) {
       assert.equal(v.mode, 'stress');
@@ -88,4 +94,26 @@ describe('--stress on PostgreSQL 15', { skip: external.skip }, () => {
       assert.equal(r.code, 2, r.stderr);
     }
   });
+});
+
+// SQLite's stress sessions each have a thread and a real busy_timeout, so their statements truly
+// overlap (the scheduler's sessions share one thread and would alternate in lockstep). No server.
+describe('--stress on SQLite', { skip: sqliteGate().skip }, () => {
+  for (const url of ['sqlite:', 'sqlite:?journal=wal']) {
+    test(`${url}: the counts add up, and the fix for-update holds in every run`, () => {
+      const { r, doc } = stressTransfer(url, 6);
+      assert.equal(doc.database.dialect, 'sqlite');
+      const [bug, fix] = doc.scenarios[0]!.variants;
+      for (const v of [bug!, fix!]) {
+        assert.equal(v.mode, 'stress');
+        assert.equal(v.runs, 6);
+        assert.equal(v.counts.hangs, 0);
+      }
+      assert.equal(bug!.rates.lostUpdates!.runs, bug!.stress.failing);
+      assert.equal(fix!.stress.failing, 0);
+      assert.equal(fix!.counts.lockTimeouts, 0);
+      assert.equal(fix!.met, true);
+      assert.equal(r.code, bug!.met ? 0 : 1, r.stderr);
+    });
+  }
 });

@@ -4,7 +4,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { lockrepro, scratchFolder } from '../helpers/cli.js';
-import { PG_URL, pgGate } from '../helpers/servers.js';
+import { PG_URL, pgGate, sqliteGate } from '../helpers/servers.js';
 
 const external = await pgGate();
 const file = scratchFolder();
@@ -34,6 +34,18 @@ type Json = {
   }[];
 };
 const json = (stdout: string) => JSON.parse(stdout) as Json;
+
+/** Steps `many` (150 rows of n), `empty` (none) and `none` (no result set), as JSON gives them. */
+function assertRows(stdout: string): void {
+  const [many, empty, none] = json(stdout).scenarios[0]!.variants[0]!.steps;
+  assert.equal((many!.rows as unknown[]).length, 100);
+  assert.deepEqual((many!.rows as unknown[])[99], { n: 100 });
+  assert.equal(many!.rowCount, 150);
+  assert.equal(many!.truncated, true);
+  assert.deepEqual(empty!.rows, []);
+  assert.equal(empty!.truncated, false);
+  assert.equal(none!.rows, null);
+}
 
 for (const target of [
   { label: 'PostgreSQL 15', db: ['--db', PG_URL], gate: external },
@@ -133,13 +145,70 @@ expect: clean
 `;
     const r = lockrepro(['run', file('rows.yaml', src), '--db', PG_URL, '--json']);
     assert.equal(r.code, 0, r.stderr);
-    const [many, empty, none] = json(r.stdout).scenarios[0]!.variants[0]!.steps;
-    assert.equal((many!.rows as unknown[]).length, 100);
-    assert.deepEqual((many!.rows as unknown[])[99], { n: 100 });
-    assert.equal(many!.rowCount, 150);
-    assert.equal(many!.truncated, true);
-    assert.deepEqual(empty!.rows, []);
-    assert.equal(empty!.truncated, false);
-    assert.equal(none!.rows, null);
+    assertRows(r.stdout);
+  });
+});
+
+// SQLite needs no server: these run everywhere. SQLite keeps dates as the text it was given.
+describe('SQLite: values, checks and rows', { skip: sqliteGate().skip }, () => {
+  const VALUES_SQLITE = `${head('values-sqlite')}engines: [sqlite]
+setup:
+  - CREATE TABLE v (d date, ts timestamp, b blob, ok boolean, n numeric, big integer, f real, t text)
+  - "INSERT INTO v VALUES ('2008-12-22', '2008-12-22 10:11:12+09:00', x'0102', true, 1.5, 9007199254740993, 0.5, 'x')"
+workers:
+  a:
+    - { name: read, sql: SELECT * FROM v }
+    - { name: big, sql: SELECT big FROM v, save: big }
+    - { name: find, sql: "SELECT count(*) AS n FROM v WHERE big = :big" }
+schedule: [a.read, a.big, a.find]
+checks:
+  - { name: the date, sql: SELECT d FROM v, expect: "2008-12-22", anomaly: invariant }
+  - { name: the big one, sql: SELECT big FROM v, expect: 9007199254740993, anomaly: invariant }
+expect: clean
+`;
+  test('are what SQLite holds, whatever the time zone; a big integer keeps every digit', () => {
+    for (const tz of ['Asia/Tokyo', 'America/Los_Angeles']) {
+      const r = lockrepro(['run', file('values-sqlite.yaml', VALUES_SQLITE), '--db', 'sqlite:', '--json'], { TZ: tz });
+      assert.equal(r.code, 0, r.stderr);
+      const v = json(r.stdout).scenarios[0]!.variants[0]!;
+      assert.deepEqual(v.steps[0]!.rows, [
+        { d: '2008-12-22', ts: '2008-12-22 10:11:12+09:00', b: '\\x0102', ok: 1, n: 1.5, big: '9007199254740993', f: 0.5, t: 'x' },
+      ]);
+      // Saved and bound again, it still finds its row.
+      assert.deepEqual(v.steps[2]!.rows, [{ n: 1 }]);
+      assert.deepEqual(
+        v.checks.map((c) => c.passed),
+        [true, true],
+      );
+    }
+  });
+
+  test('JSON rows: up to 100 with rowCount and truncated; [] for an empty result set, null for none', () => {
+    const src = `${head('rows-sqlite')}engines: [sqlite]
+workers:
+  a:
+    - { name: many, sql: "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < 150) SELECT n FROM g" }
+    - { name: empty, sql: "SELECT 1 AS n WHERE 0" }
+    - { name: none, sql: "CREATE TEMP TABLE x (n int)" }
+schedule: [a.many, a.empty, a.none]
+expect: clean
+`;
+    const r = lockrepro(['run', file('rows-sqlite.yaml', src), '--db', 'sqlite:', '--json']);
+    assert.equal(r.code, 0, r.stderr);
+    assertRows(r.stdout);
+  });
+
+  test('a scenario whose own SQL is wrong on SQLite exits 2 with its line, not as a race', () => {
+    const src = `${head('typo-sqlite')}engines: [sqlite]
+setup: [CREATE TABLE t (a int)]
+workers:
+  a:
+    - { name: read, sql: SELEC a FROM t }
+schedule: [a.read]
+expect: clean
+`;
+    const r = lockrepro(['run', file('typo-sqlite.yaml', src), '--db', 'sqlite:']);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr, /typo-sqlite\.yaml:8: a\.read: SQLITE_ERROR near "SELEC": syntax error/);
   });
 });

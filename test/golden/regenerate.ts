@@ -9,6 +9,7 @@
 // unreachable; the files of the runs that worked are written all the same.
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { engineSkipReason } from '../../src/plan/plan.js';
 import { builtinFiles, loadFile } from '../../src/scenario/load.js';
 import { redactUrl } from '../../src/util/redact.js';
 import { GOLDEN_TARGETS, goldenCommand, goldenFile, normalise, readGolden, runGolden } from '../helpers/golden.js';
@@ -55,8 +56,8 @@ for (const target of targets) {
   console.log(`\n${target.name} (${target.label})`);
   mkdirSync(path.dirname(goldenFile(target, 'x')), { recursive: true });
   for (const sc of scenarios) {
-    if (sc.engines && !sc.engines.includes(target.engine)) {
-      console.log(`  - ${sc.name}: not written, the scenario does not support ${target.engine}`);
+    if (engineSkipReason(sc, target.engine)) {
+      console.log(`  - ${sc.name}: not written, the scenario does not run on ${target.engine}`);
       continue;
     }
     const t0 = performance.now();

@@ -13,11 +13,14 @@
  *   FAILONCE <kind>                fails the first time it runs in a scratch database, then succeeds
  *   HANG                           never finishes until cancelled
  * A cancel ends a HANG or a lock wait. `onQuery` sees every statement as it is sent.
+ * `blind` plays a database that tells less: no deadlock report, and the monitor shows the step
+ * closing a cycle waiting with its holder unknown (as InnoDB's status can under load).
  */
 import {
   QueryError,
   type DatabaseInfo,
   type DeadlockReport,
+  type LockWait,
   type Dialect,
   type QueryResult,
   type Scratch,
@@ -35,12 +38,15 @@ export class FakeDialect implements Dialect {
   readonly info: DatabaseInfo = { dialect: 'postgres', version: 'fake', embedded: false, settings: {} };
   readonly scratches: FakeScratch[] = [];
   onQuery: (sql: string) => void = () => undefined;
-  constructor(private readonly deadlockAfterPolls = 0) {}
+  constructor(
+    private readonly deadlockAfterPolls = 0,
+    private readonly blind = false,
+  ) {}
   placeholder(): string {
     return '?';
   }
   async createScratch(label: string): Promise<Scratch> {
-    const s = new FakeScratch(label, (sql) => this.onQuery(sql), this.deadlockAfterPolls);
+    const s = new FakeScratch(label, (sql) => this.onQuery(sql), this.deadlockAfterPolls, this.blind);
     this.scratches.push(s);
     return s;
   }
@@ -63,6 +69,7 @@ class FakeScratch implements Scratch {
     readonly name: string,
     private readonly onQuery: (sql: string) => void,
     private readonly deadlockAfterPolls: number,
+    private readonly blind: boolean,
   ) {}
 
   async exec(sql: string): Promise<QueryResult> {
@@ -114,7 +121,9 @@ class FakeScratch implements Scratch {
       return Promise.resolve();
     }
     // Would this wait close a cycle? Follow holder → what it waits for → its holder ...
-    const waits: DeadlockReport['waits'] = [{ waiter: id, holders: [holder], lock }];
+    const waits: DeadlockReport['waits'] = [
+      { waiter: id, holders: [holder], lock, waitLock: { kind: 'other', table: null, detail: lock } },
+    ];
     for (let h: number | undefined = holder; h !== undefined; ) {
       if (h === id) {
         const report = { waits, text: waits.map((w) => `{{${w.waiter}}} waits for ${w.lock} held by {{${w.holders[0]}}}`).join('\n') };
@@ -123,7 +132,7 @@ class FakeScratch implements Scratch {
           break;
         }
         this.release(id);
-        return Promise.reject(deadlockError(report));
+        return Promise.reject(this.deadlockError(report));
       }
       const w = this.waiting.get(h);
       h = w ? this.holders.get(w.lock) : undefined;
@@ -140,7 +149,7 @@ class FakeScratch implements Scratch {
     const w = this.waiting.get(d.id)!;
     this.waiting.delete(d.id);
     this.release(d.id);
-    w.reject(deadlockError(d.report));
+    w.reject(this.deadlockError(d.report));
   }
 
   private release(id: number): void {
@@ -155,14 +164,22 @@ class FakeScratch implements Scratch {
     }
   }
 
-  async lockWaits(ids: readonly number[]): Promise<Map<number, number[]>> {
-    const out = new Map<number, number[]>();
+  async lockWaits(ids: readonly number[]): Promise<Map<number, LockWait>> {
+    const out = new Map<number, LockWait>();
     queueMicrotask(() => this.detectDeadlock());
     for (const id of ids) {
       const w = this.waiting.get(id);
-      if (w) out.set(id, [this.holders.get(w.lock)!]);
+      if (w) {
+        const holders = this.blind && this.pendingDeadlock?.id === id ? [] : [this.holders.get(w.lock)!];
+        out.set(id, { holders, lock: { kind: 'other', table: null, detail: w.lock } });
+      }
     }
     return out;
+  }
+
+  private deadlockError(report: DeadlockReport): QueryError {
+    const deadlock = this.blind ? undefined : report;
+    return new QueryError({ code: 'FAKE-DL', kind: 'deadlock', message: 'fake deadlock', rolledBack: 'transaction', deadlock });
   }
 
   async cancel(id: number): Promise<void> {
@@ -179,8 +196,4 @@ class FakeScratch implements Scratch {
   async drop(): Promise<void> {
     this.dropped = true;
   }
-}
-
-function deadlockError(report: DeadlockReport): QueryError {
-  return new QueryError({ code: 'FAKE-DL', kind: 'deadlock', message: 'fake deadlock', rolledBack: 'transaction', deadlock: report });
 }

@@ -12,7 +12,7 @@ import type { EngineName } from '../../src/vocabulary.js';
 import { redactUrl } from '../../src/util/redact.js';
 import { lockrepro, type CliResult } from './cli.js';
 import { mysqlUnreachableReason } from './mysql.js';
-import { MYSQL_URL, PG_URL, pgUnreachableReason } from './servers.js';
+import { MYSQL_URL, PG_URL, pgUnreachableReason, sqliteUnreachableReason } from './servers.js';
 
 export const GOLDEN_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../golden');
 
@@ -36,6 +36,21 @@ export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
     engine: 'mariadb',
     url: MYSQL_URL,
     unreachable: () => mysqlUnreachableReason(MYSQL_URL),
+  },
+  // No server: a file per variant, so these run everywhere.
+  {
+    name: 'sqlite',
+    label: 'SQLite (rollback journal)',
+    engine: 'sqlite',
+    url: 'sqlite:',
+    unreachable: async () => sqliteUnreachableReason(),
+  },
+  {
+    name: 'sqlite-wal',
+    label: 'SQLite in WAL mode',
+    engine: 'sqlite',
+    url: 'sqlite:?journal=wal',
+    unreachable: async () => sqliteUnreachableReason(),
   },
 ];
 

@@ -2,6 +2,7 @@
  * Which real servers the integration tests can use. Outside CI a missing server skips its tests,
  * loudly; with CI=true a missing server fails them (CI's machine has both servers).
  */
+import { createRequire } from 'node:module';
 import pg from 'pg';
 import { redactUrl, scrubUrls } from '../../src/util/redact.js';
 import { MYSQL_TEST_URL, mysqlUnreachableReason } from './mysql.js';
@@ -53,4 +54,21 @@ export async function pgGate(url = PG_URL): Promise<Gate> {
 export async function mysqlGate(url = MYSQL_TEST_URL): Promise<Gate> {
   const reason = await mysqlUnreachableReason(url);
   return gate(`MariaDB/MySQL at ${redactUrl(url)}`, reason === null ? null : scrubUrls(reason));
+}
+
+/**
+ * null when better-sqlite3 loads, else why not. It is an optional dependency (a native module:
+ * `npm install` goes on without it where it cannot be built), so outside CI its tests skip loudly.
+ */
+export function sqliteUnreachableReason(): string | null {
+  try {
+    createRequire(import.meta.url)('better-sqlite3');
+    return null;
+  } catch (e) {
+    return `the better-sqlite3 module did not load (${((e as Error).message || String(e)).split('\n')[0]})`;
+  }
+}
+
+export function sqliteGate(): Gate {
+  return gate('SQLite', sqliteUnreachableReason());
 }

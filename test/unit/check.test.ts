@@ -1,9 +1,10 @@
 // Parser and checker: every problem at once, each as file:line: message.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FIVE_PROBLEMS, problemsOf, scenarioFrom } from '../helpers/scenario.js';
+import { AUTHORING_CASES, messageFor, withFix } from '../helpers/bad-inputs.js';
+import { FIVE_PROBLEMS, plansFrom, problemsOf, scenarioFrom } from '../helpers/scenario.js';
 import { planScenario } from '../../src/plan/plan.js';
-import { builtinFiles, loadFile } from '../../src/scenario/load.js';
+import { builtinFiles, loadFile, resolveTargets } from '../../src/scenario/load.js';
 import { parseParams } from '../../src/scenario/params.js';
 
 const GOOD = `name: ok
@@ -127,7 +128,7 @@ test('with engines: declared, every declared engine needs SQL and an expectation
   assert.deepEqual(q, ['bad.yaml:12: expect has no entry for mariadb']);
 });
 
-test("a note is written for the variant's own isolation level: left out when --isolation runs another", () => {
+test('--isolation runs the bug and fixes without a level at the levels asked; a fix with its own level keeps it, and says so', () => {
   const sc = scenarioFrom(
     GOOD.replace(
       'expect: clean\n',
@@ -138,25 +139,38 @@ fixes:
   f:
     isolation: serializable
     notes: { postgres: fix note }
+  g:
+    notes: { postgres: g note }
 `,
     ),
   );
-  const notes = (isolations?: ('read-committed' | 'repeatable-read' | 'serializable')[]) =>
-    planScenario(sc, { engine: 'postgres', placeholder: () => '?', isolations }).plans.map((p) => [p.name, p.isolation, p.engineNote]);
-  assert.deepEqual(notes(), [
-    ['bug', 'read-committed', 'bug note'],
-    ['f', 'serializable', 'fix note'],
+  // A note is written for the variant's own level: left out when --isolation runs another.
+  const plans = (isolations?: ('read-committed' | 'repeatable-read' | 'serializable')[]) =>
+    planScenario(sc, { engine: 'postgres', placeholder: () => '?', isolations }).plans.map((p) => [
+      p.name,
+      p.isolation,
+      p.engineNote,
+      p.ownIsolationKept,
+    ]);
+  assert.deepEqual(plans(), [
+    ['bug', 'read-committed', 'bug note', false],
+    ['f', 'serializable', 'fix note', false],
+    ['g', 'read-committed', 'g note', false],
   ]);
-  assert.deepEqual(notes(['read-committed', 'serializable']), [
-    ['bug', 'read-committed', 'bug note'],
-    ['bug', 'serializable', null],
-    ['f', 'read-committed', null],
-    ['f', 'serializable', 'fix note'],
+  assert.deepEqual(plans(['read-committed', 'serializable']), [
+    ['bug', 'read-committed', 'bug note', false],
+    ['bug', 'serializable', null, false],
+    ['f', 'serializable', 'fix note', true],
+    ['g', 'read-committed', 'g note', false],
+    ['g', 'serializable', null, false],
   ]);
-  assert.deepEqual(notes(['repeatable-read']), [
-    ['bug', 'repeatable-read', null],
-    ['f', 'repeatable-read', null],
+  assert.deepEqual(plans(['repeatable-read']), [
+    ['bug', 'repeatable-read', null, false],
+    ['f', 'serializable', 'fix note', true],
+    ['g', 'repeatable-read', null, false],
   ]);
+  // Asking for the fix's own level is no override: nothing to say.
+  assert.deepEqual(plans(['serializable'])[1], ['f', 'serializable', 'fix note', false]);
 });
 
 test('a syntax error late in the file does not hide the problems before it', () => {
@@ -306,4 +320,59 @@ expect: clean
   assert.deepEqual(problemsOf('!!binary aGVsbG8=\n'), [
     'bad.yaml:1: a scenario file must be a YAML mapping (name:, title:, workers:, ...)',
   ]);
+});
+
+test('bad authoring input (whole-step replace, a fix schedule, waits): one exact line each', () => {
+  for (const [fix, message, step] of AUTHORING_CASES)
+    assert.deepEqual(problemsOf(withFix(fix, step)), [messageFor(message, 'bad.yaml', '')], fix);
+});
+
+test("a whole-step replace keeps the step's place and name, and nothing else of it; SQL alone keeps the rest", () => {
+  const [, sqlOnly, whole] = plansFrom(
+    withFix(
+      `    replace: { a.read: SELECT 2 }
+  g:
+    replace: { a.read: { sql: SELECT 3, catch: [deadlock], waits: false } }
+`,
+    ).replace('SELECT 1, save: n', 'SELECT 1, save: n, note: old, waits: true'),
+  );
+  const read = (p: typeof sqlOnly) => p!.workers[0]!.steps[1]!;
+  assert.deepEqual([read(sqlOnly).sql.source, read(sqlOnly).save, read(sqlOnly).waits, read(sqlOnly).note], ['SELECT 2', 'n', true, null]);
+  assert.deepEqual(
+    [read(whole).name, read(whole).sql.source, read(whole).save, [...read(whole).catch.keys()], read(whole).waits],
+    ['read', 'SELECT 3', null, ['deadlock'], false],
+  );
+  assert.deepEqual(whole!.schedule, sqlOnly!.schedule);
+});
+
+test("a fix's own schedule replaces the bug's (after its edits)", () => {
+  const [bug, fix] = plansFrom(
+    withFix(`    insert: [{ after: a.read, step: { name: more, sql: SELECT 3 } }]
+    schedule: [b.begin, a.begin, a.read, a.more]
+`),
+  );
+  const text = (p: typeof bug) => p!.schedule.map((r) => `${r.worker}.${r.step}`).join(' ');
+  assert.equal(text(bug), 'a.begin b.begin a.read');
+  assert.equal(text(fix), 'b.begin a.begin a.read a.more');
+});
+
+test('a "billion laughs" file is one problem naming the aliases; a FIFO or /dev/zero scenario is "not a regular file"', () => {
+  const levels = ['a: &a [x, x, x, x, x, x, x, x, x]'];
+  for (const n of ['b', 'c', 'd', 'e', 'f', 'g'])
+    levels.push(
+      `${n}: &${n} [${Array(9)
+        .fill(`*${String.fromCharCode(n.charCodeAt(0) - 1)}`)
+        .join(', ')}]`,
+    );
+  assert.deepEqual(problemsOf(`${levels.join('\n')}\n`), [
+    'bad.yaml:1: YAML: aliases expand too far (more than 100 per node: a "billion laughs" file?)',
+  ]);
+  assert.deepEqual(resolveTargets(['/dev/zero']).missing, [
+    '/dev/zero: not a regular file (a scenario is a .yaml file or a folder of them)',
+  ]);
+  // Named directly (not through a target), the file is still refused without a read.
+  assert.deepEqual(
+    loadFile('/dev/zero').problems.map((p) => `${p.file}:${p.line}: ${p.message}`),
+    ['/dev/zero:1: cannot read: not a regular file'],
+  );
 });

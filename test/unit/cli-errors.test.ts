@@ -79,6 +79,12 @@ test('engines: mysql covers MariaDB; others are skipped with a reason', () => {
   assert.equal(engineSkipReason(declaring('[mysql]'), 'mysql'), null);
   assert.equal(engineSkipReason(declaring('[mariadb]'), 'mysql'), 's supports mariadb, not mysql');
   assert.equal(engineSkipReason(declaring('[mysql]'), 'postgres'), 's supports mysql, not postgres');
+  // The scenario's note for an engine it leaves out says why.
+  const why = scenarioFrom(
+    `name: s\ntitle: t\nstory: s\nengines: [postgres]\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\nnotes: { sqlite: No row locks. }\n`,
+  );
+  assert.equal(engineSkipReason(why, 'sqlite'), 's supports postgres, not sqlite: No row locks.');
+  assert.equal(engineSkipReason(why, 'mysql'), 's supports postgres, not mysql');
 });
 
 test('without engines: a scenario runs where its SQL goes; elsewhere it is skipped, naming the first place without SQL', () => {
@@ -112,6 +118,6 @@ fixes:
   assert.deepEqual(scenarioEngines(my), ['mariadb']);
   assert.deepEqual(
     scenarioEngines(scenarioFrom(`name: n\ntitle: t\nstory: s\nworkers:\n  a: [{ name: x, sql: SELECT 1 }]\nexpect: clean\n`)),
-    ['postgres', 'mysql', 'mariadb'],
+    ['postgres', 'mysql', 'mariadb', 'sqlite'],
   );
 });

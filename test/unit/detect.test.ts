@@ -57,3 +57,41 @@ test('checks are judged here, from the rows the engine recorded', () => {
   assert.deepEqual(broken.observed, ['error']);
   assert.equal(broken.counts.lostUpdates, 0);
 });
+
+test('waits: judged per step over its attempts; a broken one fails the variant with a line naming the step', async () => {
+  const { newRecord } = await import('../../src/engine/step-io.js');
+  const [p] = plansFrom(`name: w
+title: t
+story: s
+workers:
+  a:
+    - { name: lock, sql: SELECT 1, waits: false }
+    - { name: take, sql: SELECT 2, waits: true }
+    - { name: free, sql: SELECT 3 }
+expect: clean
+`);
+  const steps = p!.workers[0]!.steps;
+  const rec = (i: number, status: 'ok' | 'not-run', blocked = false, attempt = 1) => ({
+    ...newRecord(steps[i]!, 'a', attempt, 0, false, {}, status),
+    blocked,
+    blockedBy: blocked ? ['b'] : [],
+  });
+  const judge = (records: ReturnType<typeof rec>[]) => {
+    const v = detect({ plan: p!, steps: records, events: [], deadlocks: [], checks: [], durationMs: 0 });
+    return [v.met, v.waits.map((w) => w.message ?? `${w.step} ok`)];
+  };
+  assert.deepEqual(judge([rec(0, 'ok'), rec(1, 'ok', true), rec(2, 'ok', true)]), [true, ['a.lock ok', 'a.take ok']]);
+  assert.deepEqual(judge([rec(0, 'ok', true), rec(1, 'ok'), rec(2, 'ok')]), [
+    false,
+    [
+      'a.lock waited on a lock held by b; it must not wait (waits: false)',
+      'a.take was expected to wait on a lock (waits: true) but did not wait',
+    ],
+  ]);
+  // A retried transaction: the second attempt's wait counts; a step that never ran did not wait.
+  assert.deepEqual(judge([rec(0, 'not-run'), rec(1, 'ok', false, 1), rec(1, 'ok', true, 2)]), [true, ['a.lock ok', 'a.take ok']]);
+  assert.deepEqual(judge([rec(0, 'ok'), rec(1, 'not-run')]), [
+    false,
+    ['a.lock ok', 'a.take was expected to wait on a lock (waits: true) but never ran'],
+  ]);
+});

@@ -73,7 +73,8 @@ test('HTML: one self-contained page, every text escaped, bug and fixes labelled,
   assert.match(bug, /<g class="cycle" data-victim="bob">/);
   assert.match(bug, /<div class="deadlock" data-victim="bob">/);
   assert.match(bug, /<g class="step victim" data-worker="bob" data-step="x">/);
-  assert.match(bug, /data-worker="alice" data-blocked-by="bob"/);
+  assert.match(bug, /data-worker="alice" data-blocked-by="bob" data-lock="lock \(y\)"/);
+  assert.match(bug, /<text [^>]*class="halo lock">lock \(y\)<\/text>/, 'the lock named under the arrow');
   assert.match(bug, /class="wait-bar" data-step="alice.y"/);
   assert.match(bug, /<g class="step not-run" data-worker="bob" data-step="commit">/);
   assert.match(bug, /<li class="check pass" data-check="sum &lt; 3 &amp; &quot;ok&quot;"><span class="mark">✓<\/span>/);
@@ -143,7 +144,7 @@ test('Mermaid: a sequenceDiagram per variant, workers and the database as partic
   const bug = diagrams[0]!;
   assert.match(bug, /^sequenceDiagram\n {2}participant w0 as alice\n {2}participant w1 as bob\n {2}participant db as postgres\n/);
   assert.match(bug, / {2}w0->>db: x: LOCK x\n {2}db-->>w0: /);
-  assert.match(bug, / {2}Note over w0,w1: alice waits for bob\n/);
+  assert.match(bug, / {2}Note over w0,w1: alice waits for bob · lock \(y\)\n/, 'the wait, and the lock it is on');
   assert.match(bug, / {2}db--xw1: after waiting: ✗ deadlock \(FAKE-DL\)\n {2}Note over w1,w0: ☠ deadlock: bob → alice → bob, victim bob\n/);
   assert.match(bug, /Note over w1: commit: not run/);
   // Nothing in a message line that Mermaid would read as syntax.

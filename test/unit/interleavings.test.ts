@@ -58,6 +58,7 @@ const verdict = (observed: Verdict['observed'], expected: Verdict['expected'], d
   notCounted: {},
   checks: [],
   fault: null,
+  waits: [],
 });
 const runOf = (rank: number, v: Verdict, workers = 'ab'): ExploredRun => ({
   rank: BigInt(rank),

@@ -46,6 +46,7 @@ type J = {
         status: string;
         blocked: boolean;
         blockedBy: string[];
+        lock?: { kind: string; table: string | null; detail: string } | null;
         rows: unknown;
         rowCount: number | null;
         truncated: boolean;
@@ -78,6 +79,9 @@ test('the contract: format version, verdict, counts, steps with rows, the deadlo
     [step('b', 'x').status, step('b', 'x').error?.kind, step('b', 'x').blocked, step('b', 'x').blockedBy],
     ['error', 'deadlock', true, ['a']],
   );
+  // steps[].lock: what a step that waited waited on; absent for a step that did not wait.
+  assert.deepEqual(step('b', 'x').lock, { kind: 'other', table: null, detail: 'x' });
+  assert.equal('lock' in step('a', 'begin'), false);
   assert.deepEqual(v.deadlockReports, [{ victim: 'b', cycle: ['b', 'a'], server: 'b waits for x held by a\na waits for y held by b' }]);
   assert.equal(step('b', 'commit').status, 'not-run');
 });

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { findCycle } from '../../src/engine/wait-graph.js';
+import { chainToVictim, findCycle } from '../../src/engine/wait-graph.js';
 
 const g = (o: Record<string, string[]>) => new Map(Object.entries(o));
 
@@ -13,4 +13,13 @@ test('a two- and a three-worker cycle are found; a chain is not a cycle', () => 
 
 test('a waiter outside the cycle is not part of it', () => {
   assert.deepEqual(findCycle(g({ d: ['a'], a: ['b'], b: ['a'] })).sort(), ['a', 'b']);
+});
+
+test('chainToVictim: the chain of waits ending at the victim names what the victim waited for', () => {
+  assert.deepEqual(chainToVictim('bob', g({ alice: ['bob'] })), ['bob', 'alice']);
+  // alice → carol → bob, bob the victim: bob waited for alice, the head of the chain.
+  assert.deepEqual(chainToVictim('bob', g({ carol: ['bob'], alice: ['carol'] })), ['bob', 'alice', 'carol']);
+  // Two workers wait for the victim: which one closed the cycle is not known, so nothing is guessed.
+  assert.deepEqual(chainToVictim('bob', g({ alice: ['bob'], carol: ['bob'] })), []);
+  assert.deepEqual(chainToVictim('bob', g({ alice: ['carol'] })), []);
 });

@@ -39,6 +39,8 @@ export interface DeadlockMember {
   waitsForThreadId?: number;
   /** The lock it was waiting for. */
   lock: DeadlockLock | null;
+  /** The same lock as printed (with the record's fields, for its key). */
+  waited?: WaitedLock | null;
 }
 
 export interface DeadlockReport {
@@ -106,7 +108,7 @@ export function parseLatestDeadlock(status: string): DeadlockReport | null {
   const cycle: DeadlockMember[] = [];
   for (const p of members) {
     if (p.threadId === null) continue;
-    const member: DeadlockMember = { threadId: p.threadId, lock: p.waiting ? toDeadlockLock(p.waiting) : null };
+    const member: DeadlockMember = { threadId: p.threadId, lock: p.waiting ? toDeadlockLock(p.waiting) : null, waited: p.waiting };
     const waitsFor = waitsForThread(p, members, threadOfTrx);
     if (waitsFor !== null) member.waitsForThreadId = waitsFor;
     cycle.push(member);

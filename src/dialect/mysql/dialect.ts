@@ -24,7 +24,7 @@ import {
 } from './connection.js';
 import { describe, serverErrno, type ServerBehaviour } from './errors.js';
 import { InformationSchemaClock, type LockWaitMethod } from './lock-waits.js';
-import { SESSION_LOCK_WAIT_TIMEOUT, createMysqlScratch, type MysqlScratch, type ScratchOwner } from './scratch.js';
+import { SESSION_LOCK_WAIT_TIMEOUT, createMysqlScratch, dropLeftovers, type MysqlScratch, type ScratchOwner } from './scratch.js';
 import { parseMysqlUrl, type MysqlTarget } from './url.js';
 
 export async function connectMysql(url: string): Promise<Dialect> {
@@ -65,7 +65,13 @@ export async function connectMysql(url: string): Promise<Dialect> {
       vars.get('innodb_deadlock_detect') !== 'OFF',
     );
     const info: DatabaseInfo = { dialect: isMariadb ? 'mariadb' : 'mysql', version, embedded: false, settings };
-    return new MysqlDialect(target, ctl, info, behaviour, lockWaits);
+    const statementLimit = vars.has('max_statement_time')
+      ? (ms: number) => `SESSION max_statement_time = ${ms / 1000}`
+      : vars.has('max_execution_time')
+        ? (ms: number) => `SESSION max_execution_time = ${ms}`
+        : null;
+    await dropLeftovers(ctl);
+    return new MysqlDialect(target, ctl, info, behaviour, lockWaits, statementLimit);
   } catch (e) {
     ctl.destroy();
     if (e instanceof DatabaseUnavailableError) throw e;
@@ -123,6 +129,7 @@ class MysqlDialect implements Dialect, ScratchOwner {
     readonly info: DatabaseInfo,
     readonly behaviour: ServerBehaviour,
     readonly lockWaitMethod: LockWaitMethod,
+    readonly statementLimit: ((ms: number) => string) | null,
   ) {}
 
   placeholder(_n: number): string {

@@ -31,7 +31,14 @@
  * Until a new wait's holders are complete it is held back, at most WITHHOLD_MAX_MS, so that its
  * first report names them and transcripts do not depend on when information_schema could be read.
  */
-import { informationSchemaLockId, parseInnodbStatus, recordWriter, type InnodbStatus, type StatusTransaction } from './innodb-status.js';
+import {
+  informationSchemaLockId,
+  parseInnodbStatus,
+  recordWriter,
+  type InnodbStatus,
+  type StatusTransaction,
+  type WaitedLock,
+} from './innodb-status.js';
 
 /** One row of `SHOW FULL PROCESSLIST`. */
 export interface Proc {
@@ -186,6 +193,8 @@ export interface InnodbObservation {
 export interface InnodbInference {
   /** Waiting connection → the connections that hold what it waits for ([] = holder unknown). */
   waits: Map<number, number[]>;
+  /** What each waiting connection of `waits` waits for, from the same status text. */
+  locks: Map<number, WaitedLock | null>;
   /** To pass to the next call. */
   memory: Map<string, WaitMemory>;
   /** A wait is held back until information_schema names its holders: read it if it is fresh. */
@@ -212,6 +221,7 @@ export function inferInnodbWaits(memory: HolderMemory, obs: InnodbObservation): 
   const status = parseInnodbStatus(obs.status);
   const live = new LiveTransactions(status);
   const waits = new Map<number, number[]>();
+  const locks = new Map<number, WaitedLock | null>();
   const next = new Map(memory);
   const seen = new Set<string>();
   let wantInformationSchema = false;
@@ -262,15 +272,16 @@ export function inferInnodbWaits(memory: HolderMemory, obs: InnodbObservation): 
     if (reported && !f.wasReported && obs.deadlockDetect && now - f.firstSeen < WITHHOLD_MAX_MS && closesCycle(f.tx.threadId!, edges)) {
       reported = false;
     }
-    if (reported)
+    if (reported) {
       waits.set(
         f.tx.threadId!,
         f.holders.map((h) => h.threadId).sort((a, b) => a - b),
       );
-    else if (!f.ready && obs.informationSchema === null) wantInformationSchema = true;
+      locks.set(f.tx.threadId!, f.tx.waitingFor);
+    } else if (!f.ready && obs.informationSchema === null) wantInformationSchema = true;
     next.set(f.key, { firstSeen: f.firstSeen, reported, holders: f.holders, complete: f.complete });
   }
-  return { waits, memory: forgetWaitsOf(next, wanted, seen), wantInformationSchema };
+  return { waits, locks, memory: forgetWaitsOf(next, wanted, seen), wantInformationSchema };
 }
 
 interface FoundWait {

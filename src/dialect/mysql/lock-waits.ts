@@ -21,6 +21,7 @@
  * MySQL 8 (NOT TESTED): performance-schema.ts. If performance_schema is unavailable, the MariaDB
  * method is used (status text; no information_schema lock views in MySQL 8).
  */
+import type { LockWait, WaitLock } from '../../engine/dialect.js';
 import type { MonitorQuery } from './connection.js';
 import { getLockNames } from './get-lock.js';
 import {
@@ -34,13 +35,17 @@ import {
   type InnodbObservation,
   type Proc,
 } from './holders.js';
+import { splitTableName, type WaitedLock } from './innodb-status.js';
+import { INDEX_COLUMNS_SQL, innodbWaitLock, parseIndexColumns, processListWaitLock, type KeyColumn } from './lock-names.js';
 import { PerformanceSchemaLockWaits } from './performance-schema.js';
 
 /** What a worker connection is running right now, as sent by lockrepro (for GET_LOCK names). */
 export type InflightLookup = (backendId: number) => { sql: string; params: readonly unknown[] } | undefined;
 
 export interface LockWaitSource {
-  waits(backendIds: readonly number[]): Promise<Map<number, number[]>>;
+  waits(backendIds: readonly number[]): Promise<Map<number, LockWait>>;
+  /** An InnoDB lock (as a deadlock report prints it) in words. */
+  describe(lock: WaitedLock): Promise<WaitLock>;
 }
 
 /**
@@ -83,6 +88,8 @@ export function lockWaitSource(method: LockWaitMethod, q: MonitorQuery, inflight
 /** MariaDB, or MySQL without performance_schema: PROCESSLIST + status text (+ information_schema). */
 export class InnodbStatusLockWaits implements LockWaitSource {
   private memory: HolderMemory = new Map();
+  /** Index columns by `schema/table/index`: read once per index (information_schema is live here). */
+  private readonly indexes = new Map<string, KeyColumn[]>();
 
   constructor(
     private readonly q: MonitorQuery,
@@ -93,16 +100,16 @@ export class InnodbStatusLockWaits implements LockWaitSource {
     private readonly scope: LiveScope | null = null,
   ) {}
 
-  async waits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
+  async waits(backendIds: readonly number[]): Promise<Map<number, LockWait>> {
     const wanted = new Set(backendIds.filter((id) => Number.isSafeInteger(id) && id > 0));
-    const result = new Map<number, number[]>();
+    const result = new Map<number, LockWait>();
     if (wanted.size === 0) return result;
 
     const procs = parseProcessList(await this.q('SHOW FULL PROCESSLIST'));
     const pl = processListWaits(procs, wanted);
     for (const p of procs.values()) {
-      if (pl.otherLock.includes(p.id)) result.set(p.id, []);
-      else if (pl.userLock.includes(p)) result.set(p.id, await this.userLockHolders(p));
+      if (pl.otherLock.includes(p.id)) result.set(p.id, { holders: [], lock: processListWaitLock(p.state, null) });
+      else if (pl.userLock.includes(p)) result.set(p.id, await this.userLockWait(p));
     }
     if (!pl.needStatus) {
       this.memory = forgetWaitsOf(this.memory, wanted);
@@ -126,18 +133,43 @@ export class InnodbStatusLockWaits implements LockWaitSource {
       inferred = inferInnodbWaits(this.memory, { ...obs, informationSchema: await this.readInformationSchema() });
     }
     this.memory = inferred.memory;
-    for (const [id, holders] of inferred.waits) result.set(id, holders);
+    for (const [id, holders] of inferred.waits) {
+      const waited = inferred.locks.get(id) ?? null;
+      result.set(id, { holders, lock: waited ? await this.describe(waited) : null });
+    }
     return result;
   }
 
-  /** Holders of the GET_LOCK() names a waiting statement asks for (IS_USED_LOCK), or []. */
-  private async userLockHolders(proc: Proc): Promise<number[]> {
+  /** The lock in words, with the record's key when its index's columns can be read. */
+  async describe(lock: WaitedLock): Promise<WaitLock> {
+    if (lock.type === 'table') return innodbWaitLock(lock, null);
+    const { schema, table } = splitTableName(lock.table);
+    const id = `${schema}/${table}/${lock.index}`;
+    let columns = this.indexes.get(id);
+    if (!columns && schema !== null && lock.index !== 'GEN_CLUST_INDEX') {
+      // Unreadable (no privilege on the table's metadata): the lock without its key, asked once.
+      columns = parseIndexColumns(await this.q(INDEX_COLUMNS_SQL, [schema, table, lock.index]).catch(() => []));
+      this.indexes.set(id, columns);
+    }
+    return innodbWaitLock(lock, columns ?? null);
+  }
+
+  /** A GET_LOCK() wait: its holders and the lock names asked for. */
+  private async userLockWait(proc: Proc): Promise<LockWait> {
+    const names = this.userLockNames(proc);
+    return { holders: await this.userLockHolders(proc, names), lock: processListWaitLock(proc.state, names) };
+  }
+
+  private userLockNames(proc: Proc): string[] {
     const mine = this.inflight(proc.id);
     // Prefer the text we sent (its `?` can be resolved with our params); the server's Info shows the
     // same text for a prepared statement, and the literal text for a plain one.
     const sql = mine?.sql ?? proc.info;
-    if (!sql) return [];
-    const names = getLockNames(sql, mine?.params ?? []);
+    return sql ? getLockNames(sql, mine?.params ?? []) : [];
+  }
+
+  /** Holders of the GET_LOCK() names a waiting statement asks for (IS_USED_LOCK), or []. */
+  private async userLockHolders(proc: Proc, names: readonly string[]): Promise<number[]> {
     if (names.length === 0) return [];
     const rows = await this.q(`SELECT ${names.map((_, i) => `IS_USED_LOCK(?) AS h${i}`).join(', ')}`, names);
     const holders = new Set<number>();

@@ -7,12 +7,21 @@
  */
 import type { MonitorQuery } from './connection.js';
 import { isLockWaitState, parseProcessList } from './holders.js';
+import type { LockWait, WaitLock } from '../../engine/dialect.js';
+import type { WaitedLock } from './innodb-status.js';
+import { innodbWaitLock } from './lock-names.js';
 import type { LockWaitSource } from './lock-waits.js';
 
 export class PerformanceSchemaLockWaits implements LockWaitSource {
   constructor(private readonly q: MonitorQuery) {}
 
-  async waits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
+  /** The record's key is not decoded here (index columns unread): table, index and gap only. */
+  async describe(lock: WaitedLock): Promise<WaitLock> {
+    return innodbWaitLock(lock, null);
+  }
+
+  /** Holders only: which lock each waits for is not read from performance_schema yet (lock null). */
+  async waits(backendIds: readonly number[]): Promise<Map<number, LockWait>> {
     const ids = backendIds.filter((id) => Number.isSafeInteger(id) && id > 0);
     const result = new Map<number, Set<number>>();
     if (ids.length === 0) return new Map();
@@ -51,7 +60,7 @@ export class PerformanceSchemaLockWaits implements LockWaitSource {
     for (const p of procs.values()) {
       if (ids.includes(p.id) && p.command !== 'Sleep' && isLockWaitState(p.state) && !result.has(p.id)) result.set(p.id, new Set());
     }
-    return new Map([...result].map(([k, v]) => [k, [...v].sort((a, b) => a - b)]));
+    return new Map([...result].map(([k, v]) => [k, { holders: [...v].sort((a, b) => a - b), lock: null }]));
   }
 }
 

@@ -5,14 +5,16 @@
 import {
   QueryError,
   type DeadlockReport as EngineDeadlockReport,
+  type LockWait,
   type QueryResult,
   type Scratch,
   type Session,
+  type SessionOptions,
 } from '../../engine/dialect.js';
 import { ConnectionLost, DatabaseUnavailableError } from '../../errors.js';
 import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
 import { scrub } from '../../util/redact.js';
-import { scratchName } from '../scratch-name.js';
+import { ownsLock, SCRATCH_LIKE, scratchName, serverStatementLimitMs } from '../scratch-name.js';
 import { ER_NO_SUCH_THREAD, monitorQuery, openConnection, quoteIdent, type Conn } from './connection.js';
 import { deadlockInvolving, parseLatestDeadlock, type DeadlockLock, type DeadlockReport } from './deadlock-report.js';
 import { classifyMysqlError, describe, serverErrno, type ServerBehaviour } from './errors.js';
@@ -38,17 +40,67 @@ export interface ScratchOwner {
   readonly lockWaitMethod: LockWaitMethod;
   /** The control connection: CREATE DATABASE, and the fallback when the monitor is lost. */
   readonly ctl: Conn;
+  /**
+   * `SESSION <variable> = <value>` that stops a statement after `ms` on the server, or null when it
+   * has none: MariaDB's max_statement_time (seconds, every statement), MySQL's max_execution_time
+   * (ms, SELECT only).
+   */
+  readonly statementLimit: ((ms: number) => string) | null;
   /** Called once the scratch is dropped. */
   forget(s: MysqlScratch): void;
 }
 
+/**
+ * A run holds the user lock GET_LOCK('<scratch name>') on its control connection from before
+ * CREATE DATABASE until after DROP DATABASE. User locks are server-wide and go with the session
+ * that holds them, however it ends: a later run that can take one knows the database's run is
+ * gone. Scratch names are at most 59 characters, under MySQL's 64-character limit on lock names.
+ */
+async function takeLock(ctl: Conn, name: string): Promise<boolean> {
+  const rows = await monitorQuery(ctl)('SELECT GET_LOCK(?, 0) AS got', [name]);
+  return Number(rows[0]?.got) === 1;
+}
+
+async function releaseLock(ctl: Conn, name: string): Promise<void> {
+  await monitorQuery(ctl)('SELECT RELEASE_LOCK(?)', [name]).catch(() => undefined);
+}
+
+/**
+ * Drop the scratch databases whose run is gone (see {@link takeLock}): those this user sees and
+ * may drop; any other is left alone.
+ */
+export async function dropLeftovers(ctl: Conn): Promise<void> {
+  const q = monitorQuery(ctl);
+  const left = await q('SELECT SCHEMA_NAME AS name FROM information_schema.SCHEMATA WHERE SCHEMA_NAME LIKE ?', [SCRATCH_LIKE]);
+  for (const r of left) {
+    const name = String(r.name);
+    if (!ownsLock(name) || !(await takeLock(ctl, name))) continue; // its run is alive
+    try {
+      await q(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`);
+    } catch (e) {
+      if (serverErrno(e) === null) throw e; // the connection failed: the run cannot go on
+    } finally {
+      await releaseLock(ctl, name);
+    }
+  }
+}
+
 /** Create the database and its admin and monitor connections. */
 export async function createMysqlScratch(owner: ScratchOwner, label: string): Promise<MysqlScratch> {
-  const name = scratchName(label);
+  let name = scratchName(label);
   const ctl = monitorQuery(owner.ctl);
+  const locked = async () => {
+    try {
+      return await takeLock(owner.ctl, name);
+    } catch (e) {
+      throw asQueryError(e, owner.behaviour);
+    }
+  };
+  while (!(await locked())) name = scratchName(label); // a live run's name: another suffix
   // utf8mb4 whatever the server's default (MariaDB's is still latin1), so text compares the same
   // on every server.
-  await ctl(`CREATE DATABASE ${quoteIdent(name)} CHARACTER SET utf8mb4`).catch((e) => {
+  await ctl(`CREATE DATABASE ${quoteIdent(name)} CHARACTER SET utf8mb4`).catch(async (e) => {
+    await releaseLock(owner.ctl, name);
     throw asQueryError(e, owner.behaviour);
   });
   let admin: Conn | undefined;
@@ -61,6 +113,7 @@ export async function createMysqlScratch(owner: ScratchOwner, label: string): Pr
     admin?.destroy();
     monitor?.destroy();
     await ctl(`DROP DATABASE IF EXISTS ${quoteIdent(name)}`).catch(() => undefined);
+    await releaseLock(owner.ctl, name);
     throw e;
   }
   return new MysqlScratch(name, new Runner(admin, owner.behaviour), monitor, owner);
@@ -92,7 +145,7 @@ export class MysqlScratch implements Scratch {
     return this.admin.query(sql, params);
   }
 
-  async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
+  async openSession(worker: string, isolation: IsolationLevel, limits?: SessionOptions): Promise<Session> {
     if (this.dropping) throw new Error(`scratch database ${this.name} was dropped`);
     const conn = await openConnection(this.owner.target, this.name);
     const runner = new Runner(conn, this.owner.behaviour);
@@ -101,8 +154,14 @@ export class MysqlScratch implements Scratch {
       await conn.query(`SET SESSION TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}`);
       // MySQL has no application_name; the worker's name goes into a user variable, visible with
       // performance_schema.user_variables_by_thread on MySQL 8 and handy when debugging by hand.
+      // The server does not notice a dead client under a running statement (a killed run's
+      // SLEEP(20) ran on; InnoDB lock waits too): a limit of its own stops it.
+      const limit =
+        limits?.stepTimeoutMs && this.owner.statementLimit
+          ? `, ${this.owner.statementLimit(serverStatementLimitMs(limits.stepTimeoutMs))}`
+          : '';
       await conn.execute(
-        `SET SESSION innodb_lock_wait_timeout = ${SESSION_LOCK_WAIT_TIMEOUT}, SESSION lock_wait_timeout = ${SESSION_LOCK_WAIT_TIMEOUT}, @lockrepro_worker = ?`,
+        `SET SESSION innodb_lock_wait_timeout = ${SESSION_LOCK_WAIT_TIMEOUT}, SESSION lock_wait_timeout = ${SESSION_LOCK_WAIT_TIMEOUT}${limit}, @lockrepro_worker = ?`,
         [worker],
       );
     } catch (e) {
@@ -129,7 +188,7 @@ export class MysqlScratch implements Scratch {
     await s.closeWith((id) => this.kill('CONNECTION', id));
   }
 
-  lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
+  lockWaits(backendIds: readonly number[]): Promise<Map<number, LockWait>> {
     if (this.dropped) return Promise.resolve(new Map());
     return this.source.waits(backendIds);
   }
@@ -158,11 +217,15 @@ export class MysqlScratch implements Scratch {
     if (!report || report.victimThreadId !== victim) return undefined;
     const lockText = (l: DeadlockLock | null) =>
       l ? `${l.mode} lock (${l.detail}) on ${l.index ? `index ${l.index} of ` : ''}table ${l.table}` : 'a lock';
-    const waits = report.cycle.map((m) => ({
-      waiter: m.threadId,
-      holders: m.waitsForThreadId === undefined ? [] : [m.waitsForThreadId],
-      lock: m.lock ? lockText(m.lock) : null,
-    }));
+    const waits = [];
+    for (const m of report.cycle) {
+      waits.push({
+        waiter: m.threadId,
+        holders: m.waitsForThreadId === undefined ? [] : [m.waitsForThreadId],
+        lock: m.lock ? lockText(m.lock) : null,
+        waitLock: m.waited ? await this.source.describe(m.waited) : null,
+      });
+    }
     const text = report.cycle
       .map(
         (m) =>
@@ -233,6 +296,7 @@ export class MysqlScratch implements Scratch {
       if (serverErrno(e) !== null) throw asQueryError(e, this.owner.behaviour);
       await this.owner.ctl.query(sql); // monitor connection lost
     }
+    await releaseLock(this.owner.ctl, this.name);
     this.dropped = true;
     this.owner.forget(this);
     await this.monitor.end().catch(() => this.monitor.destroy());

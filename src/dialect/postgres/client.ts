@@ -26,15 +26,16 @@ const types = {
   },
 };
 
-export async function openClient(url: string, applicationName: string): Promise<pg.Client> {
+/** `extraOptions`: more `-c name=value` settings for the session, in the startup packet. */
+export async function openClient(url: string, applicationName: string, extraOptions = ''): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: url,
+    connectionString: libpqSslModes(url),
     application_name: applicationName,
     types,
     connectionTimeoutMillis: 10_000,
     // Timestamps with time zone are shown in UTC and in ISO style whatever the server's or the
     // machine's zone, so a transcript reads the same everywhere. A scenario may SET its own.
-    options: '-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres',
+    options: `-c TimeZone=UTC -c DateStyle=ISO,YMD -c IntervalStyle=postgres${extraOptions}`,
   });
   // A connection ended by the server (pg_terminate_backend) emits 'error'; the pending query
   // rejects as well, which is where it is handled.
@@ -45,6 +46,15 @@ export async function openClient(url: string, applicationName: string): Promise<
     throw new DatabaseUnavailableError(`cannot connect to ${redactUrl(url)}: ${scrub(describe(e))}`);
   }
   return client;
+}
+
+/**
+ * A URL with `sslmode=` read as libpq reads it (require: encrypt, without checking the
+ * certificate). node-postgres otherwise takes require as verify-full and prints a 9-line warning.
+ */
+function libpqSslModes(url: string): string {
+  if (!/[?&]sslmode=/i.test(url) || /[?&]uselibpqcompat=/i.test(url)) return url;
+  return `${url}${url.includes('?') ? '&' : '?'}uselibpqcompat=true`;
 }
 
 function describe(e: unknown): string {
@@ -73,8 +83,10 @@ export async function trySet(client: pg.Client, sql: string): Promise<boolean> {
     await client.query(sql);
     return true;
   } catch (e) {
-    // 42501: a plain role may not set deadlock_timeout (context superuser).
-    if (classifyPgError(e)?.code === '42501') return false;
+    // 42501: a plain role may not set deadlock_timeout (context superuser); 42704: a parameter
+    // this server does not have (client_connection_check_interval before PostgreSQL 14).
+    const code = classifyPgError(e)?.code;
+    if (code === '42501' || code === '42704') return false;
     throw e;
   }
 }

@@ -51,6 +51,8 @@ export interface EmbeddedOptions {
   /** Default {@link defaultCacheDir}: `$XDG_CACHE_HOME/lockrepro` or `~/.cache/lockrepro`. */
   cacheDir?: string;
   log?: (line: string) => void;
+  /** Ctrl-C / SIGTERM: the start stops at its next step (a copy, the wait for the server), cleaning up. */
+  signal?: AbortSignal;
 }
 
 const DATABASE = 'postgres';
@@ -62,26 +64,33 @@ export async function startEmbedded(opts: EmbeddedOptions = {}): Promise<Embedde
 
   const cache = await openCache(opts.cacheDir ?? defaultCacheDir(), runAs, log);
   const { bins, version } = await usableBinaries(cache, runAs, log);
-  const { pgDir, password } = await openClusterCache(cache, bins, runAs, version, log);
-  const held = await acquireDataDir(pgDir, log);
+  const { pgDir, password } = await openClusterCache(cache, bins, runAs, version, log, opts.signal);
+  const held = await acquireDataDir(pgDir, log, opts.signal);
 
   let server: RunningServer | undefined;
   let rebuilt = false;
   while (!server) {
     const t = performance.now();
     try {
+      opts.signal?.throwIfAborted();
       server = await startServer(bins.postgres, held.dataDir, runAs, log);
       await acceptsLogin(server, password);
+      opts.signal?.throwIfAborted();
       log(`started PostgreSQL ${version} on ${HOST}:${server.port} in ${ms(t)} ms (${ms(began)} ms in all), data ${held.dataDir}`);
     } catch (e) {
       await server?.stop();
       server = undefined;
+      if (opts.signal?.aborted) {
+        // Interrupted: the cluster goes back to the cache as it was (a copy is deleted).
+        await releaseDataDir(pgDir, held);
+        throw e;
+      }
       if (held.kind === 'cluster' && !rebuilt && !(e instanceof PortClash)) {
         // The cached cluster may be damaged (fsync=off plus an OS crash, a disk filling up, a
         // folder deleted by hand...). It holds nothing of value, so rebuild it from the template
         // once and retry.
         log(`the cached cluster did not work (${(e as Error).message}); rebuilding it from the template`);
-        await rebuildDataDir(pgDir, held);
+        await rebuildDataDir(pgDir, held, opts.signal);
         rebuilt = true;
         continue;
       }

@@ -13,7 +13,7 @@ const KINDS: Record<string, ErrorKind> = {
 
 export function classifyPgError(e: unknown): DbError | null {
   if (!e || typeof e !== 'object') return null;
-  const err = e as { code?: unknown; message?: unknown; detail?: unknown; severity?: unknown };
+  const err = e as { code?: unknown; message?: unknown; detail?: unknown; severity?: unknown; where?: unknown };
   // Server errors carry a five-character SQLSTATE; connection errors (ECONNRESET...) do not.
   if (typeof err.code !== 'string' || !/^[0-9A-Z]{5}$/.test(err.code)) return null;
   return {
@@ -25,6 +25,8 @@ export function classifyPgError(e: unknown): DbError | null {
     // status the server reports after the error (index.ts: statement, transaction).
     rolledBack: 'aborted',
     ...(typeof err.detail === 'string' ? { detail: scrub(err.detail) } : {}),
+    // A deadlock victim's context names the row it waited for (`while updating tuple (0,1) in relation "account"`).
+    ...(err.code === '40P01' && typeof err.where === 'string' ? { context: scrub(err.where) } : {}),
     ...(invalidSql(err.code) ? { invalidSql: true } : {}),
     // Class 08 (connection exception) and 57P01-57P03 (admin or crash shutdown, cannot connect now).
     ...(/^08|^57P0[123]$/.test(err.code) ? { connectionLost: true } : {}),

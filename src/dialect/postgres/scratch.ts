@@ -4,14 +4,16 @@
  */
 import type pg from 'pg';
 import type { EventEmitter } from 'node:events';
-import type { DbError, DeadlockReport, QueryResult, Scratch, Session } from '../../engine/dialect.js';
+import type { DbError, DeadlockReport, LockWait, QueryResult, Scratch, Session, SessionOptions } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
 import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
 import { settlesWithin } from '../../util/async.js';
+import { serverStatementLimitMs } from '../scratch-name.js';
 import { openClient, run } from './client.js';
 import { deadlockTimeoutFor, setsDeadlockTimeout } from './deadlock-timeout.js';
 import { nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
 import { fingerprint, resetDatabase } from './reset.js';
+import { PgLockWaits } from './lock-waits.js';
 
 /** Bound on waiting for the ReadyForQuery that follows an error (it comes with it, in practice). */
 const READY_WAIT_MS = 2000;
@@ -39,19 +41,24 @@ export class PostgresScratch implements Scratch {
   private dropped = false;
   /** Statements running on the monitor (setup, checks, teardown). */
   private adminBusy = 0;
+  private readonly monitor: PgLockWaits;
   /** The database as created (reset.ts), taken by {@link markNew}; without it no reset. */
   private baseline: string | undefined;
 
   constructor(
     readonly name: string,
     private readonly url: string,
+    /** Startup settings of every session (see client_connection_check_interval in index.ts). */
+    private readonly sessionOptions: string,
     private readonly admin: pg.Client,
     private readonly adminPid: number,
     /** The dialect's own connection (outside the scratch database), for ending backends. */
     private readonly control: pg.Client,
     private readonly lowerDeadlockTimeout: boolean,
     private readonly onDrop: () => Promise<void>,
-  ) {}
+  ) {
+    this.monitor = new PgLockWaits(admin);
+  }
 
   async exec(sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
     this.adminBusy++;
@@ -62,8 +69,11 @@ export class PostgresScratch implements Scratch {
     }
   }
 
-  async openSession(worker: string, isolation: IsolationLevel): Promise<Session> {
-    const client = await openClient(this.url, worker);
+  async openSession(worker: string, isolation: IsolationLevel, limits?: SessionOptions): Promise<Session> {
+    // A statement the client check cannot stop (the network gone without a word) ends by itself,
+    // well after lockrepro's own step timeout. A scenario's own SET statement_timeout stands.
+    const limit = limits?.stepTimeoutMs ? ` -c statement_timeout=${serverStatementLimitMs(limits.stepTimeoutMs)}` : '';
+    const client = await openClient(this.url, worker, `${this.sessionOptions}${limit}`);
     const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null, ownDeadlockTimeout: false };
     const wake = () => {
       conn.onReady?.();
@@ -103,7 +113,7 @@ export class PostgresScratch implements Scratch {
           conn.deadlockTimeoutMs = undefined;
           if (e instanceof QueryError) {
             e.db.rolledBack = await this.undone(conn, before);
-            if (e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(e.db.detail);
+            if (e.db.kind === 'deadlock') e.db.deadlock = await this.deadlockReport(e.db.detail, e.db.context, conn.pid);
           }
           throw e;
         } finally {
@@ -136,8 +146,18 @@ export class PostgresScratch implements Scratch {
     return before.status === 'I' ? 'statement' : 'transaction';
   }
 
-  /** The cycle from a 40P01's detail, with relation names in place of this run's OIDs. */
-  private async deadlockReport(detail: string | undefined): Promise<DeadlockReport | undefined> {
+  /**
+   * The cycle from a 40P01's detail, with relation names in place of this run's OIDs, and the
+   * lock the victim (`pid`) waited for.
+   */
+  private async deadlockReport(detail: string | undefined, context: string | undefined, pid: number): Promise<DeadlockReport | undefined> {
+    const report = await this.namedReport(detail);
+    const mine = report?.waits.find((w) => w.waiter === pid);
+    if (mine) mine.waitLock = await this.monitor.victimLock(mine.lock, context);
+    return report;
+  }
+
+  private async namedReport(detail: string | undefined): Promise<DeadlockReport | undefined> {
     const report = parseDeadlockDetail(detail);
     const oids = report ? relationOids(report) : [];
     if (!report || oids.length === 0) return report;
@@ -184,20 +204,9 @@ export class PostgresScratch implements Scratch {
     }
   }
 
-  async lockWaits(backendIds: readonly number[]): Promise<Map<number, number[]>> {
-    // pg_blocking_pids is computed from the lock manager at call time (no caching, ~0.15 ms).
-    const res = await run(
-      this.admin,
-      // One row per (waiter, blocker); values are text here (see `types`), so no array to parse.
-      'SELECT pid, b AS blocker FROM unnest($1::int[]) AS pid, LATERAL unnest(pg_blocking_pids(pid)) AS b',
-      [backendIds],
-    );
-    const waits = new Map<number, number[]>();
-    for (const r of res.rows) {
-      const pid = Number(r.pid);
-      waits.set(pid, [...(waits.get(pid) ?? []), Number(r.blocker)]);
-    }
-    return waits;
+  lockWaits(backendIds: readonly number[]): Promise<Map<number, LockWait>> {
+    // pg_blocking_pids and pg_locks are read from the lock manager at call time (no caching).
+    return this.monitor.waits(backendIds);
   }
 
   async cancel(backendId: number): Promise<void> {

@@ -43,7 +43,7 @@ export async function usableBinaries(
     const t = performance.now();
     const tmp = join(cache, ownedName(`${basename(dir)}.tmp`));
     try {
-      copyTree(bins.native, tmp, { everyoneReads: true }); // whatever the umask was at npm install
+      await copyTree(bins.native, tmp, { everyoneReads: true }); // whatever the umask was at npm install
     } catch (e) {
       await rm(tmp, { recursive: true, force: true });
       throw fileProblem('cannot copy the PostgreSQL binaries into', cache, e);

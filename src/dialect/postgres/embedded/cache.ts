@@ -96,9 +96,16 @@ export interface ClusterCache {
 }
 
 /** The cluster cache for this version, initialised by this run if it is the first. */
-export async function openClusterCache(cache: string, bins: Binaries, runAs: RunAs, version: string, log: Log): Promise<ClusterCache> {
+export async function openClusterCache(
+  cache: string,
+  bins: Binaries,
+  runAs: RunAs,
+  version: string,
+  log: Log,
+  signal?: AbortSignal,
+): Promise<ClusterCache> {
   const pgDir = join(cache, `pg-${version}-${process.platform}-${process.arch}`);
-  if (!existsSync(pgDir)) await initCluster(cache, pgDir, bins, runAs, version, log);
+  if (!existsSync(pgDir)) await initCluster(cache, pgDir, bins, runAs, version, log, signal);
   const password = (
     await readFile(join(pgDir, 'password'), 'utf8').catch(() => {
       throw new EmbeddedStartError(`${pgDir} has no password file; delete that folder to start afresh`);
@@ -108,7 +115,15 @@ export async function openClusterCache(cache: string, bins: Binaries, runAs: Run
   return { pgDir, password };
 }
 
-async function initCluster(cache: string, pgDir: string, bins: Binaries, runAs: RunAs, version: string, log: Log): Promise<void> {
+async function initCluster(
+  cache: string,
+  pgDir: string,
+  bins: Binaries,
+  runAs: RunAs,
+  version: string,
+  log: Log,
+  signal?: AbortSignal,
+): Promise<void> {
   const t = performance.now();
   const tmp = join(cache, ownedName(`${basename(pgDir)}.tmp`));
   const mode = 'uid' in runAs ? 0o711 : 0o700;
@@ -142,15 +157,16 @@ async function initCluster(cache: string, pgDir: string, bins: Binaries, runAs: 
         '--locale-provider=builtin',
         '--builtin-locale=C.UTF-8',
       ],
-      { cwd: tmp, env: serverEnv(), ...runAs },
+      { cwd: tmp, env: serverEnv(), signal, ...runAs },
     );
     await rm(pwfile);
     await writeFile(join(tmp, 'password'), password, { mode: 0o600 });
     // The reusable cluster is part of what appears atomically: concurrent first runs then agree
     // on who holds it (the one whose claim succeeds) instead of each making its own.
-    copyTree(template, join(tmp, 'cluster'));
+    await copyTree(template, join(tmp, 'cluster'), { signal });
   } catch (e) {
     await rm(tmp, { recursive: true, force: true });
+    if (signal?.aborted) throw e; // interrupted: nothing is wrong with the cache
     // initdb's own reason (e.g. the bootstrap's FATAL: "No space left on device"); for our own
     // file operations, the errno. The folder named is the cache: the .tmp one is gone.
     if (e instanceof ProgramFailed) throw new EmbeddedStartError(`initdb failed in ${cache}: ${e.message.replace(/^initdb: /, '')}`);
@@ -179,7 +195,7 @@ export interface DataDir {
 }
 
 /** The cached cluster if no other run holds it, else a copy of the template. */
-export async function acquireDataDir(pgDir: string, log: Log): Promise<DataDir> {
+export async function acquireDataDir(pgDir: string, log: Log, signal?: AbortSignal): Promise<DataDir> {
   const runs = join(pgDir, 'runs');
   const claimed = join(runs, ownedName('cluster'));
   try {
@@ -194,7 +210,7 @@ export async function acquireDataDir(pgDir: string, log: Log): Promise<DataDir> 
   const held = (await readdir(runs)).some((n) => n.startsWith('cluster-'));
   const t = performance.now();
   const copy = join(runs, ownedName('copy'));
-  await copyTemplate(pgDir, copy);
+  await copyTemplate(pgDir, copy, signal);
   log(
     `copied the cluster template in ${Math.round(performance.now() - t)} ms (${held ? 'the cached cluster is in use by another run' : 'remaking the cached cluster, which was lost'})`,
   );
@@ -204,9 +220,9 @@ export async function acquireDataDir(pgDir: string, log: Log): Promise<DataDir> 
 }
 
 /** Replaces a held cluster that would not work with a fresh copy of the template. */
-export async function rebuildDataDir(pgDir: string, held: DataDir): Promise<void> {
+export async function rebuildDataDir(pgDir: string, held: DataDir, signal?: AbortSignal): Promise<void> {
   await rm(held.dataDir, { recursive: true, force: true });
-  await copyTemplate(pgDir, held.dataDir);
+  await copyTemplate(pgDir, held.dataDir, signal);
 }
 
 /** At stop: puts the cluster back for the next run, or deletes the copy. */
@@ -229,11 +245,12 @@ export async function discardDataDir(held: DataDir): Promise<void> {
 }
 
 /** Copies template/ (owner nobody when root, mode 0700 kept); a partial copy is removed at once. */
-async function copyTemplate(pgDir: string, to: string): Promise<void> {
+async function copyTemplate(pgDir: string, to: string, signal?: AbortSignal): Promise<void> {
   try {
-    copyTree(join(pgDir, 'template'), to);
+    await copyTree(join(pgDir, 'template'), to, { signal });
   } catch (e) {
     await rm(to, { recursive: true, force: true });
+    if (signal?.aborted) throw e; // interrupted: not a file problem
     throw fileProblem('cannot copy the cluster template into', dirname(to), e);
   }
 }

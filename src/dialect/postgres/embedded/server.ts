@@ -40,6 +40,8 @@ interface ProgramOptions {
   env?: NodeJS.ProcessEnv;
   uid?: number;
   gid?: number;
+  /** Ctrl-C / SIGTERM: the program is sent SIGTERM. */
+  signal?: AbortSignal;
 }
 
 /** A program that failed; `message` is one line, `stderr` all it said. */
