@@ -22,18 +22,9 @@ export { RunAborted, type NextStep, type RunOptions } from './run-options.js';
 
 export const DEFAULT_STEP_TIMEOUT_MS = 5000;
 const DEFAULT_POLL_MS = 2;
-/** How long after a step is sent the monitor polls back to back, before settling to pollMs. */
-const FAST_POLL_MS = 3;
-/**
- * How long a step just sent may take before the monitor is first asked about it. Most statements
- * finish well within it (a bare UPDATE round trip is 0.04-0.3 ms), and then no poll is needed at
- * all: the poll cost more than the step (bench/peer.mjs, per-step). A step that waits on a lock
- * keeps waiting until the scheduler sends another worker's step (the only other way out is the
- * database's own deadlock check, at least DEADLOCK_TIMEOUT_CLOSER_MS later on PostgreSQL, or its
- * answer at once on MySQL, which the scheduler records the same way either way), so looking 1 ms
- * later sees the same wait.
- */
+/** A sent step's first look (most are done by then: no poll; how-it-works.md), then polls back to back until FAST_POLL_MS. */
 const FIRST_LOOK_MS = 1;
+const FAST_POLL_MS = 3;
 /** After a cancel, how long a statement may take to stop before its connection is ended. */
 export const CANCEL_GRACE_MS = 2000;
 
@@ -94,10 +85,8 @@ export class Scheduler {
   }
 
   async open(): Promise<void> {
-    // Connections open at once (each is a few round trips); they are kept in worker order.
-    const sessions = await Promise.all(
-      this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation, { stepTimeoutMs: this.stepTimeout })),
-    );
+    const opts = { stepTimeoutMs: this.stepTimeout };
+    const sessions = await Promise.all(this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation, opts)));
     for (const [order, w] of this.plan.workers.entries()) {
       const session = sessions[order]!;
       this.workers.set(w.name, {
