@@ -92,8 +92,8 @@ export async function resetDatabase(admin: pg.Client, baseline: string): Promise
   const { drops, create_public, grants } = plan.rows[0] as Record<string, string | null>;
   if (!create_public) return false; // no public schema to make again as it was: a new database is simpler
   const sql = [
-    // DISCARD ALL less pg_advisory_unlock_all (lockrepro may hold one of its own on this session;
-    // one the scenario took shows in the fingerprint) and less its transaction-block restriction.
+    // DISCARD ALL, which may not run in this one-round-trip batch, less pg_advisory_unlock_all: an
+    // advisory lock the scenario left held shows in the fingerprint, and the reset refuses.
     'SET SESSION AUTHORIZATION DEFAULT',
     'RESET ALL',
     'CLOSE ALL',
