@@ -14,7 +14,8 @@ import type { PlannedStep, VariantPlan } from '../plan/plan.js';
 import type { DeadlockRecord, RunEvent, StepRecord } from './result.js';
 import { onError, type Outcome } from './policy.js';
 import { deadlockRecord, execute, keepResult, lostError, newRecord, recoveryStep, saveValues } from './step-io.js';
-import { chainToVictim, findCycle } from './wait-graph.js';
+import { findCycle } from './wait-graph.js';
+import { tellVictimWait, type VictimFacts } from './victim.js';
 import { abortable, settlesWithin } from '../util/async.js';
 import { RunAborted, type RunOptions } from './run-options.js';
 
@@ -86,7 +87,15 @@ export class Scheduler {
 
   async open(): Promise<void> {
     const opts = { stepTimeoutMs: this.stepTimeout };
-    const sessions = await Promise.all(this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation, opts)));
+    // Opened at once; when one fails, every other is waited for and closed before the error goes on
+    // (none is left connecting into a scratch database about to be dropped).
+    const opened = await Promise.allSettled(this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation, opts)));
+    const failed = opened.find((o) => o.status === 'rejected');
+    if (failed) {
+      for (const o of opened) if (o.status === 'fulfilled') await o.value.close().catch(() => undefined);
+      throw failed.reason;
+    }
+    const sessions = opened.map((o) => (o as PromiseFulfilledResult<Session>).value);
     for (const [order, w] of this.plan.workers.entries()) {
       const session = sessions[order]!;
       this.workers.set(w.name, {
@@ -267,34 +276,16 @@ export class Scheduler {
     this.events.push({ type: 'wait', step: f.record, blockedBy: names });
   }
 
-  /**
-   * A deadlock victim waited for a lock, even when the database broke the cycle before the monitor
-   * saw the wait, or saw it before it could name the holder: said the same way every run, with
-   * the holders from the database's own report or, without one, deduced from the other waits
-   * (wait-graph.ts chainToVictim; none known when that is ambiguous). Its wait is told once, at
-   * the place the first sighting had. Returns the deduced cycle ([] when the report has one).
-   */
-  private victimWaited(w: WorkerState, rec: StepRecord, error: DbError): string[] {
+  /** The facts {@link tellVictimWait} names a deadlock victim's wait from. */
+  private victimFacts(w: WorkerState, rec: StepRecord, error: DbError): VictimFacts {
     const reported = error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.holders ?? [];
-    const others = new Map<string, string[]>();
-    for (const o of this.parked()) if (o !== w && o.inflight!.waiting) others.set(o.name, this.records[o.inflight!.record]!.blockedBy);
-    const cycle = error.deadlock ? [] : chainToVictim(w.name, others);
-    let names = rec.blockedBy.length > 0 ? rec.blockedBy : this.blockerNames(reported);
-    if (names.length === 0) names = cycle.slice(1, 2);
-    rec.blockedBy = names;
-    const step = this.records.indexOf(rec);
-    const first = this.events.findIndex((e) => e.type === 'wait' && e.step === step);
-    const wait: RunEvent = { type: 'wait', step, blockedBy: names };
-    if (first < 0) this.events.push(wait);
-    else {
-      this.events[first] = wait;
-      for (let i = this.events.length - 1; i > first; i--) {
-        const e = this.events[i]!;
-        if (e.type === 'wait' && e.step === step) this.events.splice(i, 1);
-      }
+    let others: Map<string, string[]> | null = error.deadlock ? null : new Map();
+    for (const o of this.parked()) {
+      if (o === w || !others) continue;
+      if (o.inflight!.waiting) others.set(o.name, this.records[o.inflight!.record]!.blockedBy);
+      else others = null;
     }
-    rec.blocked = true;
-    return cycle;
+    return { rec, step: this.records.indexOf(rec), reported: this.blockerNames(reported), others };
   }
 
   /** In-flight workers on a cycle of lock waits among workers (empty when there is none). */
@@ -361,7 +352,7 @@ export class Scheduler {
     if (!outcome.ok && outcome.error.kind === 'deadlock') {
       // The victim's lock as the database's report names it, when no poll named one.
       rec.lock ??= outcome.error.deadlock?.waits.find((x) => x.waiter === w.session.backendId)?.waitLock ?? null;
-      cycle = this.victimWaited(w, rec, outcome.error);
+      cycle = tellVictimWait(this.victimFacts(w, rec, outcome.error), this.events);
     }
     this.events.push({ type: 'finish', step: f.record });
     if (outcome.ok) {

@@ -179,6 +179,9 @@ export function independence(plan: VariantPlan): Independence {
       if (x.kind === 'local' || y.kind === 'local') return true;
       if (x.kind === 'end' || y.kind === 'end' || x.kind === 'opaque' || y.kind === 'opaque') return false;
       if (x.kind === 'read' && y.kind === 'read' && readsCommute) return true;
+      // SQLite has one write lock for the whole database file: two writes wait for each other
+      // whatever tables they name, so their order decides who waits and who fails.
+      if (plan.engine === 'sqlite' && x.kind === 'write' && y.kind === 'write') return false;
       // Neither step names anything the other worker ever touches: neither can wait for the
       // other worker's locks, so no deadlock between them depends on their order.
       return disjoint(x.names, all[b]!) && disjoint(y.names, all[a]!);

@@ -3,13 +3,14 @@
 // and the issue's "done when": seed 002's two scenarios on SQLite in both journal modes.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import type { Dialect, Scratch, Session } from '../../src/engine/dialect.js';
 import { QueryError } from '../../src/engine/dialect.js';
 import { BadDatabaseUrl } from '../../src/errors.js';
-import { connectSqlite, parseSqliteUrl } from '../../src/dialect/sqlite/index.js';
+import { connectSqlite, parseSqliteUrl, sweepDeadRuns } from '../../src/dialect/sqlite/index.js';
 import { lockrepro, noStack, scratchFolder } from '../helpers/cli.js';
 import { sqliteGate } from '../helpers/servers.js';
 
@@ -274,4 +275,18 @@ expect: lock-timeout
     assert.match(r.stderr, /sqlite:\/tmp\/x\.db: expected sqlite: or sqlite:\?journal=wal/);
     noStack(r.stderr);
   });
+});
+
+test("a killed run's folder of SQLite files is removed by a later run; a live run's and anything else stay", () => {
+  const parent = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-sweep-test-'));
+  try {
+    const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
+    for (const name of [`lockrepro-sqlite-${dead}-abc`, `lockrepro-sqlite-${process.pid}-abc`, 'lockrepro-sqlite-old', 'other']) {
+      mkdirSync(path.join(parent, name));
+    }
+    sweepDeadRuns(parent);
+    assert.deepEqual(readdirSync(parent).sort(), [`lockrepro-sqlite-${process.pid}-abc`, 'lockrepro-sqlite-old', 'other']);
+  } finally {
+    rmSync(parent, { recursive: true, force: true });
+  }
 });

@@ -1,6 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chainToVictim, findCycle } from '../../src/engine/wait-graph.js';
+import { tellVictimWait } from '../../src/engine/victim.js';
+import type { RunEvent, StepRecord } from '../../src/engine/result.js';
 
 const g = (o: Record<string, string[]>) => new Map(Object.entries(o));
 
@@ -22,4 +24,29 @@ test('chainToVictim: the chain of waits ending at the victim names what the vict
   // Two workers wait for the victim: which one closed the cycle is not known, so nothing is guessed.
   assert.deepEqual(chainToVictim('bob', g({ alice: ['bob'], carol: ['bob'] })), []);
   assert.deepEqual(chainToVictim('bob', g({ alice: ['carol'] })), []);
+});
+
+test('tellVictimWait: a victim nobody named gets the deduced holder, told once; unknown when a worker was not seen waiting', () => {
+  const rec = { worker: 'bob', blocked: true, blockedBy: [] as string[] } as unknown as StepRecord;
+  const events: RunEvent[] = [
+    { type: 'start', step: 1 },
+    { type: 'wait', step: 1, blockedBy: [] },
+    { type: 'wait', step: 1, blockedBy: [] },
+  ];
+  const cycle = tellVictimWait({ rec, step: 1, reported: [], others: g({ alice: ['bob'] }) }, events);
+  assert.deepEqual(cycle, ['bob', 'alice']);
+  assert.deepEqual(rec.blockedBy, ['alice']);
+  assert.deepEqual(events, [
+    { type: 'start', step: 1 },
+    { type: 'wait', step: 1, blockedBy: ['alice'] },
+  ]);
+  // Another in-flight worker was not seen waiting: the chain may be incomplete, so nothing is deduced.
+  const unseen = { worker: 'bob', blocked: false, blockedBy: [] as string[] } as unknown as StepRecord;
+  const later: RunEvent[] = [];
+  assert.deepEqual(tellVictimWait({ rec: unseen, step: 2, reported: [], others: null }, later), []);
+  assert.deepEqual(later, [{ type: 'wait', step: 2, blockedBy: [] }]);
+  // The database's report names the holder: that is what is told.
+  const named = { worker: 'bob', blocked: false, blockedBy: [] as string[] } as unknown as StepRecord;
+  tellVictimWait({ rec: named, step: 3, reported: ['carol'], others: null }, []);
+  assert.deepEqual(named.blockedBy, ['carol']);
 });

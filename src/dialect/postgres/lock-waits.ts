@@ -182,7 +182,9 @@ export class PgLockWaits {
     const list = columns.map((c, i) => `${quoteIdent(c)}::text AS k${i}`).join(', ');
     try {
       // The read takes an AccessShareLock on the table: bounded, so that a queued ALTER TABLE
-      // cannot hold the monitor (SET LOCAL lasts for this implicit transaction only).
+      // cannot hold the monitor (SET LOCAL lasts for this implicit transaction only). Once per
+      // wait, and short; a worker's LOCK TABLE … ACCESS EXCLUSIVE sent in that instant would wait
+      // for the monitor and be told as a wait with its holder unknown (rare, and ends at once).
       const got = await run(
         this.admin,
         `SET LOCAL lock_timeout = 100; SELECT ${list} FROM ${r.rel} WHERE ctid = '(${page},${tuple})'::tid`,

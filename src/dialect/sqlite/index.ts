@@ -3,7 +3,7 @@
  * `--db sqlite:?journal=wal`. No server: each variant gets its own database file in a temporary
  * folder that lockrepro creates and removes.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
@@ -37,7 +37,8 @@ export async function connectSqlite(url: string): Promise<Dialect> {
       `SQLite: the better-sqlite3 module did not load (${(e as Error).message.split('\n')[0]}); run npm rebuild better-sqlite3 (it builds with python3, make and a C++ compiler)`,
     );
   }
-  const dir = mkdtempSync(join(tmpdir(), 'lockrepro-sqlite-'));
+  sweepDeadRuns(tmpdir());
+  const dir = mkdtempSync(join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
   const probe = openDb(':memory:');
   const version = String((probe.prepare('SELECT sqlite_version() AS v').all()[0] as { v: unknown }).v);
   probe.close();
@@ -53,6 +54,38 @@ export async function connectSqlite(url: string): Promise<Dialect> {
     },
   };
   return new SqliteDialect(dir, wal, info);
+}
+
+/** A run's folder of database files: `lockrepro-sqlite-<pid>-<random>` in the temp folder. */
+const FOLDER_PREFIX = 'lockrepro-sqlite-';
+
+/**
+ * Remove the folders of runs whose process is gone (killed before it could clean up), as a
+ * later run does for a server's scratch databases. A folder is only ever lockrepro's own (its
+ * prefix and a pid); one whose pid is alive is left alone, whoever has that pid now.
+ */
+export function sweepDeadRuns(parent: string): void {
+  let names: string[];
+  try {
+    names = readdirSync(parent);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const pid = Number(/^lockrepro-sqlite-(\d+)-/.exec(name)?.[1]);
+    if (!Number.isSafeInteger(pid) || pid <= 0 || alive(pid)) continue;
+    rmSync(join(parent, name), { recursive: true, force: true });
+  }
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    // EPERM: the process exists, owned by someone else.
+    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
 }
 
 class SqliteDialect implements Dialect {

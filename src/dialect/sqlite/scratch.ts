@@ -1,6 +1,7 @@
 /**
  * A scratch database file for one variant run, and SQLite's lock waits as a real application
- * would meet them, without ever blocking the event loop.
+ * would meet them, never blocking the event loop for a wait (only for a probe, below: at most
+ * PROBE_MS, once per statement that meets a lock).
  *
  * SQLite has no server and no lock queue: a connection that meets a lock gets SQLITE_BUSY, and a
  * real application's busy handler sleeps and tries again until busy_timeout. lockrepro runs every
@@ -154,11 +155,18 @@ export class SqliteScratch implements Scratch {
   async drop(): Promise<void> {
     if (this.dropped) return;
     this.dropped = true;
-    for (const s of [...this.sessions]) await s.close();
-    for (const t of this.threads) await t.terminate();
-    this.admin.close();
-    for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(this.file + suffix, { force: true });
-    this.onDrop();
+    try {
+      for (const s of [...this.sessions]) await s.close().catch(() => undefined);
+      for (const t of this.threads) await t.terminate().catch(() => undefined);
+    } finally {
+      // The file goes whatever a session did on its way out.
+      try {
+        this.admin.close();
+      } finally {
+        for (const suffix of ['', '-journal', '-wal', '-shm']) rmSync(this.file + suffix, { force: true });
+        this.onDrop();
+      }
+    }
   }
 
   private submit(session: SqliteSession, sql: string, params: readonly unknown[]): Promise<QueryResult> {
