@@ -46,6 +46,12 @@ export const ENGINE_SQL: Record<
 };
 
 /**
+ * Engines where every writer takes the same one write lock, for the whole database file (SQLite):
+ * there, two writes wait for each other whatever tables they name.
+ */
+export const ONE_WRITE_LOCK: Record<EngineName, boolean> = { postgres: false, mysql: false, mariadb: false, sqlite: true };
+
+/**
  * What a waiting step waits for (`steps[].lock.kind` of the JSON contract): a row, a key range
  * (gap / next-key / insert intention), a table, a metadata lock, an advisory lock (pg_advisory_lock,
  * GET_LOCK), the end of another transaction, or something else the engine locks.

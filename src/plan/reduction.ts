@@ -6,6 +6,7 @@
  */
 import { sqlTokens } from '../scenario/sql-lexer.js';
 import type { VariantPlan } from './plan.js';
+import { ONE_WRITE_LOCK } from '../vocabulary.js';
 
 /**
  * What a step can do to other workers:
@@ -179,9 +180,9 @@ export function independence(plan: VariantPlan): Independence {
       if (x.kind === 'local' || y.kind === 'local') return true;
       if (x.kind === 'end' || y.kind === 'end' || x.kind === 'opaque' || y.kind === 'opaque') return false;
       if (x.kind === 'read' && y.kind === 'read' && readsCommute) return true;
-      // SQLite has one write lock for the whole database file: two writes wait for each other
-      // whatever tables they name, so their order decides who waits and who fails.
-      if (plan.engine === 'sqlite' && x.kind === 'write' && y.kind === 'write') return false;
+      // One write lock for the whole database (SQLite): two writes wait for each other whatever
+      // tables they name, so their order decides who waits and who fails.
+      if (ONE_WRITE_LOCK[plan.engine] && x.kind === 'write' && y.kind === 'write') return false;
       // Neither step names anything the other worker ever touches: neither can wait for the
       // other worker's locks, so no deadlock between them depends on their order.
       return disjoint(x.names, all[b]!) && disjoint(y.names, all[a]!);

@@ -281,11 +281,11 @@ test("a killed run's folder of SQLite files is removed by a later run; a live ru
   const parent = mkdtempSync(path.join(os.tmpdir(), 'lockrepro-sweep-test-'));
   try {
     const dead = spawnSync(process.execPath, ['-e', '0']).pid!;
-    for (const name of [`lockrepro-sqlite-${dead}-abc`, `lockrepro-sqlite-${process.pid}-abc`, 'lockrepro-sqlite-old', 'other']) {
+    for (const name of [`lockrepro-sqlite-${dead}-x-abc`, `lockrepro-sqlite-${process.pid}-x-abc`, 'lockrepro-sqlite-old', 'other']) {
       mkdirSync(path.join(parent, name));
     }
     sweepDeadRuns(parent);
-    assert.deepEqual(readdirSync(parent).sort(), [`lockrepro-sqlite-${process.pid}-abc`, 'lockrepro-sqlite-old', 'other']);
+    assert.deepEqual(readdirSync(parent).sort(), [`lockrepro-sqlite-${process.pid}-x-abc`, 'lockrepro-sqlite-old', 'other']);
   } finally {
     rmSync(parent, { recursive: true, force: true });
   }

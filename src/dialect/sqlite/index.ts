@@ -3,7 +3,8 @@
  * `--db sqlite:?journal=wal`. No server: each variant gets its own database file in a temporary
  * folder that lockrepro creates and removes.
  */
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { abandoned, ownedName } from '../../util/owners.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
@@ -38,7 +39,8 @@ export async function connectSqlite(url: string): Promise<Dialect> {
     );
   }
   sweepDeadRuns(tmpdir());
-  const dir = mkdtempSync(join(tmpdir(), `${FOLDER_PREFIX}${process.pid}-`));
+  const dir = join(tmpdir(), ownedName(FOLDER_PREFIX));
+  mkdirSync(dir, { mode: 0o700 });
   const probe = openDb(':memory:');
   const version = String((probe.prepare('SELECT sqlite_version() AS v').all()[0] as { v: unknown }).v);
   probe.close();
@@ -56,13 +58,12 @@ export async function connectSqlite(url: string): Promise<Dialect> {
   return new SqliteDialect(dir, wal, info);
 }
 
-/** A run's folder of database files: `lockrepro-sqlite-<pid>-<random>` in the temp folder. */
-const FOLDER_PREFIX = 'lockrepro-sqlite-';
+/** A run's folder of database files: an owned name (util/owners.ts) in the temp folder. */
+const FOLDER_PREFIX = 'lockrepro-sqlite';
 
 /**
  * Remove the folders of runs whose process is gone (killed before it could clean up), as a
- * later run does for a server's scratch databases. A folder is only ever lockrepro's own (its
- * prefix and a pid); one whose pid is alive is left alone, whoever has that pid now.
+ * later run does for a server's scratch databases; never one whose owner lives.
  */
 export function sweepDeadRuns(parent: string): void {
   let names: string[];
@@ -71,21 +72,7 @@ export function sweepDeadRuns(parent: string): void {
   } catch {
     return;
   }
-  for (const name of names) {
-    const pid = Number(/^lockrepro-sqlite-(\d+)-/.exec(name)?.[1]);
-    if (!Number.isSafeInteger(pid) || pid <= 0 || alive(pid)) continue;
-    rmSync(join(parent, name), { recursive: true, force: true });
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    // EPERM: the process exists, owned by someone else.
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
+  for (const name of names) if (abandoned(name) === FOLDER_PREFIX) rmSync(join(parent, name), { recursive: true, force: true });
 }
 
 class SqliteDialect implements Dialect {

@@ -8,7 +8,7 @@ import { lstat, readFile, rename, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { EmbeddedStartError, fileProblem } from './errors.js';
 import { copyTree } from './files.js';
-import { ownedName } from './owners.js';
+import { ownedName } from '../../../util/owners.js';
 import { NOBODY, runProgram, type RunAs } from './server.js';
 
 export interface Binaries {

@@ -29,7 +29,7 @@ import { basename, dirname, join } from 'node:path';
 import type { Binaries } from './binaries.js';
 import { EmbeddedStartError, fileProblem } from './errors.js';
 import { copyTree, mkdirs } from './files.js';
-import { abandoned, ownedName } from './owners.js';
+import { abandoned, ownedName } from '../../../util/owners.js';
 import { NOBODY, ProgramFailed, runProgram, serverEnv, stopOrphan, SUPERUSER, type RunAs } from './server.js';
 
 type Log = (line: string) => void;

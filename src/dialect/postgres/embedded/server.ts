@@ -11,7 +11,7 @@ import { basename, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as delay } from 'node:timers/promises';
 import { EmbeddedStartError, lastLine } from './errors.js';
-import { alive, CAN_SEE_CWD } from './owners.js';
+import { alive, CAN_SEE_CWD } from '../../../util/owners.js';
 
 export const HOST = '127.0.0.1';
 /** The bootstrap role initdb makes: a superuser, so lockrepro may lower deadlock_timeout. */

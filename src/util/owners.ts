@@ -1,6 +1,6 @@
 /**
- * Ownership of cache entries by name, which is how concurrent runs share one cache without a lock
- * file: an entry named `<prefix>-<pid>-<start>-<hex>` belongs to the process with that pid and
+ * Ownership of files and folders by name (the embedded server's cache entries, SQLite's scratch
+ * folders), which is how concurrent runs share them without a lock file: an entry named `<prefix>-<pid>-<start>-<hex>` belongs to the process with that pid and
  * start time (clock ticks since boot, so a reused pid does not look alive), and renaming an entry
  * is atomic, so of several runs that try to take one, exactly one succeeds.
  */
