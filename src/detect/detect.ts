@@ -75,8 +75,9 @@ const KIND_ANOMALY: Record<ErrorKind, Anomaly> = {
 /** Anomalies in the order reports list them: the order the scenario format lists them in. */
 export const ORDER: readonly Anomaly[] = ANOMALIES;
 
-export function detect(run: VariantRun): Verdict {
-  const counts: Counts = {
+/** Every count at zero, to count a run's events into. */
+export function noCounts(): Counts {
+  return {
     deadlocks: 0,
     duplicates: 0,
     lostUpdates: 0,
@@ -88,6 +89,10 @@ export function detect(run: VariantRun): Verdict {
     retries: 0,
     otherErrors: 0,
   };
+}
+
+export function detect(run: VariantRun): Verdict {
+  const counts = noCounts();
   const observed = new Set<Anomaly>();
   let handledErrors = 0;
 

@@ -34,3 +34,14 @@ workers:
 schedule: [a.begin, a.missing, a.lock, a.use]
 expect: deadlok
 `;
+
+/** The smallest valid scenario: one worker that begins and commits. */
+export const SIMPLE = `name: simple
+title: t
+story: s
+workers:
+  a:
+    - { name: begin, sql: BEGIN }
+    - { name: commit, sql: COMMIT }
+expect: clean
+`;

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseInterleavings, interleavingAt, interleavingCount } from '../../src/plan/interleavings.js';
 import { aggregate, type ExploredRun } from '../../src/detect/aggregate.js';
-import type { Verdict } from '../../src/detect/detect.js';
+import { noCounts, type Verdict } from '../../src/detect/detect.js';
 import type { VariantRun } from '../../src/engine/result.js';
 
 test('counts: (n1 + n2)! / (n1! n2!), and more workers', () => {
@@ -39,18 +39,7 @@ test('beyond the limit, an evenly spread selection, the same every time', () => 
 });
 
 const verdict = (observed: Verdict['observed'], expected: Verdict['expected'], deadlocks = 0): Verdict => ({
-  counts: {
-    deadlocks,
-    duplicates: 0,
-    lostUpdates: 0,
-    invariantViolations: 0,
-    serializationFailures: 0,
-    lockTimeouts: 0,
-    uniqueViolations: 0,
-    hangs: 0,
-    retries: 0,
-    otherErrors: 0,
-  },
+  counts: { ...noCounts(), deadlocks },
   observed,
   expected,
   met: observed.join() === expected.join(),

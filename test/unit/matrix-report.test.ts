@@ -4,17 +4,7 @@ import assert from 'node:assert/strict';
 import type { DatabaseInfo } from '../../src/engine/dialect.js';
 import type { MatrixCell } from '../../src/modes/matrix.js';
 import { matrixJson, matrixText } from '../../src/report/matrix.js';
-import { scenarioFrom } from '../helpers/scenario.js';
-
-const SIMPLE = `name: simple
-title: t
-story: s
-workers:
-  a:
-    - { name: begin, sql: BEGIN }
-    - { name: commit, sql: COMMIT }
-expect: clean
-`;
+import { SIMPLE, scenarioFrom } from '../helpers/scenario.js';
 
 const pg: DatabaseInfo = {
   dialect: 'postgres',

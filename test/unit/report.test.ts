@@ -7,17 +7,7 @@ import { toJUnit } from '../../src/report/junit.js';
 import { showScenario } from '../../src/report/show.js';
 import type { Report } from '../../src/report/model.js';
 import { FakeDialect } from '../helpers/fake-dialect.js';
-import { plansFrom, scenarioFrom } from '../helpers/scenario.js';
-
-const SIMPLE = `name: simple
-title: t
-story: s
-workers:
-  a:
-    - { name: begin, sql: BEGIN }
-    - { name: commit, sql: COMMIT }
-expect: clean
-`;
+import { plansFrom, SIMPLE, scenarioFrom } from '../helpers/scenario.js';
 
 test('JUnit for a run in which nothing ran: one failed testcase naming the skip reasons, like exit code 1', () => {
   const dialect = new FakeDialect();

@@ -9,11 +9,8 @@ import { TextReporter } from '../../src/report/text.js';
 import { FakeDialect } from '../helpers/fake-dialect.js';
 import { plansFrom } from '../helpers/scenario.js';
 
-const ABBA = `
-name: abba
-title: t
-story: s
-workers:
+/** Two workers taking locks x and y in opposite order. */
+const AB_BA_WORKERS = `workers:
   a:
     - { name: begin, sql: BEGIN }
     - { name: x, sql: LOCK x }
@@ -24,7 +21,13 @@ workers:
     - { name: y, sql: LOCK y }
     - { name: x, sql: LOCK x }
     - { name: commit, sql: COMMIT }
-schedule: [a.begin, b.begin, a.x, b.y, a.y, b.x, a.commit, b.commit]
+`;
+
+const ABBA = `
+name: abba
+title: t
+story: s
+${AB_BA_WORKERS}schedule: [a.begin, b.begin, a.x, b.y, a.y, b.x, a.commit, b.commit]
 expect: deadlock
 fixes:
   ordered:
@@ -287,18 +290,7 @@ const ABBA_C = `
 name: abba-c
 title: t
 story: s
-workers:
-  a:
-    - { name: begin, sql: BEGIN }
-    - { name: x, sql: LOCK x }
-    - { name: y, sql: LOCK y }
-    - { name: commit, sql: COMMIT }
-  b:
-    - { name: begin, sql: BEGIN }
-    - { name: y, sql: LOCK y }
-    - { name: x, sql: LOCK x }
-    - { name: commit, sql: COMMIT }
-  c:
+${AB_BA_WORKERS}  c:
     - { name: look, sql: SELECT 7 }
 schedule: [a.begin, b.begin, a.x, b.y, a.y, b.x, c.look, a.commit, b.commit]
 expect: deadlock
