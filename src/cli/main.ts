@@ -2,7 +2,7 @@
  * The command line. `main(argv)` returns the exit code; only bin/lockrepro.js calls process.exit.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { ISOLATION_LEVELS } from '../vocabulary.js';
+import { ISOLATION_LEVELS, SCRATCH_KINDS } from '../vocabulary.js';
 import { formatProblem, type Problem } from '../scenario/parse.js';
 import { builtinFiles, loadFile, loadTargets } from '../scenario/load.js';
 import type { Scenario } from '../scenario/model.js';
@@ -71,6 +71,14 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .addOption(
       new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS),
     )
+    .addOption(
+      new Option(
+        '--scratch <kind>',
+        'where setup goes: a database lockrepro creates, or (PostgreSQL) a schema it creates in the --db database',
+      )
+        .choices(SCRATCH_KINDS)
+        .default('database'),
+    )
     .option('--json', 'print the result as JSON on stdout')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
     .option('--html <file>', 'also write one self-contained HTML page: a timeline per variant (no network)')
@@ -111,6 +119,14 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .addOption(new Option('--isolation <level...>', 'only these isolation levels (default: all four)').choices(ISOLATION_LEVELS))
+    .addOption(
+      new Option(
+        '--scratch <kind>',
+        'where setup goes: a database lockrepro creates, or (PostgreSQL) a schema it creates in the --db database',
+      )
+        .choices(SCRATCH_KINDS)
+        .default('database'),
+    )
     .option('--json', 'print the matrix as JSON on stdout')
     .option('--step-timeout <ms>', 'a step still running after this long, not waiting on a lock, is a hang (default 5000)', positiveInt)
     .option('--no-color', 'plain text even on a terminal')

@@ -12,7 +12,7 @@ import { matrixProblems, runMatrix, type MatrixCell } from '../modes/matrix.js';
 import { loadTargets } from '../scenario/load.js';
 import { formatProblem } from '../scenario/parse.js';
 import { matrixJson, matrixText } from '../report/matrix.js';
-import { ISOLATION_LEVELS, type IsolationLevel } from '../vocabulary.js';
+import { ISOLATION_LEVELS, type IsolationLevel, type ScratchKind } from '../vocabulary.js';
 import { classifyRunError } from './errors.js';
 import { EXIT, type ExitCode } from './exit-codes.js';
 import { OUTPUT_CLOSED, jsonFailure, type FailureKind, type Io } from './io.js';
@@ -23,6 +23,7 @@ export interface MatrixFlags {
   json?: boolean;
   stepTimeout?: number;
   color?: boolean;
+  scratch?: ScratchKind;
 }
 
 export async function matrixCommand(targets: string[], flags: MatrixFlags, io: Io): Promise<ExitCode> {
@@ -61,7 +62,7 @@ export async function matrixCommand(targets: string[], flags: MatrixFlags, io: I
     for (const url of urls) {
       if (io.signal?.aborted) throw new RunAborted();
       try {
-        dialects.push(await connectDatabase(url, { signal: io.signal }));
+        dialects.push(await connectDatabase(url, { signal: io.signal, scratch: flags.scratch }));
       } catch (e) {
         if (e instanceof BadDatabaseUrl) return failed(EXIT.USAGE, 'usage', e.message);
         if (io.signal?.aborted) throw new RunAborted();

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { connectDatabase } from '../dialect/connect.js';
 import type { Dialect } from '../engine/dialect.js';
 import { BadDatabaseUrl } from '../errors.js';
-import type { IsolationLevel } from '../vocabulary.js';
+import type { IsolationLevel, ScratchKind } from '../vocabulary.js';
 import { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS } from './defaults.js';
 import { LanePool, RunAborted, SetupFailed, type RunOptions } from '../engine/run.js';
 import { DEFAULT_INTERLEAVING_LANES, runInterleavings, runScheduled, runStress, type VariantReport } from '../modes/run-modes.js';
@@ -54,6 +54,7 @@ export interface RunFlags {
   concurrency?: number;
   color?: boolean;
   pace?: boolean;
+  scratch?: ScratchKind;
 }
 
 export { DEFAULT_CONCURRENCY, DEFAULT_INTERLEAVINGS };
@@ -85,7 +86,7 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
 
   let dialect: Dialect;
   try {
-    dialect = await connectDatabase(url, { signal: io.signal });
+    dialect = await connectDatabase(url, { signal: io.signal, scratch: flags.scratch });
   } catch (e) {
     if (e instanceof BadDatabaseUrl) return out.fail(EXIT.USAGE, 'usage', e.message);
     if (io.signal?.aborted) return interrupted(io, out);

@@ -8,18 +8,25 @@ import { abortable } from '../util/async.js';
 import { redactUrl, registerSecret } from '../util/redact.js';
 import type { EmbeddedOptions, EmbeddedServer } from './postgres/embedded.js';
 import { parseDbUrl } from './url.js';
+import type { ScratchKind } from '../vocabulary.js';
 
 // Engine folders are loaded on demand: a PostgreSQL run never loads mysql2, and a run with --db
 // never touches the embedded server's package.
 
 export const SUPPORTED_SCHEMES = ['postgres', 'postgresql', 'mysql', 'mariadb', 'sqlite'] as const;
 
+export interface ConnectOptions extends EmbeddedOptions {
+  /** `--scratch`: a schema is PostgreSQL's alone (a MySQL schema is a database; SQLite has a file). */
+  scratch?: ScratchKind;
+}
+
 /**
  * With `embedded.signal` (Ctrl-C, SIGTERM), connecting stops at once: the embedded server's start
  * stops at its next step and cleans up; a connection to a --db server is left to the process exit
  * (or closed if it completes first).
  */
-export async function connectDatabase(url: string | undefined, embedded: EmbeddedOptions = {}): Promise<Dialect> {
+export async function connectDatabase(url: string | undefined, embedded: ConnectOptions = {}): Promise<Dialect> {
+  const { scratch } = embedded;
   if (!url) return connectEmbedded(embedded);
   const parsed = parseDbUrl(url);
   if (!parsed) {
@@ -38,10 +45,15 @@ export async function connectDatabase(url: string | undefined, embedded: Embedde
       p.then((d) => d.close()).catch(() => undefined);
       return new DatabaseUnavailableError('interrupted while connecting');
     });
+  if (scratch === 'schema' && scheme !== 'postgres' && scheme !== 'postgresql' && SUPPORTED_SCHEMES.includes(scheme as never)) {
+    throw new BadDatabaseUrl(
+      `--scratch schema is for PostgreSQL: on ${scheme === 'sqlite' ? 'SQLite the scratch is a file' : 'MySQL and MariaDB a schema is a database'} (--db ${redactUrl(url)}); leave --scratch out`,
+    );
+  }
   switch (scheme) {
     case 'postgres':
     case 'postgresql':
-      return connecting((await import('./postgres/index.js')).connectPostgres(url));
+      return connecting((await import('./postgres/index.js')).connectPostgres(url, { scratch }));
     case 'mysql':
     case 'mariadb':
       return connecting((await import('./mysql/index.js')).connectMysql(url));
@@ -54,7 +66,7 @@ export async function connectDatabase(url: string | undefined, embedded: Embedde
   }
 }
 
-async function connectEmbedded(opts: EmbeddedOptions): Promise<Dialect> {
+async function connectEmbedded(opts: ConnectOptions): Promise<Dialect> {
   const { startEmbedded } = await import('./postgres/embedded.js');
   const { connectPostgres } = await import('./postgres/index.js');
   let server: EmbeddedServer;
@@ -66,7 +78,7 @@ async function connectEmbedded(opts: EmbeddedOptions): Promise<Dialect> {
   registerSecret(server.password);
   const url = `postgres://${encodeURIComponent(server.user)}:${encodeURIComponent(server.password)}@${server.host}:${server.port}/${server.database}`;
   try {
-    return await connectPostgres(url, { embedded: server });
+    return await connectPostgres(url, { embedded: server, scratch: opts.scratch });
   } catch (e) {
     await server.stop();
     throw e;

@@ -160,11 +160,15 @@ export class Scheduler {
   async closeSessions(): Promise<void> {
     // After Ctrl-C, leave everything to Scratch.drop(), which ends busy sessions on the server.
     if (this.opts.signal?.aborted) return;
-    for (const w of this.workers.values()) {
-      if (w.inflight) await this.hang([w], 'running');
-      if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
-      await w.session.close().catch(() => undefined);
-    }
+    for (const w of this.workers.values()) if (w.inflight) await this.hang([w], 'running');
+    // Nothing runs any more: each worker's session ends on its own, all at once (each end is a
+    // round trip and the server's wait for the backend to exit).
+    await Promise.all(
+      [...this.workers.values()].map(async (w) => {
+        if (!w.dead) await w.session.query('ROLLBACK').catch(() => undefined);
+        await w.session.close().catch(() => undefined);
+      }),
+    );
   }
 
   private parked(): WorkerState[] {

@@ -55,11 +55,16 @@ function start(args: string[], env: NodeJS.ProcessEnv = {}): Running {
   return { child, exit, stderr: () => stderr };
 }
 
-/** What the test asks each server: its scratch databases, and which of them run the waiting step. */
+/**
+ * What the test asks each server: its scratch databases (or schemas), and which of them run the
+ * waiting step (`sql`, the step of that run).
+ */
 interface Server {
   url: string;
   databases(prefix: string): Promise<string[]>;
-  waiting(prefix: string): Promise<string[]>;
+  waiting(prefix: string, sql: string): Promise<string[]>;
+  /** More flags for both runs. */
+  args?: string[];
 }
 
 /**
@@ -72,10 +77,12 @@ async function killedAndLive(server: Server, killedSql: string, liveSql: string,
   const a = `fault_a_${tag}`;
   const b = `fault_b_${tag}`;
   const prefix = (n: string) => `lockrepro_${n}_`;
-  const runA = start(['run', waitingScenario(a, killedSql), '--db', server.url, '--step-timeout', String(stepTimeoutMs)]);
-  const runB = start(['run', waitingScenario(b, liveSql), '--db', server.url, '--step-timeout', '600000']);
+  const args = server.args ?? [];
+  const runA = start(['run', waitingScenario(a, killedSql), '--db', server.url, '--step-timeout', String(stepTimeoutMs), ...args]);
+  const runB = start(['run', waitingScenario(b, liveSql), '--db', server.url, '--step-timeout', '600000', ...args]);
+  const sqlOf = { [a]: killedSql, [b]: liveSql };
   try {
-    for (const n of [a, b]) await until(async () => (await server.waiting(prefix(n))).length === 1, 60_000, `run ${n} to wait`);
+    for (const n of [a, b]) await until(async () => (await server.waiting(prefix(n), sqlOf[n]!)).length === 1, 60_000, `run ${n} to wait`);
     const [dbA] = await server.databases(prefix(a));
     const [dbB] = await server.databases(prefix(b));
     assert.match(dbA!, /^lockrepro_fault_a_\w+_[0-9a-f]{8}$/);
@@ -83,7 +90,7 @@ async function killedAndLive(server: Server, killedSql: string, liveSql: string,
     runA.child.kill('SIGKILL');
     await runA.exit;
     const stoppedAfter = await until(
-      async () => (await server.waiting(prefix(a))).length === 0,
+      async () => (await server.waiting(prefix(a), killedSql)).length === 0,
       serverStopsWithinMs,
       "the server to stop the killed run's statement",
     );
@@ -93,7 +100,7 @@ async function killedAndLive(server: Server, killedSql: string, liveSql: string,
     assert.equal(later.code, 0, later.stderr);
     assert.deepEqual(await server.databases(prefix(a)), [], "a later run dropped the dead run's scratch database");
     assert.deepEqual(await server.databases(prefix(b)), [dbB], "a later run left the live run's scratch database");
-    assert.deepEqual(await server.waiting(prefix(b)), [dbB], 'and the live run still waits');
+    assert.deepEqual(await server.waiting(prefix(b), liveSql), [dbB], 'and the live run still waits');
 
     const t = Date.now();
     runB.child.kill('SIGTERM');
@@ -131,6 +138,35 @@ describe('a killed run and a live one (PostgreSQL 15)', { skip: pgServer.skip },
       // client_connection_check_interval is 1 s: well under the 20 s the statement asks for.
       const { stoppedAfter, stopMs } = await killedAndLive(server, 'SELECT pg_sleep(20)', 'SELECT pg_sleep(600)', 60_000, 10_000);
       console.log(`PostgreSQL: killed run's statement ended ${stoppedAfter} ms after SIGKILL; SIGTERM run stopped in ${stopMs} ms`);
+    } finally {
+      await c.end();
+    }
+  });
+});
+
+describe('a killed run and a live one, --scratch schema (PostgreSQL 15)', { skip: pgServer.skip }, () => {
+  test("SIGKILL: the next run (a scratch database one) drops the dead run's schema, not a live run's; SIGTERM drops its schema", async () => {
+    pgServer.require();
+    const c = new pg.Client({ connectionString: PG_URL });
+    await c.connect();
+    const server: Server = {
+      url: PG_URL,
+      args: ['--scratch', 'schema'],
+      databases: async (p) =>
+        (await c.query('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [p])).rows.map((r) => r.nspname),
+      // Every run's sessions are in the URL's database; a run's is the one whose statement is its
+      // own step, in the schema that run made (one per run, so named by the prefix).
+      waiting: async (p, sql) => {
+        const running = await c.query("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query = $1 AND state = 'active'", [sql]);
+        if (running.rows[0].n === 0) return [];
+        return (await c.query('SELECT nspname FROM pg_namespace WHERE starts_with(nspname, $1)', [p])).rows.map((r) => r.nspname);
+      },
+    };
+    try {
+      const { stoppedAfter, stopMs } = await killedAndLive(server, 'SELECT pg_sleep(20)', 'SELECT pg_sleep(600)', 60_000, 10_000);
+      console.log(
+        `PostgreSQL, scratch schema: killed run's statement ended ${stoppedAfter} ms after SIGKILL; SIGTERM run stopped in ${stopMs} ms`,
+      );
     } finally {
       await c.end();
     }

