@@ -28,8 +28,40 @@ const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNAVAILABLE: 3, INTERRUPTED: 130 };
  * where the performance work is aiming.
  */
 const WORKS = [
-  { id: 'ab-ba', label: 'AB/BA deadlock, bug, one schedule', baseline: 'isolationtester, same permutation', max: 2, goal: 1.5 },
-  { id: 'lost-update', label: 'lost update, bug, one schedule', baseline: 'isolationtester, same permutation', max: 4, goal: 3 },
+  {
+    id: 'ab-ba',
+    label: 'AB/BA deadlock, bug, one schedule',
+    baseline: 'isolationtester, same permutation',
+    max: 2,
+    goal: 1.5,
+    single: { scenario: 'ab-ba-deadlock', spec: 'abba', args: [] },
+  },
+  {
+    id: 'lost-update',
+    label: 'lost update, bug, one schedule',
+    baseline: 'isolationtester, same permutation',
+    max: 4,
+    goal: 3,
+    single: { scenario: 'transfer-lost-update', spec: 'lost', args: [] },
+  },
+  // The same with the scratch in a schema of the bench's database, as the peer's tables are
+  // (--scratch schema): the comparison without CREATE and DROP DATABASE, which the peer never pays.
+  {
+    id: 'ab-ba-schema',
+    label: 'AB/BA deadlock, bug, one schedule, --scratch schema',
+    baseline: 'isolationtester, same permutation',
+    max: 2,
+    goal: 1.5,
+    single: { scenario: 'ab-ba-deadlock', spec: 'abba', args: ['--scratch', 'schema'] },
+  },
+  {
+    id: 'lost-update-schema',
+    label: 'lost update, bug, one schedule, --scratch schema',
+    baseline: 'isolationtester, same permutation',
+    max: 4,
+    goal: 3,
+    single: { scenario: 'transfer-lost-update', spec: 'lost', args: ['--scratch', 'schema'] },
+  },
   { id: 'check', label: 'lockrepro check ab-ba-deadlock', baseline: 'node -e 0', max: 2, goal: null },
   { id: 'interleavings', label: 'AB/BA bug, every interleaving', baseline: 'isolationtester, no permutation line', max: 1, goal: 0.6 },
   { id: 'step', label: 'time per step (UPDATE in a transaction)', baseline: 'bare UPDATE, node-postgres', max: 3, goal: null },
@@ -237,16 +269,17 @@ async function pairs(ctx, work, a, b) {
   return { samples, notes };
 }
 
-async function singleSchedule(ctx, work, scenario, spec) {
+async function singleSchedule(ctx, work, { scenario, args }, spec) {
+  const command = ['run', scenario, '--variant', 'bug', '--db', ctx.url, ...args];
   // One run of each side first, not counted: the first process after a while pays for cold
   // caches (node's modules, the server's catalog), which is not what is compared.
-  await lockrepro(['run', scenario, '--variant', 'bug', '--db', ctx.url], PROCESS_LIMIT_MS.single, `${work.id} warm-up`);
+  await lockrepro(command, PROCESS_LIMIT_MS.single, `${work.id} warm-up`);
   await peer(ctx, spec, `${work.id} warm-up`);
   return pairs(
     ctx,
     work,
     async (i) => {
-      const r = await lockrepro(['run', scenario, '--variant', 'bug', '--db', ctx.url], PROCESS_LIMIT_MS.single, `${work.id} run ${i + 1}`);
+      const r = await lockrepro(command, PROCESS_LIMIT_MS.single, `${work.id} run ${i + 1}`);
       ctx.lockreproSetting ??= /deadlock_timeout ([^\n·]+)/.exec(r.stdout)?.[1]?.trim() ?? null;
       return { ms: r.ms };
     },
@@ -547,16 +580,13 @@ async function main() {
     const results = [];
     for (const work of WORKS.filter((w) => opts.only.includes(w.id))) {
       say(`${work.label} vs ${work.baseline}`);
-      const r =
-        work.id === 'ab-ba'
-          ? await singleSchedule(ctx, work, 'ab-ba-deadlock', specs.abba)
-          : work.id === 'lost-update'
-            ? await singleSchedule(ctx, work, 'transfer-lost-update', specs.lost)
-            : work.id === 'check'
-              ? await check(ctx, work)
-              : work.id === 'interleavings'
-                ? await interleavings(ctx, work, specs.all)
-                : await perStep(ctx, work);
+      const r = work.single
+        ? await singleSchedule(ctx, work, work.single, specs[work.single.spec])
+        : work.id === 'check'
+          ? await check(ctx, work)
+          : work.id === 'interleavings'
+            ? await interleavings(ctx, work, specs.all)
+            : await perStep(ctx, work);
       const r3 = (x) => Math.round(x * 1000) / 1000;
       const side = (xs, note) => ({
         medianMs: r3(median(xs)),

@@ -22,7 +22,7 @@ export interface PostgresOptions {
 
 export async function connectPostgres(url: string, opts: PostgresOptions = {}): Promise<Dialect> {
   // The URL's password is already known to scrub(): connectDatabase registers it for every engine.
-  const admin = oneAtATime(await openClient(url, 'lockrepro'));
+  const admin = oneAtATime(await openClient(url, 'lockrepro', OWN_SESSIONS));
   try {
     const about = (await admin.query("SELECT current_setting('server_version') AS version, current_database() AS db")).rows[0];
     const version = String(about.version).split(' ')[0]!;
@@ -58,6 +58,15 @@ export async function connectPostgres(url: string, opts: PostgresOptions = {}): 
     throw e;
   }
 }
+
+/**
+ * lockrepro's own sessions (the control connection: CREATE and DROP; the monitor: setup, checks,
+ * teardown) commit without waiting for the WAL to reach the disk: what they write is scratch,
+ * visible to the workers at commit all the same, and worth nothing after a crash. A commit's
+ * flush is a disk sync each, slow on a busy CI disk. The workers keep the server's setting: how
+ * long their commits take is part of the race they run.
+ */
+const OWN_SESSIONS = ' -c synchronous_commit=off';
 
 /** How often (ms) a backend checks that lockrepro is still connected while a statement runs. */
 const CLIENT_CHECK_MS = 1000;
@@ -194,7 +203,7 @@ class PostgresDialect implements Dialect {
   }
 
   private async openMonitor(url: string, options: string): Promise<{ client: pg.Client; pid: number }> {
-    const client = await openClient(url, 'lockrepro-monitor', options);
+    const client = await openClient(url, 'lockrepro-monitor', `${options}${OWN_SESSIONS}`);
     try {
       return { client, pid: Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid) };
     } catch (e) {
@@ -212,6 +221,7 @@ class PostgresDialect implements Dialect {
       monitor.pid,
       this.admin,
       this.canLowerDeadlockTimeout,
+      this.scratchKind === 'database',
       async () => {
         this.scratches.delete(scratch);
         await this.dropScratch(name);
@@ -231,7 +241,7 @@ class PostgresDialect implements Dialect {
       await dropScratchOf(this.admin, this.scratchKind, name);
     } catch (e) {
       if (!isLost(e)) throw e;
-      const fresh = await openClient(this.url, 'lockrepro');
+      const fresh = await openClient(this.url, 'lockrepro', OWN_SESSIONS);
       try {
         await dropScratchOf(fresh, this.scratchKind, name);
       } finally {

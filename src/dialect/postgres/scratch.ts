@@ -45,6 +45,8 @@ export class PostgresScratch implements Scratch {
   private readonly monitor: PgLockWaits;
   /** The database as created (reset.ts), taken by {@link markNew}; without it no reset. */
   private baseline: string | undefined;
+  /** Sessions closed and still saying goodbye to the server. */
+  private readonly ending = new Set<Promise<unknown>>();
 
   constructor(
     readonly name: string,
@@ -56,6 +58,12 @@ export class PostgresScratch implements Scratch {
     /** The dialect's own connection (outside the scratch database), for ending backends. */
     private readonly control: pg.Client,
     private readonly lowerDeadlockTimeout: boolean,
+    /**
+     * Whether the drop must wait for every session to be gone first: DROP DATABASE waits 100 ms
+     * for a backend still on its way out; DROP SCHEMA only for locks, which an ended session has
+     * let go.
+     */
+    private readonly dropAfterSessionsGone: boolean,
     private readonly onDrop: () => Promise<void>,
   ) {
     this.monitor = new PgLockWaits(admin);
@@ -122,8 +130,14 @@ export class PostgresScratch implements Scratch {
         }
       },
       close: async () => {
+        // Asked to end, not waited for: the server's goodbye takes a round trip and the backend's
+        // exit, and nothing after a run needs the session gone but dropping a database (drop()).
         this.sessions.delete(client);
-        await client.end().catch(() => undefined);
+        const ended: Promise<unknown> = client
+          .end()
+          .catch(() => undefined)
+          .then(() => this.ending.delete(ended));
+        this.ending.add(ended);
       },
     };
   }
@@ -230,10 +244,13 @@ export class PostgresScratch implements Scratch {
     if (this.adminBusy > 0) pids.push(this.adminPid);
     if (pids.length > 0)
       await run(this.control, 'SELECT pg_terminate_backend(p) FROM unnest($1::int[]) AS p', [pids]).catch(() => undefined);
-    // All at once, and over before the drop: DROP DATABASE would wait 100 ms for a backend
-    // still on its way out.
-    await Promise.all([...this.sessions.keys(), this.admin].map((c) => c.end().catch(() => undefined)));
+    const ending = [...this.ending, ...[...this.sessions.keys(), this.admin].map((c) => c.end().catch(() => undefined))];
     this.sessions.clear();
-    await this.onDrop();
+    if (this.dropAfterSessionsGone) await Promise.all(ending);
+    try {
+      await this.onDrop();
+    } finally {
+      await Promise.all(ending);
+    }
   }
 }
