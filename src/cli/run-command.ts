@@ -96,6 +96,7 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
   // q quits a paced run as Ctrl-C does: through the same abort signal.
   const pacer = flags.pace ? new Pacer(io) : null;
   if (pacer) io = { ...io, signal: io.signal ? AbortSignal.any([io.signal, pacer.signal]) : pacer.signal };
+  let closing: Promise<void> | undefined;
   try {
     if (io.signal?.aborted) throw new RunAborted();
     const plan = planAll(loaded.scenarios, dialect, flags, io);
@@ -104,6 +105,9 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
       return out.json(EXIT.USAGE, 'invalid-scenario', plan.problems.map(formatProblem).join('; '), plan.problems);
     }
     const report = await runAll(plan.planned, plan.skipped, dialect, flags, io, url, pacer);
+    // Nothing more is asked of the database: it closes (the embedded server stops) while the
+    // reports are written.
+    closing = dialect.close().catch(() => undefined);
     return finish(report, flags, io, out);
   } catch (e) {
     if (e instanceof RunAborted) return interrupted(io, out);
@@ -111,7 +115,7 @@ export async function runCommand(targets: string[], flags: RunFlags, io: Io): Pr
     return out.fail(c.code, c.code === EXIT.DATABASE ? 'database' : 'internal', c.message);
   } finally {
     pacer?.close();
-    await dialect.close().catch(() => undefined);
+    await (closing ?? dialect.close().catch(() => undefined));
   }
 }
 
