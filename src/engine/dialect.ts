@@ -109,6 +109,11 @@ export interface SessionOptions {
    */
   concurrent?: boolean;
   /**
+   * How many sessions the run opens, this one included: lets an engine give a session at connect
+   * the settings it would otherwise set before its first statement (PostgreSQL's deadlock_timeout).
+   */
+  workers?: number;
+  /**
    * The run's step timeout, so that the server itself stops the statements of a run that died
    * (killed, or its network gone) instead of running them to their end: the server's own limit
    * is set well above it, never below.

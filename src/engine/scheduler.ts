@@ -86,7 +86,7 @@ export class Scheduler {
   }
 
   async open(): Promise<void> {
-    const opts = { stepTimeoutMs: this.stepTimeout };
+    const opts = { stepTimeoutMs: this.stepTimeout, workers: this.plan.workers.length };
     // Opened at once; when one fails, every other is waited for and closed before the error goes on
     // (none is left connecting into a scratch database about to be dropped).
     const opened = await Promise.allSettled(this.plan.workers.map((w) => this.scratch.openSession(w.name, this.plan.isolation, opts)));

@@ -110,6 +110,11 @@ export async function run(client: pg.Client, sql: string, params: readonly unkno
   }
 }
 
+/** The backend's pid, from the BackendKeyData the server sends at connect: what pg_backend_pid() says, without asking. */
+export function backendPid(client: pg.Client): number {
+  return (client as unknown as { processID: number }).processID;
+}
+
 export function quoteIdent(name: string): string {
   return `"${name.replace(/"/g, '""')}"`;
 }

@@ -5,7 +5,7 @@
 import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
 import { ConnectionLost } from '../../errors.js';
-import { oneAtATime, openClient, quoteIdent, run, trySet } from './client.js';
+import { backendPid, oneAtATime, openClient, quoteIdent, run, trySet } from './client.js';
 import { DEADLOCK_TIMEOUT_CLOSER_MS, DEADLOCK_TIMEOUT_STAGGER_MS } from './deadlock-timeout.js';
 import { PostgresScratch } from './scratch.js';
 import { ownsLock, SCRATCH_LIKE, scratchName } from '../scratch-name.js';
@@ -204,12 +204,7 @@ class PostgresDialect implements Dialect {
 
   private async openMonitor(url: string, options: string): Promise<{ client: pg.Client; pid: number }> {
     const client = await openClient(url, 'lockrepro-monitor', `${options}${OWN_SESSIONS}`);
-    try {
-      return { client, pid: Number((await run(client, 'SELECT pg_backend_pid() AS pid')).rows[0]!.pid) };
-    } catch (e) {
-      await client.end().catch(() => undefined);
-      throw e;
-    }
+    return { client, pid: backendPid(client) };
   }
 
   private track(name: string, url: string, options: string, monitor: { client: pg.Client; pid: number }): PostgresScratch {

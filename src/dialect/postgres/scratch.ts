@@ -10,7 +10,7 @@ import { QueryError } from '../../engine/dialect.js';
 import { ISOLATION_SQL, type IsolationLevel } from '../../vocabulary.js';
 import { settlesWithin } from '../../util/async.js';
 import { serverStatementLimitMs } from '../scratch-name.js';
-import { openClient, run } from './client.js';
+import { backendPid, openClient, run } from './client.js';
 import { deadlockTimeoutFor, setsDeadlockTimeout } from './deadlock-timeout.js';
 import { nameRelations, parseDeadlockDetail, relationOids } from './errors.js';
 import { fingerprint, resetDatabase } from './reset.js';
@@ -34,7 +34,12 @@ interface WorkerConn {
   deadlockTimeoutMs?: number;
   /** The scenario set deadlock_timeout itself: lockrepro leaves it alone from then on. */
   ownDeadlockTimeout: boolean;
+  /** lockrepro set deadlock_timeout inside the open transaction: a rollback would undo it. */
+  setInTransaction: boolean;
 }
+
+/** Statements that never wait for a lock: no deadlock_timeout to set before them. */
+const NEVER_WAITS = /^\s*(?:rollback|abort)(?:\s+(?:work|transaction))?\s*;?\s*$/i;
 
 export class PostgresScratch implements Scratch {
   /** Open worker clients, their backend pids and what lockrepro knows of their state. */
@@ -82,8 +87,25 @@ export class PostgresScratch implements Scratch {
     // A statement the client check cannot stop (the network gone without a word) ends by itself,
     // well after lockrepro's own step timeout. A scenario's own SET statement_timeout stands.
     const limit = limits?.stepTimeoutMs ? ` -c statement_timeout=${serverStatementLimitMs(limits.stepTimeoutMs)}` : '';
-    const client = await openClient(this.url, worker, `${this.sessionOptions}${limit}`);
-    const conn: WorkerConn = { pid: 0, inFlight: false, ready: 0, ended: false, onReady: null, ownDeadlockTimeout: false };
+    // Given at connect, saving a round trip each: the isolation level (as SET SESSION
+    // CHARACTERISTICS would; a backslash keeps the level's space in the startup options) and
+    // deadlock_timeout as it must be for the first statement, sent while nobody waits.
+    const level = ` -c default_transaction_isolation=${ISOLATION_SQL[isolation].toLowerCase().replace(' ', '\\ ')}`;
+    const firstTimeout = this.lowerDeadlockTimeout && limits?.workers ? deadlockTimeoutFor(limits.workers, 0) : undefined;
+    const timeout = firstTimeout === undefined ? '' : ` -c deadlock_timeout=${firstTimeout}ms`;
+    const client = await openClient(this.url, worker, `${this.sessionOptions}${limit}${level}${timeout}`);
+    const conn: WorkerConn = {
+      pid: backendPid(client),
+      // Idle: the connection's first ReadyForQuery came before this listener.
+      txStatus: 'I',
+      inFlight: false,
+      ready: 0,
+      ended: false,
+      onReady: null,
+      ownDeadlockTimeout: false,
+      setInTransaction: false,
+      deadlockTimeoutMs: firstTimeout,
+    };
     const wake = () => {
       conn.onReady?.();
       conn.onReady = null;
@@ -93,7 +115,8 @@ export class PostgresScratch implements Scratch {
     (client as unknown as { connection: EventEmitter }).connection.on('readyForQuery', (m: { status?: string }) => {
       // A SET made inside a transaction is undone if it rolls back: when one ends, the session's
       // deadlock_timeout is unknown until set again.
-      if (m.status === 'I' && conn.txStatus !== 'I') conn.deadlockTimeoutMs = undefined;
+      if (m.status === 'I' && conn.txStatus !== 'I' && conn.setInTransaction) conn.deadlockTimeoutMs = undefined;
+      if (m.status === 'I') conn.setInTransaction = false;
       conn.txStatus = m.status;
       conn.ready++;
       wake();
@@ -102,18 +125,13 @@ export class PostgresScratch implements Scratch {
       conn.ended = true;
       wake();
     });
-    // One round trip for both (a multi-statement query answers with its last result).
-    const opened = await run(
-      client,
-      `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[isolation]}; SELECT pg_backend_pid() AS pid`,
-    );
-    conn.pid = Number(opened.rows[0]!.pid);
     return {
       worker,
       backendId: conn.pid,
       query: async (sql, params) => {
         if (setsDeadlockTimeout(sql)) conn.ownDeadlockTimeout = true;
-        if (this.lowerDeadlockTimeout && !conn.ownDeadlockTimeout) await this.staggerDeadlockTimeout(client, conn);
+        if (this.lowerDeadlockTimeout && !conn.ownDeadlockTimeout && !NEVER_WAITS.test(sql))
+          await this.staggerDeadlockTimeout(client, conn);
         conn.inFlight = true;
         const before = { status: conn.txStatus, ready: conn.ready };
         try {
@@ -195,6 +213,7 @@ export class PostgresScratch implements Scratch {
     try {
       await run(client, `SET deadlock_timeout = '${ms}ms'`);
       conn.deadlockTimeoutMs = ms;
+      if (conn.txStatus !== 'I') conn.setInTransaction = true;
     } catch {
       // In an aborted transaction every statement but ROLLBACK fails; the step itself will say so.
       conn.deadlockTimeoutMs = undefined;
