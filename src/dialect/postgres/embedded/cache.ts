@@ -16,6 +16,8 @@
  *   <cache>/bin-<pkg version>-<platform>-<arch>/   root only: copy of the binaries that uid 65534
  *                                    can execute, when node_modules sits in a 0700 tree
  *   <cache>/<name>.tmp-<pid>-<start>-<hex>/        an init or a binary copy in progress
+ *   (<cache>/code-cache/ is bin/load-bundle.js's, always in defaultCacheDir(), also when root's
+ *   cluster cache is the tmpdir fallback below)
  *
  * Ownership is in the names (owners.ts). A run that finds an entry whose owner is dead takes it
  * over by renaming it to its own name (atomic again: one taker), stops the postgres still running

