@@ -6,7 +6,7 @@
 //   dist/bundle/thread.js   the SQLite worker thread of stress mode (thread-session.ts)
 // The bundle stays one folder below dist/: src/scenario/load.ts finds the package's scenarios/ two
 // folders up from it.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const common = {
@@ -40,6 +40,24 @@ const noZodLocales = {
   },
 };
 
+/**
+ * node-postgres asks at load time whether it runs on Cloudflare Workers by constructing a fetch
+ * Response; on Node 20 (no navigator) that loads Node's whole fetch stack, undici with http and
+ * http2: ~12 ms of every start, for nothing (lockrepro runs on Node only). The build fails if the
+ * check is no longer where it was, rather than bundle it unchanged.
+ */
+const pgOnNode = {
+  name: 'pg-on-node',
+  setup(b) {
+    b.onLoad({ filter: /[\\/]node_modules[\\/]pg[\\/]lib[\\/]stream\.js$/ }, (args) => {
+      const source = readFileSync(args.path, 'utf8');
+      const check = 'function isCloudflareRuntime() {';
+      if (!source.includes(check)) throw new Error(`${args.path}: no "${check}" to replace (pg changed: see scripts/bundle.mjs)`);
+      return { contents: source.replace(check, `${check}\n  return false;`), loader: 'js' };
+    });
+  },
+};
+
 rmSync('dist/bundle', { recursive: true, force: true });
 await Promise.all([
   build({
@@ -50,7 +68,7 @@ await Promise.all([
     // CommonJS has no import.meta.url: src/ gets the bundle file's URL instead.
     inject: ['scripts/import-meta-url.js'],
     define: { 'import.meta.url': 'import_meta_url' },
-    plugins: [mysql2Apart, noZodLocales],
+    plugins: [mysql2Apart, noZodLocales, pgOnNode],
   }),
   build({ ...common, entryPoints: { mysql2: 'mysql2/promise' }, format: 'cjs', outExtension: { '.js': '.cjs' } }),
   build({

@@ -35,7 +35,7 @@ const cacheDir = (xdg: string) => path.join(xdg, 'lockrepro', 'code-cache');
 function cacheFile(xdg: string): string {
   const files = readdirSync(cacheDir(xdg));
   assert.equal(files.length, 1, `one cache file and no temporary one: ${files.join(', ')}`);
-  assert.match(files[0]!, /^main-[0-9a-f]{8}-[0-9a-f]+-\d+-\d+\.bin$/);
+  assert.match(files[0]!, /^main-[0-9a-f]{8}-[0-9a-f]+-\d+-\d+-check\.bin$/);
   return path.join(cacheDir(xdg), files[0]!);
 }
 
@@ -118,8 +118,18 @@ test('import() of the embedded server package works from a cached bundle', () =>
   const xdg = freshXdg();
   check(xdg);
   cacheFile(xdg);
-  const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: xdg });
-  assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /\(embedded\)/);
-  assert.match(r.stdout, /every expectation met/);
+  // Each command has its cache: the first run writes run's, the second starts from it.
+  for (const n of [1, 2]) {
+    const r = lockrepro(['run', 'ab-ba-deadlock', '--variant', 'bug'], { XDG_CACHE_HOME: xdg });
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /\(embedded\)/);
+    assert.match(r.stdout, /every expectation met/);
+    assert.deepEqual(
+      readdirSync(cacheDir(xdg))
+        .map((f) => f.replace(/^main-.*-(\w+)\.bin$/, '$1'))
+        .sort(),
+      ['check', 'run'],
+      `run ${n}: check's cache and run's, side by side`,
+    );
+  }
 });
