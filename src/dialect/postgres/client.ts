@@ -78,19 +78,6 @@ export function oneAtATime(client: pg.Client): pg.Client {
   return client;
 }
 
-export async function trySet(client: pg.Client, sql: string): Promise<boolean> {
-  try {
-    await client.query(sql);
-    return true;
-  } catch (e) {
-    // 42501: a plain role may not set deadlock_timeout (context superuser); 42704: a parameter
-    // this server does not have (client_connection_check_interval before PostgreSQL 14).
-    const code = classifyPgError(e)?.code;
-    if (code === '42501' || code === '42704') return false;
-    throw e;
-  }
-}
-
 export async function run(client: pg.Client, sql: string, params: readonly unknown[] = []): Promise<QueryResult> {
   try {
     const res = await client.query({ text: sql, values: params as unknown[] });

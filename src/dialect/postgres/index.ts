@@ -5,7 +5,7 @@
 import type { DatabaseInfo, Dialect, Scratch } from '../../engine/dialect.js';
 import { QueryError } from '../../engine/dialect.js';
 import { ConnectionLost } from '../../errors.js';
-import { backendPid, oneAtATime, openClient, quoteIdent, run, trySet } from './client.js';
+import { backendPid, oneAtATime, openClient, quoteIdent, run } from './client.js';
 import { DEADLOCK_TIMEOUT_CLOSER_MS, DEADLOCK_TIMEOUT_STAGGER_MS } from './deadlock-timeout.js';
 import { PostgresScratch } from './scratch.js';
 import { ownsLock, SCRATCH_LIKE, scratchName } from '../scratch-name.js';
@@ -24,18 +24,18 @@ export async function connectPostgres(url: string, opts: PostgresOptions = {}): 
   // The URL's password is already known to scrub(): connectDatabase registers it for every engine.
   const admin = oneAtATime(await openClient(url, 'lockrepro', OWN_SESSIONS));
   try {
-    const about = (await admin.query("SELECT current_setting('server_version') AS version, current_database() AS db")).rows[0];
+    // What the server is and allows, and the scratch left by dead runs: one round trip.
+    const about = (await run(admin, ABOUT, [SCRATCH_LIKE])).rows[0]!;
     const version = String(about.version).split(' ')[0]!;
     const kind = opts.scratch ?? 'database';
-    // An ordinary role may neither SET nor RESET deadlock_timeout (context superuser).
-    const canLower = await trySet(admin, `SET deadlock_timeout = '${DEADLOCK_TIMEOUT_CLOSER_MS}ms'`);
-    if (canLower) await admin.query('RESET deadlock_timeout');
-    const serverDefault = String((await admin.query('SHOW deadlock_timeout')).rows[0].deadlock_timeout);
+    // deadlock_timeout may be set by a superuser, and from PostgreSQL 15 by a role granted SET on it.
+    const canLower =
+      about.super === true ||
+      (Number(about.num) >= 150000 &&
+        (await run(admin, "SELECT has_parameter_privilege('deadlock_timeout', 'SET') AS ok")).rows[0]!.ok === true);
     // PostgreSQL 14+: the backend looks at its socket while a statement runs and stops it once
-    // lockrepro is gone (SIGKILL), instead of running a pg_sleep(20) to its end. Any role may set
-    // it; an older server does not have it (42704) and runs without.
-    const checksClient = await trySet(admin, `SET client_connection_check_interval = ${CLIENT_CHECK_MS}`);
-    const sessionOptions = checksClient ? ` -c client_connection_check_interval=${CLIENT_CHECK_MS}` : '';
+    // lockrepro is gone (SIGKILL), instead of running a pg_sleep(20) to its end. Any role may set it.
+    const sessionOptions = Number(about.num) >= 140000 ? ` -c client_connection_check_interval=${CLIENT_CHECK_MS}` : '';
     const info: DatabaseInfo = {
       dialect: 'postgres',
       version,
@@ -45,13 +45,13 @@ export async function connectPostgres(url: string, opts: PostgresOptions = {}): 
       settings: {
         deadlock_timeout: canLower
           ? `${DEADLOCK_TIMEOUT_CLOSER_MS}ms + ${DEADLOCK_TIMEOUT_STAGGER_MS}ms per other worker not waiting (set by lockrepro: the closer of a cycle is the victim)`
-          : `${serverDefault} (server setting; this role may not lower it)`,
+          : `${about.deadlock_timeout} (server setting; this role may not lower it)`,
         // Said in every transcript of such a run: its tables live in the user's own database.
         ...(kind === 'schema' ? { scratch: `a schema in database ${about.db}, dropped at the end (--scratch schema)` } : {}),
       },
     };
     // The embedded cluster belongs to this run alone: every scratch database in it is a leftover.
-    await dropLeftovers(admin, opts.embedded !== undefined);
+    await dropLeftovers(admin, JSON.parse(String(about.leftovers_json)) as [ScratchKind, string][], opts.embedded !== undefined);
     return new PostgresDialect(url, admin, info, kind, canLower, sessionOptions, opts.embedded);
   } catch (e) {
     await admin.end().catch(() => undefined);
@@ -86,24 +86,30 @@ const UNLOCKED = (name: string) => `NOT EXISTS (
     AND l.classid = ${LOCK_CLASS}::oid AND l.objid = hashtext(${name})::oid)`;
 
 /**
- * Drop the scratch databases on the server, and the scratch schemas in the database connected to,
+ * The scratch databases on the server, and the scratch schemas in the database connected to,
  * whose run is gone: no session on the server holds their lock. Advisory locks belong to one
  * database, and runs may connect to different ones on the same server, so the lock is looked for
  * in pg_locks (every database's, readable by any role) rather than taken. The owner takes it
- * before creating its scratch, so one without it has no owner. A scratch this role may not drop
- * (another role's) is left alone, and so is one named before runs held locks (see ownsLock).
+ * before creating its scratch, so one without it has no owner.
  */
-async function dropLeftovers(admin: pg.Client, all: boolean): Promise<void> {
-  const left = await run(
-    admin,
-    `SELECT 'database' AS kind, datname AS name FROM pg_database d WHERE datname LIKE $1 AND ${UNLOCKED('d.datname')}
-     UNION ALL
-     SELECT 'schema', nspname FROM pg_namespace n WHERE nspname LIKE $1 AND ${UNLOCKED('n.nspname')}`,
-    [SCRATCH_LIKE],
-  );
-  for (const r of left.rows) {
-    if (!all && !ownsLock(String(r.name))) continue;
-    await dropScratchOf(admin, r.kind as ScratchKind, String(r.name)).catch((e) => {
+const LEFTOVERS = `SELECT 'database' AS kind, datname AS name FROM pg_database d WHERE datname LIKE $1 AND ${UNLOCKED('d.datname')}
+  UNION ALL
+  SELECT 'schema', nspname FROM pg_namespace n WHERE nspname LIKE $1 AND ${UNLOCKED('n.nspname')}`;
+
+/** The session's own deadlock_timeout is the server's: nothing has set it yet. */
+const ABOUT = `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
+  current_database() AS db, current_setting('deadlock_timeout') AS deadlock_timeout,
+  (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super,
+  (SELECT coalesce(json_agg(json_build_array(l.kind, l.name)), '[]') FROM (${LEFTOVERS}) l)::text AS leftovers_json`;
+
+/**
+ * Drop the leftovers. One this role may not drop (another role's) is left alone, and so is one
+ * named before runs held locks (see ownsLock).
+ */
+async function dropLeftovers(admin: pg.Client, left: readonly [ScratchKind, string][], all: boolean): Promise<void> {
+  for (const [kind, name] of left) {
+    if (!all && !ownsLock(name)) continue;
+    await dropScratchOf(admin, kind, name).catch((e) => {
       if (isLost(e)) throw e;
     });
   }
