@@ -6,6 +6,11 @@
 import { z } from 'zod';
 import { ENGINES, ERROR_KINDS, ISOLATION_LEVELS, type EngineName } from '../vocabulary.js';
 
+// zod compiles a fast parser for each object schema (new Function) the first time it parses one:
+// worth it for a server parsing millions of values, pure cost for a command that parses a few
+// files once (and code made by new Function is in no code cache).
+z.config({ jitless: true });
+
 /** Anomalies a variant can be expected to show. `clean` means none. */
 export const ANOMALIES = [
   'deadlock',
