@@ -59,8 +59,10 @@ process.on('unhandledRejection', (e) => {
 });
 
 const code = await main(process.argv.slice(2), processIo(controller.signal));
-// After main(): the functions it compiled on the way are in the cache too.
-saveCodeCache();
+// After main(): the functions it compiled on the way are in the cache too. Only after a command
+// that went through (0 or 1): the cache is written once, and one written after a usage error or
+// an unreachable database would hold little of what the command compiles when it works.
+if (code === EXIT.OK || code === EXIT.NOT_MET) saveCodeCache();
 // Ctrl-C: 130, as ever. A closed stdout turns only a success into 130 (the output was cut short);
 // a failure keeps its own code, and its line on stderr says why.
 const cut = (err) => code === EXIT.OK && (err || outputClosed);

@@ -3,7 +3,7 @@
 // unwritable one gives the same output, and a bad one is replaced.
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import os from 'node:os';
 import path from 'node:path';
@@ -48,6 +48,15 @@ test('the first run writes the cache, the next uses it without writing it again'
   check(xdg);
   // Writing goes through a new file renamed into place: the same inode means nothing was written.
   assert.equal(statSync(cacheFile(xdg)).ino, first.ino, 'an accepted cache is not rewritten');
+});
+
+test('a command that did not go through (exit 2) writes no cache: the next one that works does', () => {
+  const xdg = freshXdg();
+  const bad = lockrepro(['check', 'no-such-scenario'], { XDG_CACHE_HOME: xdg });
+  assert.equal(bad.code, 2, bad.stderr);
+  assert.equal(existsSync(cacheDir(xdg)), false, 'no cache after a usage error');
+  check(xdg);
+  cacheFile(xdg);
 });
 
 const sha256 = (b: Buffer) => createHash('sha256').update(b).digest();
