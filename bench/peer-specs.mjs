@@ -29,13 +29,31 @@ const SAVED_TYPES = {
 };
 
 /**
+ * The bug schedule's steps that wait for a lock, for the floor (bench/floor.cjs), which does not
+ * watch the server as a scheduler does but is told: each such step is sent without waiting for
+ * its answer, and its answer is awaited once the step named here has been sent (null: the step
+ * ends by itself, the deadlock detector failing it). The tester's output checks this every run
+ * (readPeerOutput in bench/peer.mjs): a step it shows waiting must be here, and a step here that
+ * another step ends must be shown waiting, so a scenario that changes fails the bench instead of
+ * leaving the floor awaiting a step that cannot finish.
+ */
+const WAITS = {
+  // alice waits for bob's row; bob's UPDATE closes the cycle and, with the shorter
+  // deadlock_timeout, is the victim 10 ms later, which ends alice's wait.
+  'ab-ba-deadlock': { 'alice.second': 'bob.second', 'bob.second': null },
+  // bob's UPDATE waits for alice's row lock until she commits.
+  'transfer-lost-update': { 'bob.write': 'alice.commit' },
+};
+
+/**
  * The bug variant of a built-in scenario as a spec.
  * @param {string} scenarioName built-in scenario name
  * @param {{ deadlockTimeoutsMs: number[], permutation: boolean }} opts deadlock_timeout per
  *   session in worker order (the last value repeats); permutation false leaves out the
  *   permutation line, so the tester runs every ordering
  * @returns {{ text: string, file: string, sessions: string[], steps: number,
- *   expected: string[], check: { name: string, sql: string, expect: string, anomaly: string | null } | null }}
+ *   expected: string[], check: { name: string, sql: string, expect: string, anomaly: string | null } | null,
+ *   floor: Floor | null }} floor: the same spec as data for bench/floor.cjs (with a permutation only)
  */
 export function peerSpec(scenarioName, { deadlockTimeoutsMs, permutation }) {
   const { scenarios, problems, missing } = loadTargets([scenarioName]);
@@ -54,34 +72,37 @@ export function peerSpec(scenarioName, { deadlockTimeoutsMs, permutation }) {
   }
 
   const name = (worker, step) => `${worker}.${step}`;
+  // Every SQL text below goes both into the spec and, unchanged, into the floor's data.
+  const setup = [`DROP SCHEMA IF EXISTS ${PEER_SCHEMA} CASCADE; CREATE SCHEMA ${PEER_SCHEMA}`, ...plan.setup.map((s) => s.sql)];
   const lines = [
     `# ${scenarioName}, variant bug, made by bench/peer-specs.mjs from ${plan.scenario.file}`,
-    block('setup', `DROP SCHEMA IF EXISTS ${PEER_SCHEMA} CASCADE; CREATE SCHEMA ${PEER_SCHEMA}`),
-    ...plan.setup.map((s) => block('setup', s.sql)),
+    ...setup.map((sql) => block('setup', sql)),
   ];
   if (plan.teardown.length > 0)
     throw new Error(`${scenarioName}: scenario teardown is not supported by this bench (the schema is emptied instead)`);
   if (check) lines.push(block('teardown', check.sql));
 
   let steps = 0;
+  const sessions = [];
+  const stepSql = new Map(); // step key → [session index, SQL]
   for (const [i, w] of plan.workers.entries()) {
     const ms = deadlockTimeoutsMs[Math.min(i, deadlockTimeoutsMs.length - 1)];
     lines.push('', `session ${quote(w.name)}`);
     // lockrepro sets the isolation level when it opens a worker's session and deadlock_timeout
     // before the worker's statements; the tester's per-session setup runs before each permutation.
-    lines.push(
-      block(
-        'setup',
-        `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[plan.isolation]}; SET deadlock_timeout = '${ms}ms'`,
-      ),
-    );
+    const sessionSetup = `SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL ${ISOLATION_SQL[plan.isolation]}; SET deadlock_timeout = '${ms}ms'`;
+    lines.push(block('setup', sessionSetup));
+    sessions.push({ name: w.name, setup: sessionSetup });
     for (const s of w.steps) {
       const key = name(w.name, s.name);
-      lines.push(`step ${quote(key)} ${braces(sessionVariables(s, key, types))}`);
+      const sql = sessionVariables(s, key, types);
+      lines.push(`step ${quote(key)} ${braces(sql)}`);
+      stepSql.set(key, [i, sql]);
       steps++;
     }
   }
-  if (permutation) lines.push('', `permutation ${plan.schedule.map((r) => quote(name(r.worker, r.step))).join(' ')}`);
+  const order = plan.schedule.map((r) => name(r.worker, r.step));
+  if (permutation) lines.push('', `permutation ${order.map(quote).join(' ')}`);
 
   return {
     text: `${lines.join('\n')}\n`,
@@ -90,7 +111,34 @@ export function peerSpec(scenarioName, { deadlockTimeoutsMs, permutation }) {
     steps,
     expected: [...plan.expected],
     check: check && { name: check.name, sql: check.sql, expect: String(check.expect), anomaly: check.anomaly ?? null },
+    floor: permutation ? floorData(scenarioName, { setup, sessions, order, stepSql, check: check?.sql ?? null }) : null,
   };
+}
+
+/**
+ * @typedef {{ setup: string[], sessions: { name: string, setup: string }[],
+ *   steps: { key: string, session: number, sql: string, deferred: boolean, endsWaitOf: string[] }[],
+ *   check: string | null, waits: Record<string, string | null> }} Floor
+ * setup runs on the control connection, in order; each session's setup on its own connection;
+ * steps in the permutation's order, a `deferred` step (one that waits until a later step) sent without awaiting it, and awaited
+ * with the step whose `endsWaitOf` names it; check last, on the control connection. waits is
+ * the scenario's WAITS, which bench/peer.mjs checks against the tester's output.
+ */
+function floorData(scenarioName, { setup, sessions, order, stepSql, check }) {
+  const waits = WAITS[scenarioName];
+  if (!waits) throw new Error(`${scenarioName}: say which of its steps wait in WAITS in bench/peer-specs.mjs`);
+  for (const [key, by] of Object.entries(waits)) {
+    if (!order.includes(key) || (by !== null && order.indexOf(by) <= order.indexOf(key)))
+      throw new Error(
+        `${scenarioName}: WAITS in bench/peer-specs.mjs names ${key} ended by ${by}, not steps in that order in the schedule`,
+      );
+  }
+  const steps = order.map((key) => {
+    const [session, sql] = stepSql.get(key);
+    const endsWaitOf = Object.keys(waits).filter((k) => waits[k] === key);
+    return { key, session, sql, deferred: waits[key] !== undefined && waits[key] !== null, endsWaitOf };
+  });
+  return { setup, sessions, steps, check, waits };
 }
 
 /** A step's SQL with its saved values kept in the session (see SAVED_TYPES). */

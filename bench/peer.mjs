@@ -9,6 +9,11 @@
 //
 // The peer's tables live in a database this bench creates and drops (lockrepro_bench_peer);
 // lockrepro makes its own scratch databases as always.
+//
+// The single-schedule comparisons have a third side, the floor (bench/floor.cjs): a bare
+// node-postgres script that runs the peer's permutation in the peer's database, told which steps
+// wait. No Node.js tool doing this work can take less, so floor / peer is the least ratio a
+// Node.js process can reach, and lockrepro / floor is what lockrepro itself adds.
 import { spawn, spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync } from 'node:fs';
 import os from 'node:os';
@@ -18,6 +23,8 @@ import { parseArgs } from 'node:util';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const LOCKREPRO = path.join(root, 'bin/lockrepro.js');
+const FLOOR = path.join(root, 'bench/floor.cjs');
+const FLOOR_IS = 'a bare node-postgres script (bench/floor.cjs)';
 const PEER_DB = 'lockrepro_bench_peer';
 
 /** Exit codes, as lockrepro's own where they mean the same. */
@@ -84,6 +91,7 @@ const USAGE = `usage: node bench/peer.mjs [options]
   --peer-step-timeout <s>       PGISOLATIONTIMEOUT: how long the tester waits for a step before cancelling it
                                 (default 1, its smallest; the tester's own default is 300)
   --steps <n>                   UPDATE steps per per-step measurement (default 200)
+  --no-floor                    leave out the floor, a bare node-postgres script run beside the single schedules
   --json                        results as one JSON object on stdout (progress stays on stderr)
   --print-specs                 print the generated isolationtester specs and exit`;
 
@@ -112,6 +120,7 @@ function options() {
       'peer-step-timeout': { type: 'string', default: '1' },
       steps: { type: 'string', default: '200' },
       json: { type: 'boolean', default: false },
+      'no-floor': { type: 'boolean', default: false },
       'print-specs': { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
     },
@@ -141,6 +150,7 @@ function options() {
     peerStepTimeoutS: whole('peer-step-timeout', 1, 300),
     steps: whole('steps', 10, 5000),
     json: values.json,
+    floor: !values['no-floor'],
     printSpecs: values['print-specs'],
   };
 }
@@ -226,7 +236,24 @@ async function peer(ctx, spec, what, { all = false } = {}) {
     throw new Failed(
       `${what}: isolationtester did not show ${missing.join(', ')} (check gave ${out.lastCheck ?? 'nothing'}):\n    ${lastLines(r.stdout, 12)}`,
     );
+  if (ctx.floor && spec.floor) checkWaits(spec, out.waited, what);
   return { ...r, out };
+}
+
+/**
+ * The floor is told which steps wait (WAITS in bench/peer-specs.mjs); the tester sees it. A step
+ * shown waiting that the floor would await at once could hang it, and a step the floor defers
+ * that did not wait would make it a lower bound of something else: either fails the bench. (A
+ * step that ends by itself, the deadlock victim, may finish before the tester looks.)
+ */
+function checkWaits(spec, waited, what) {
+  const { waits } = spec.floor;
+  const unknown = [...waited].filter((k) => !(k in waits));
+  const notSeen = Object.keys(waits).filter((k) => waits[k] !== null && !waited.has(k));
+  if (unknown.length > 0 || notSeen.length > 0)
+    throw new Failed(
+      `${what}: the steps that wait are not those WAITS in bench/peer-specs.mjs names for ${spec.file}: isolationtester showed ${[...waited].join(', ') || 'none'} waiting`,
+    );
 }
 
 /**
@@ -239,32 +266,66 @@ function readPeerOutput(stdout, spec) {
   const permutations = count(/^starting permutation:/gm);
   const cancelled = count(/^isolationtester: canceling step /gm);
   const deadlocks = count(/^ERROR: {2}deadlock detected$/gm);
+  // `step alice.second: UPDATE ... <waiting ...>`: the tester found the step waiting for a lock.
+  const waited = new Set([...stdout.matchAll(/^step (.+?): .*<waiting \.\.\.>$/gm)].map((m) => m[1]));
   // The teardown's check, printed as an aligned result set: header, dashes, one value, "(1 row)".
   const checks = [...stdout.matchAll(/^[^\n]+\n-+\n *([^\n]*?) *\n\(1 row\)$/gm)].map((m) => m[1]);
   const lastCheck = checks.at(-1) ?? null;
   const saw = new Set();
   if (deadlocks > 0) saw.add('deadlock');
   if (spec.check && lastCheck !== null && lastCheck !== spec.check.expect && spec.check.anomaly) saw.add(spec.check.anomaly);
-  return { permutations, cancelled, deadlocks, checks: checks.length, lastCheck, saw };
+  return { permutations, cancelled, deadlocks, checks: checks.length, lastCheck, saw, waited };
+}
+
+/**
+ * The floor (bench/floor.cjs) on the peer's permutation, in the peer's database with the peer's
+ * connection options, checked as the peer is: the scenario's anomaly must show.
+ */
+async function floor(ctx, spec, what) {
+  const r = await timed(process.execPath, [FLOOR, ctx.peerUrl], {
+    input: JSON.stringify(spec.floor),
+    limitMs: PROCESS_LIMIT_MS.single,
+    what,
+  });
+  if (r.code !== 0) throw new Failed(`${what}: the floor exited ${r.code ?? r.signal}:\n    ${lastLines(r.stderr || r.stdout)}`);
+  let out;
+  try {
+    out = JSON.parse(r.stdout);
+  } catch {
+    throw new Failed(`${what}: the floor printed no result:\n    ${lastLines(r.stdout)}`);
+  }
+  const saw = new Set();
+  if (out.errors.some((e) => e.code === '40P01')) saw.add('deadlock');
+  if (spec.check && out.check !== null && out.check !== spec.check.expect && spec.check.anomaly) saw.add(spec.check.anomaly);
+  const missing = spec.expected.filter((a) => !saw.has(a));
+  if (missing.length > 0)
+    throw new Failed(
+      `${what}: the floor did not show ${missing.join(', ')} (errors ${out.errors.map((e) => `${e.step} ${e.code}`).join(', ') || 'none'}, check gave ${out.check})`,
+    );
+  const errors = out.errors.map((e) => `${e.step} ${e.code}`).join(', ');
+  return { ms: r.ms, note: `saw ${[...saw].join(', ')}${errors ? ` (${errors})` : ''}; check ${spec.check?.name ?? ''}: ${out.check}` };
 }
 
 // --- comparisons -----------------------------------------------------------------------------
 
 /**
- * Runs `a` and `b` `runs` times, alternating which goes first, and records their times. Each
- * side's `note` from its first run is kept for the report.
+ * Runs `a` and `b` (and `c`, the floor, when given) `runs` times, each run starting one further
+ * along the list than the last (two sides: alternating which goes first), and records their
+ * times. Each side's `note` from its first run is kept for the report.
  */
-async function pairs(ctx, work, a, b) {
-  const samples = { lockrepro: [], baseline: [] };
+async function pairs(ctx, work, a, b, c = null) {
+  const run = { lockrepro: a, baseline: b, ...(c && { floor: c }) };
+  const sides = Object.keys(run);
+  const samples = Object.fromEntries(sides.map((side) => [side, []]));
   const notes = {};
   for (let i = 0; i < ctx.runs; i++) {
-    const order = i % 2 === 0 ? ['lockrepro', 'baseline'] : ['baseline', 'lockrepro'];
-    for (const side of order) {
-      const r = await (side === 'lockrepro' ? a : b)(i);
+    const first = i % sides.length;
+    for (const side of [...sides.slice(first), ...sides.slice(0, first)]) {
+      const r = await run[side](i);
       samples[side].push(r.ms);
       if (i === 0) notes[side] = r.note;
     }
-    say(`  ${work.id} ${i + 1}/${ctx.runs}: lockrepro ${fmt(samples.lockrepro[i])}, baseline ${fmt(samples.baseline[i])}`);
+    say(`  ${work.id} ${i + 1}/${ctx.runs}: ${sides.map((side) => `${side} ${fmt(samples[side][i])}`).join(', ')}`);
   }
   return { samples, notes };
 }
@@ -275,6 +336,7 @@ async function singleSchedule(ctx, work, { scenario, args }, spec) {
   // caches (node's modules, the server's catalog), which is not what is compared.
   await lockrepro(command, PROCESS_LIMIT_MS.single, `${work.id} warm-up`);
   await peer(ctx, spec, `${work.id} warm-up`);
+  if (ctx.floor) await floor(ctx, spec, `${work.id} floor warm-up`);
   return pairs(
     ctx,
     work,
@@ -287,6 +349,7 @@ async function singleSchedule(ctx, work, { scenario, args }, spec) {
       const r = await peer(ctx, spec, `${work.id} run ${i + 1}`);
       return { ms: r.ms, note: `saw ${[...r.out.saw].join(', ')}; check ${spec.check?.name ?? ''}: ${r.out.lastCheck}` };
     },
+    ctx.floor ? (i) => floor(ctx, spec, `${work.id} floor run ${i + 1}`) : null,
   );
 }
 
@@ -465,7 +528,17 @@ function targetText(work) {
 }
 
 function printTable(report) {
-  const head = ['work', 'lockrepro', 'baseline', 'ratio', 'target', 'status', 'baseline is'];
+  const floors = report.results.some((r) => r.floor);
+  const head = [
+    'work',
+    'lockrepro',
+    'baseline',
+    'ratio',
+    'target',
+    'status',
+    ...(floors ? ['floor', 'floor/peer', 'lockrepro/floor'] : []),
+    'baseline is',
+  ];
   const rows = report.results.map((r) => [
     r.label,
     fmt(r.lockrepro.medianMs),
@@ -473,6 +546,11 @@ function printTable(report) {
     `${r.ratio.toFixed(2)}×`,
     targetText(r.target),
     r.verdict,
+    ...(!floors
+      ? []
+      : r.floor
+        ? [fmt(r.floor.medianMs), `${r.floorOverPeer.toFixed(2)}×`, `${r.lockreproOverFloor.toFixed(2)}×`]
+        : ['—', '—', '—']),
     r.baseline.what,
   ]);
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
@@ -502,11 +580,25 @@ function printReport(report) {
     `machine: ${report.machine.cpus} cpus, load average ${report.machine.loadBefore.join(' ')} before, ${report.machine.loadAfter.join(' ')} after\n`,
   );
   printTable(report);
+  const floored = report.results.filter((r) => r.floor);
+  if (floored.length > 0) {
+    console.log(
+      `\nfloor: ${report.floor} running the peer's permutation in the peer's database, told which steps wait; no Node.js process doing this work takes less. A ratio target below floor/peer cannot be met by a Node.js process; lockrepro/floor is what lockrepro adds.`,
+    );
+    for (const r of floored) {
+      const left =
+        r.targetOverFloor >= 1
+          ? `leaves lockrepro ${r.targetOverFloor.toFixed(2)}× the floor`
+          : `is below floor/peer: no Node.js process can meet it`;
+      console.log(`  ${r.id}: target ${targetText(r.target)} against floor/peer ${r.floorOverPeer.toFixed(2)}× ${left}`);
+    }
+  }
   console.log('');
   for (const r of report.results) {
     console.log(`${r.label}`);
     console.log(`  lockrepro ${fmt(r.lockrepro.minMs)} – ${fmt(r.lockrepro.maxMs)}${r.lockrepro.note ? `; ${r.lockrepro.note}` : ''}`);
     console.log(`  baseline  ${fmt(r.baseline.minMs)} – ${fmt(r.baseline.maxMs)}${r.baseline.note ? `; ${r.baseline.note}` : ''}`);
+    if (r.floor) console.log(`  floor     ${fmt(r.floor.minMs)} – ${fmt(r.floor.maxMs)}${r.floor.note ? `; ${r.floor.note}` : ''}`);
   }
   if (report.results.some((r) => r.id === 'step'))
     console.log('\nper step: in-process, median over the steps of one run; the medians of those per run are compared');
@@ -597,8 +689,10 @@ async function main() {
       });
       const lockreproSide = side(r.samples.lockrepro, r.notes.lockrepro);
       const baselineSide = { what: work.baseline, ...side(r.samples.baseline, r.notes.baseline) };
-      const row = (id, label, base) => {
-        const ratio = Math.round((lockreproSide.medianMs / base.medianMs) * 1000) / 1000;
+      const floorSide = r.samples.floor ? { what: FLOOR_IS, ...side(r.samples.floor, r.notes.floor) } : null;
+      const r3ratio = (x, y) => Math.round((x / y) * 1000) / 1000;
+      const row = (id, label, base, floorSide = null) => {
+        const ratio = r3ratio(lockreproSide.medianMs, base.medianMs);
         return {
           id,
           label,
@@ -609,9 +703,16 @@ async function main() {
           met: ratio <= work.max,
           goalMet: work.goal === null ? null : ratio <= work.goal,
           verdict: verdict(ratio, work),
+          ...(floorSide && {
+            floor: floorSide,
+            floorOverPeer: r3ratio(floorSide.medianMs, base.medianMs),
+            lockreproOverFloor: r3ratio(lockreproSide.medianMs, floorSide.medianMs),
+            // What the target leaves lockrepro over the floor; below 1 no Node.js process meets it.
+            targetOverFloor: r3ratio(work.max * base.medianMs, floorSide.medianMs),
+          }),
         };
       };
-      results.push(row(work.id, work.label, baselineSide));
+      results.push(row(work.id, work.label, baselineSide, floorSide));
       if (work.id === 'interleavings' && ctx.peerNetMs.length > 0) {
         // The stricter comparison: the peer without the 1 s it waits on each ordering that jams
         // (its wall time flatters lockrepro, which has no such wait).
@@ -635,6 +736,7 @@ async function main() {
         deadlockTimeoutsMs: specs.abba.sessions.map((_, i) => opts.deadlockTimeoutsMs[Math.min(i, opts.deadlockTimeoutsMs.length - 1)]),
         sessions: specs.abba.sessions,
       },
+      floor: opts.floor ? FLOOR_IS : null,
       lockreproDeadlockTimeout: ctx.lockreproSetting,
       deadlockTimeoutsMatch: timeoutsMatch(ctx.lockreproSetting, opts.deadlockTimeoutsMs),
       machine: { cpus: os.cpus().length, loadBefore, loadAfter: os.loadavg().map((x) => x.toFixed(2)) },
