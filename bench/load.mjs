@@ -1,5 +1,5 @@
 // Load test for the promise "the same text every run": `npm run bench:load` (builds first), or
-//   node --import tsx bench/load.mjs [--runs N] [--busy K] [--target embedded|postgres|mariadb]...
+//   node --import tsx bench/load.mjs [--runs N] [--busy K] [--target embedded|postgres|postgres-schema|mariadb]...
 //                                    [--save <folder>]   (every run's stdout, as <target>-<run>.txt)
 // runs N times (default 50), one CLI process at a time,
 //   lockrepro run ab-ba-deadlock transfer-deadlock select-for-update-order table-lock-deadlock
@@ -31,6 +31,8 @@ const RUN_TIMEOUT_MS = 120_000;
 const TARGETS = [
   { name: 'embedded', url: undefined },
   { name: 'postgres', url: PG_URL },
+  // The same server, each run's scratch a schema in the URL's database (--scratch schema).
+  { name: 'postgres-schema', url: PG_URL, args: ['--scratch', 'schema'] },
   { name: 'mariadb', url: MYSQL_URL },
 ];
 
@@ -57,7 +59,7 @@ function options(argv) {
 
 function usage(message) {
   console.error(
-    `bench/load.mjs: ${message}\nusage: npm run bench:load -- [--runs N] [--busy K] [--target embedded|postgres|mariadb]... [--save <folder>]`,
+    `bench/load.mjs: ${message}\nusage: npm run bench:load -- [--runs N] [--busy K] [--target embedded|postgres|postgres-schema|mariadb]... [--save <folder>]`,
   );
   process.exit(2);
 }
@@ -91,8 +93,17 @@ process.on('SIGINT', () => {
 });
 
 // ── one run ─────────────────────────────────────────────────────────────────────────────────
-function runOnce(url) {
-  const args = [path.join(root, 'bin/lockrepro.js'), 'run', ...SCENARIOS, '--variant', 'bug', '--no-color', ...(url ? ['--db', url] : [])];
+function runOnce(url, more = []) {
+  const args = [
+    path.join(root, 'bin/lockrepro.js'),
+    'run',
+    ...SCENARIOS,
+    '--variant',
+    'bug',
+    '--no-color',
+    ...(url ? ['--db', url] : []),
+    ...more,
+  ];
   return new Promise((resolve) => {
     const t0 = performance.now();
     // SIGINT on timeout, so lockrepro still drops its scratch database.
@@ -171,10 +182,10 @@ async function runTarget(target, o) {
   };
   const letters = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
   startBusy(o.busy, o.runs * RUN_TIMEOUT_MS);
-  process.stdout.write(`${target.name.padEnd(9)} `);
+  process.stdout.write(`${target.name.padEnd(15)} `);
   try {
     for (let run = 1; run <= o.runs; run++) {
-      const r = await runOnce(target.url);
+      const r = await runOnce(target.url, target.args);
       result.runs.push(r);
       tally(result.codes, r.code, run);
       tally(result.transcripts, r.stdout, run);
@@ -216,7 +227,7 @@ const skipped = [];
 for (const target of chosen) {
   const why = await unreachable(target.url);
   if (why !== null) {
-    console.log(`${target.name.padEnd(9)} SKIPPED: ${redactUrl(target.url)} not reachable: ${why}`);
+    console.log(`${target.name.padEnd(15)} SKIPPED: ${redactUrl(target.url)} not reachable: ${why}`);
     skipped.push(target.name);
     continue;
   }
