@@ -243,7 +243,7 @@ const row = (cells, widths) =>
     .trimEnd();
 
 if (results.length > 0) {
-  const widths = [9, 18, 5, 9, 14, 22, 8];
+  const widths = [15, 18, 5, 9, 14, 22, 8];
   console.log(`\n${row(['target', 'server', 'runs', 'distinct', 'exit codes', 'wall median / max', 'load 1m'], widths)}`);
   for (const r of results) {
     const codes = byCount(r.codes)

@@ -74,14 +74,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
     .addOption(
       new Option('--isolation <level...>', "isolation level(s) to run every variant at (default: scenario's)").choices(ISOLATION_LEVELS),
     )
-    .addOption(
-      new Option(
-        '--scratch <kind>',
-        'where setup goes: a database lockrepro creates, or (PostgreSQL) a schema it creates in the --db database',
-      )
-        .choices(SCRATCH_KINDS)
-        .default('database'),
-    )
+    .addOption(scratchOption())
     .option('--json', 'print the result as JSON on stdout')
     .option('--junit <file>', 'also write a JUnit XML report to this file')
     .option('--html <file>', 'also write one self-contained HTML page: a timeline per variant (no network)')
@@ -122,14 +115,7 @@ async function parseAndRun(argv: readonly string[], io: Io, json: boolean): Prom
       (v: string, prev: string[] = []) => [...prev, v],
     )
     .addOption(new Option('--isolation <level...>', 'only these isolation levels (default: all four)').choices(ISOLATION_LEVELS))
-    .addOption(
-      new Option(
-        '--scratch <kind>',
-        'where setup goes: a database lockrepro creates, or (PostgreSQL) a schema it creates in the --db database',
-      )
-        .choices(SCRATCH_KINDS)
-        .default('database'),
-    )
+    .addOption(scratchOption())
     .option('--json', 'print the matrix as JSON on stdout')
     .option('--step-timeout <ms>', 'a step still running after this long, not waiting on a lock, is a hang (default 5000)', positiveInt)
     .option('--no-color', 'plain text even on a terminal')
@@ -247,4 +233,14 @@ function listCommand(io: Io, json: boolean): ExitCode {
 function fail(io: Io, code: ExitCode, message: string): ExitCode {
   io.err(`lockrepro: ${message}\n`);
   return code;
+}
+
+/** `--scratch`, the same for run and matrix (a new Option each: commander keeps parsed state in it). */
+function scratchOption(): Option {
+  return new Option(
+    '--scratch <kind>',
+    'where setup goes: a database lockrepro creates, or (PostgreSQL) a schema it creates in the --db database',
+  )
+    .choices(SCRATCH_KINDS)
+    .default('database');
 }
