@@ -21,13 +21,13 @@ export interface ConnectOptions extends EmbeddedOptions {
 }
 
 /**
- * With `embedded.signal` (Ctrl-C, SIGTERM), connecting stops at once: the embedded server's start
+ * With `opts.signal` (Ctrl-C, SIGTERM), connecting stops at once: the embedded server's start
  * stops at its next step and cleans up; a connection to a --db server is left to the process exit
  * (or closed if it completes first).
  */
-export async function connectDatabase(url: string | undefined, embedded: ConnectOptions = {}): Promise<Dialect> {
-  const { scratch } = embedded;
-  if (!url) return connectEmbedded(embedded);
+export async function connectDatabase(url: string | undefined, opts: ConnectOptions = {}): Promise<Dialect> {
+  const { scratch } = opts;
+  if (!url) return connectEmbedded(opts);
   const parsed = parseDbUrl(url);
   if (!parsed) {
     throw new BadDatabaseUrl(
@@ -41,11 +41,13 @@ export async function connectDatabase(url: string | undefined, embedded: Connect
   for (const key of ['password', 'sslpassword']) for (const v of parsed.searchParams.getAll(key)) registerSecret(v);
   const scheme = parsed.protocol.replace(/:$/, '');
   const connecting = (p: Promise<Dialect>) =>
-    abortable(p, embedded.signal, () => {
+    abortable(p, opts.signal, () => {
       p.then((d) => d.close()).catch(() => undefined);
       return new DatabaseUnavailableError('interrupted while connecting');
     });
-  if (scratch === 'schema' && scheme !== 'postgres' && scheme !== 'postgresql' && SUPPORTED_SCHEMES.includes(scheme as never)) {
+  // Only for the engines lockrepro knows; an unknown scheme gets its own message below.
+  const otherEngine = scheme === 'mysql' || scheme === 'mariadb' || scheme === 'sqlite';
+  if (scratch === 'schema' && otherEngine) {
     throw new BadDatabaseUrl(
       `--scratch schema is for PostgreSQL: on ${scheme === 'sqlite' ? 'SQLite the scratch is a file' : 'MySQL and MariaDB a schema is a database'} (--db ${redactUrl(url)}); leave --scratch out`,
     );

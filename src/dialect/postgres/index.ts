@@ -96,7 +96,7 @@ const LEFTOVERS = `SELECT 'database' AS kind, datname AS name FROM pg_database d
   UNION ALL
   SELECT 'schema', nspname FROM pg_namespace n WHERE nspname LIKE $1 AND ${UNLOCKED('n.nspname')}`;
 
-/** The session's own deadlock_timeout is the server's: nothing has set it yet. */
+/** What lockrepro asks first, in one round trip. Its deadlock_timeout is still the server's: nothing has set it. */
 const ABOUT = `SELECT current_setting('server_version') AS version, current_setting('server_version_num') AS num,
   current_database() AS db, current_setting('deadlock_timeout') AS deadlock_timeout,
   (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS super,
