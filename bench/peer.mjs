@@ -30,11 +30,8 @@ const PEER_DB = 'lockrepro_bench_peer';
 /** Exit codes, as lockrepro's own where they mean the same. */
 const EXIT = { OK: 0, FAILED: 1, USAGE: 2, UNAVAILABLE: 3, INTERRUPTED: 130 };
 
-/**
- * Targets from the speed issue: lockrepro's median over the baseline's. `max` must hold; `goal` is
- * where the performance work is aiming.
- */
-const WORKS = [
+/** The single-schedule comparisons, lockrepro with its own scratch database. */
+const SINGLE = [
   {
     id: 'ab-ba',
     label: 'AB/BA deadlock, bug, one schedule',
@@ -51,24 +48,22 @@ const WORKS = [
     goal: 3,
     single: { scenario: 'transfer-lost-update', spec: 'lost', args: [] },
   },
+];
+
+/**
+ * Targets from the speed issue: lockrepro's median over the baseline's. `max` must hold; `goal` is
+ * where the performance work is aiming.
+ */
+const WORKS = [
+  ...SINGLE,
   // The same with the scratch in a schema of the bench's database, as the peer's tables are
   // (--scratch schema): the comparison without CREATE and DROP DATABASE, which the peer never pays.
-  {
-    id: 'ab-ba-schema',
-    label: 'AB/BA deadlock, bug, one schedule, --scratch schema',
-    baseline: 'isolationtester, same permutation',
-    max: 2,
-    goal: 1.5,
-    single: { scenario: 'ab-ba-deadlock', spec: 'abba', args: ['--scratch', 'schema'] },
-  },
-  {
-    id: 'lost-update-schema',
-    label: 'lost update, bug, one schedule, --scratch schema',
-    baseline: 'isolationtester, same permutation',
-    max: 4,
-    goal: 3,
-    single: { scenario: 'transfer-lost-update', spec: 'lost', args: ['--scratch', 'schema'] },
-  },
+  ...SINGLE.map((w) => ({
+    ...w,
+    id: `${w.id}-schema`,
+    label: `${w.label}, --scratch schema`,
+    single: { ...w.single, args: ['--scratch', 'schema'] },
+  })),
   { id: 'check', label: 'lockrepro check ab-ba-deadlock', baseline: 'node -e 0', max: 2, goal: null },
   { id: 'interleavings', label: 'AB/BA bug, every interleaving', baseline: 'isolationtester, no permutation line', max: 1, goal: 0.6 },
   { id: 'step', label: 'time per step (UPDATE in a transaction)', baseline: 'bare UPDATE, node-postgres', max: 3, goal: null },
@@ -271,10 +266,16 @@ function readPeerOutput(stdout, spec) {
   // The teardown's check, printed as an aligned result set: header, dashes, one value, "(1 row)".
   const checks = [...stdout.matchAll(/^[^\n]+\n-+\n *([^\n]*?) *\n\(1 row\)$/gm)].map((m) => m[1]);
   const lastCheck = checks.at(-1) ?? null;
-  const saw = new Set();
-  if (deadlocks > 0) saw.add('deadlock');
-  if (spec.check && lastCheck !== null && lastCheck !== spec.check.expect && spec.check.anomaly) saw.add(spec.check.anomaly);
+  const saw = anomaliesSeen(spec, deadlocks > 0, lastCheck);
   return { permutations, cancelled, deadlocks, checks: checks.length, lastCheck, saw, waited };
+}
+
+/** The anomalies a side showed: a deadlock, and the check's own anomaly when its value is not the expected one. */
+function anomaliesSeen(spec, deadlock, checkValue) {
+  const saw = new Set();
+  if (deadlock) saw.add('deadlock');
+  if (spec.check && checkValue !== null && checkValue !== spec.check.expect && spec.check.anomaly) saw.add(spec.check.anomaly);
+  return saw;
 }
 
 /**
@@ -294,15 +295,15 @@ async function floor(ctx, spec, what) {
   } catch {
     throw new Failed(`${what}: the floor printed no result:\n    ${lastLines(r.stdout)}`);
   }
-  const saw = new Set();
-  if (out.errors.some((e) => e.code === '40P01')) saw.add('deadlock');
-  if (spec.check && out.check !== null && out.check !== spec.check.expect && spec.check.anomaly) saw.add(spec.check.anomaly);
+  const saw = anomaliesSeen(
+    spec,
+    out.errors.some((e) => e.code === '40P01'),
+    out.check,
+  );
   const missing = spec.expected.filter((a) => !saw.has(a));
-  if (missing.length > 0)
-    throw new Failed(
-      `${what}: the floor did not show ${missing.join(', ')} (errors ${out.errors.map((e) => `${e.step} ${e.code}`).join(', ') || 'none'}, check gave ${out.check})`,
-    );
   const errors = out.errors.map((e) => `${e.step} ${e.code}`).join(', ');
+  if (missing.length > 0)
+    throw new Failed(`${what}: the floor did not show ${missing.join(', ')} (errors ${errors || 'none'}, check gave ${out.check})`);
   return { ms: r.ms, note: `saw ${[...saw].join(', ')}${errors ? ` (${errors})` : ''}; check ${spec.check?.name ?? ''}: ${out.check}` };
 }
 
